@@ -1,0 +1,154 @@
+// Command dkimrelay is an outbound mail relay for self-hosted applications:
+// authenticated SMTP submission, DKIM signing, a durable queue and delivery.
+// This file only parses the command line; the work is in the packages.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// Exit codes of the contract.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// usageError marks a mistake on the command line (exit 2).
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Sprintf(format, a...)} }
+
+// env is what a command reads and writes, so tests can run commands
+// without a process.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	configPath     string
+	configExplicit bool
+}
+
+type command struct {
+	name, args, help string
+	run              func(e *env, args []string) error
+	sub              []*command
+}
+
+func commands() []*command {
+	return []*command{
+		{name: "init", args: "--domain D [--hostname H] [--dir DIR] [--listen ADDR]", help: "write a config, TLS certificate and first DKIM key", run: runInit},
+		{name: "serve", help: "run the relay in the foreground", run: runServe},
+		{name: "users", help: "manage submission logins", sub: []*command{
+			{name: "add", args: "NAME --allow SENDER... [--generate]", help: "add a login (password from stdin or a prompt)", run: runUsersAdd},
+			{name: "list", help: "list logins and their allowed senders", run: runUsersList},
+			{name: "remove", args: "NAME", help: "remove a login", run: runUsersRemove},
+			{name: "passwd", args: "NAME [--generate]", help: "set a login's password", run: runUsersPasswd},
+		}},
+		{name: "keys", help: "manage DKIM keys", sub: []*command{
+			{name: "generate", args: "--domain D [--algorithm A] [--selector S]", help: "make a pending key and print its DNS record", run: runKeysGenerate},
+			{name: "list", args: "[--json]", help: "list keys and their states", run: runKeysList},
+			{name: "dns", args: "--domain D [--selector S] [--value]", help: "print DNS TXT records", run: runKeysDNS},
+			{name: "activate", args: "--domain D --selector S [--force]", help: "start signing with a key", run: runKeysActivate},
+		}},
+		{name: "version", help: "print version and build information", run: runVersion},
+	}
+}
+
+func main() {
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	os.Exit(run(e, os.Args[1:]))
+}
+
+func run(e *env, args []string) int {
+	err := dispatch(e, args)
+	if err == nil {
+		return exitOK
+	}
+	var ue usageError
+	if errors.As(err, &ue) || errors.Is(err, flag.ErrHelp) {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(e.stderr, "dkimrelay:", err)
+		}
+		return exitUsage
+	}
+	fmt.Fprintln(e.stderr, "dkimrelay:", err)
+	return exitFail
+}
+
+// dispatch takes the global --config flag (accepted before the command or
+// among its flags) and runs the command.
+func dispatch(e *env, args []string) error {
+	global := flag.NewFlagSet("dkimrelay", flag.ContinueOnError)
+	global.SetOutput(io.Discard)
+	cfg := global.String("config", "", "config file")
+	if err := global.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			printUsage(e.stdout, commands(), "")
+			return nil
+		}
+		return usagef("%v", err)
+	}
+	e.configPath, e.configExplicit = *cfg, *cfg != ""
+	if !e.configExplicit {
+		if p := os.Getenv("DKIMRELAY_CONFIG"); p != "" {
+			e.configPath, e.configExplicit = p, true
+		} else {
+			e.configPath = "dkimrelay.toml"
+		}
+	}
+	rest := global.Args()
+	cmds, prefix := commands(), ""
+	for {
+		if len(rest) == 0 {
+			printUsage(e.stderr, cmds, prefix)
+			return usagef("missing command")
+		}
+		if rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+			printUsage(e.stdout, cmds, prefix)
+			return nil
+		}
+		c := find(cmds, rest[0])
+		if c == nil {
+			return usagef("unknown command %q; run `dkimrelay help`", strings.TrimSpace(prefix+" "+rest[0]))
+		}
+		prefix, rest = strings.TrimSpace(prefix+" "+c.name), rest[1:]
+		if c.sub == nil {
+			return c.run(e, rest)
+		}
+		cmds = c.sub
+	}
+}
+
+func find(cmds []*command, name string) *command {
+	for _, c := range cmds {
+		if c.name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func printUsage(w io.Writer, cmds []*command, prefix string) {
+	fmt.Fprintln(w, "Usage: dkimrelay [--config PATH] COMMAND [ARGS]")
+	fmt.Fprintln(w, "\nCommands:")
+	var walk func(cs []*command, p string)
+	walk = func(cs []*command, p string) {
+		for _, c := range cs {
+			name := strings.TrimSpace(p + " " + c.name)
+			if c.sub != nil {
+				walk(c.sub, name)
+				continue
+			}
+			fmt.Fprintf(w, "  %-18s %-48s %s\n", name, c.args, c.help)
+		}
+	}
+	walk(cmds, prefix)
+	fmt.Fprintln(w, "\n--config defaults to $DKIMRELAY_CONFIG, else ./dkimrelay.toml.")
+}

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"dkimrelay/relay/config"
+	"dkimrelay/relay/users"
+)
+
+func usersFile(e *env) (string, *config.Config, error) {
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return "", nil, err
+	}
+	return cfg.UsersFile(), cfg, nil
+}
+
+func runUsersAdd(e *env, args []string) error {
+	fs := newFlags(e, "users add")
+	var allow stringList
+	fs.Var(&allow, "allow", "sender the login may use: addr@domain or @domain (repeatable)")
+	gen := fs.Bool("generate", false, "generate a password and print it once")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	if len(allow) == 0 {
+		return usagef("users add needs at least one --allow SENDER (addr@domain or @domain)")
+	}
+	path, cfg, err := usersFile(e)
+	if err != nil {
+		return err
+	}
+	for _, a := range allow {
+		_, d, _ := strings.Cut(a, "@")
+		if !cfg.HasDomain(d) {
+			fmt.Fprintf(e.stderr, "warning: %s is not in the config's [[domains]]; mail from it will be refused until it is added\n", d)
+		}
+	}
+	pw, err := newPassword(e, *gen)
+	if err != nil {
+		return err
+	}
+	if err := users.Update(path, func(db *users.DB) error { return db.Add(pos[0], pw, allow) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Added login %s, allowed to send as %s.\n", pos[0], strings.Join(allow, ", "))
+	if *gen {
+		fmt.Fprintf(e.stdout, "Password (shown once): %s\n", pw)
+	}
+	fmt.Fprintln(e.stdout, "A running relay picks it up on SIGHUP (systemctl reload dkimrelay).")
+	return nil
+}
+
+func newPassword(e *env, generate bool) (string, error) {
+	if generate {
+		return users.Generate(), nil
+	}
+	return readPassword(e)
+}
+
+func runUsersList(e *env, args []string) error {
+	fs := newFlags(e, "users list")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	path, _, err := usersFile(e)
+	if err != nil {
+		return err
+	}
+	db, err := users.Load(path)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "LOGIN\tALLOWED SENDERS")
+	for _, u := range db.List() {
+		fmt.Fprintf(tw, "%s\t%s\n", u.Name, strings.Join(u.Allow, " "))
+	}
+	return tw.Flush()
+}
+
+func runUsersRemove(e *env, args []string) error {
+	fs := newFlags(e, "users remove")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	path, _, err := usersFile(e)
+	if err != nil {
+		return err
+	}
+	if err := users.Update(path, func(db *users.DB) error { return db.Remove(pos[0]) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Removed login %s.\n", pos[0])
+	return nil
+}
+
+func runUsersPasswd(e *env, args []string) error {
+	fs := newFlags(e, "users passwd")
+	gen := fs.Bool("generate", false, "generate a password and print it once")
+	pos, err := parse(fs, args, 1, 1)
+	if err != nil {
+		return err
+	}
+	path, _, err := usersFile(e)
+	if err != nil {
+		return err
+	}
+	pw, err := newPassword(e, *gen)
+	if err != nil {
+		return err
+	}
+	if err := users.Update(path, func(db *users.DB) error { return db.SetPassword(pos[0], pw) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Password of %s changed.\n", pos[0])
+	if *gen {
+		fmt.Fprintf(e.stdout, "Password (shown once): %s\n", pw)
+	}
+	return nil
+}

@@ -1,0 +1,106 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Parse("/etc/dkimrelay/dkimrelay.toml", []byte(`hostname = "mail.example.org"
+[[domains]]
+name = "Example.ORG."
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"data_dir resolves against the config folder", c.DataDir, "/etc/dkimrelay/data"},
+		{"tls_cert", c.Submission.TLSCert, "/etc/dkimrelay/tls/cert.pem"},
+		{"listen", c.Submission.Listen, []string{"127.0.0.1:587"}},
+		{"max_message_size", c.Submission.MaxMessageSize, int64(26214400)},
+		{"max_recipients", c.Submission.MaxRecipients, 100},
+		{"mode", c.Delivery.Mode, "mx"},
+		{"port", c.Delivery.Port, 25},
+		{"spf_policy", c.Delivery.SPFPolicy, "reject"},
+		{"max_lifetime", c.Delivery.MaxLifetime.Duration, 120 * time.Hour},
+		{"retire_after", c.Keys.RetireAfter.Duration, 168 * time.Hour},
+		{"domain normalised", c.Domains[0].Name, "example.org"},
+		{"keys dir", c.KeysDir(), "/etc/dkimrelay/data/keys"},
+	}
+	for _, ch := range checks {
+		if !equal(ch.got, ch.want) {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	if !c.HasDomain("EXAMPLE.org") || c.HasDomain("example.net") {
+		t.Error("HasDomain is wrong")
+	}
+}
+
+func equal(a, b any) bool {
+	if as, ok := a.([]string); ok {
+		bs := b.([]string)
+		return strings.Join(as, ",") == strings.Join(bs, ",")
+	}
+	return a == b
+}
+
+func TestParseErrors(t *testing.T) {
+	base := "hostname = \"mail.example.org\"\n"
+	cases := []struct {
+		name, text, want string
+	}{
+		{"unknown top-level key", base + "hostnme = \"x\"\n", "unknown key hostnme"},
+		{"unknown nested key", base + "[delivery]\nmod = \"mx\"\n", "unknown key delivery.mod"},
+		{"bad duration", base + "[delivery]\nmax_lifetime = \"5 days\"\n", "max_lifetime"},
+		{"bad mode", base + "[delivery]\nmode = \"lmtp\"\n", "delivery.mode"},
+		{"bad spf policy", base + "[delivery]\nspf_policy = \"strict\"\n", "delivery.spf_policy"},
+		{"smarthost without address", base + "[delivery]\nmode = \"smarthost\"\n", "delivery.smarthost"},
+		{"smarthost user without password", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:587\"\nsmarthost_user = \"u\"\n", "smarthost_password_file"},
+		{"bad listen", base + "[submission]\nlisten = [\"587\"]\n", "submission.listen"},
+		{"no listeners", base + "[submission]\nlisten = []\n", "both empty"},
+		{"bad egress ip", base + "[delivery]\negress_ips = [\"1.2.3\"]\n", "egress_ips"},
+		{"bad dns server", base + "[dns]\nservers = [\"127.0.0.1\"]\n", "dns.servers"},
+		{"wrong type", base + "[submission]\nmax_recipients = \"many\"\n", "max_recipients"},
+		{"retire shorter than lifetime", base + "[keys]\nretire_after = \"24h\"\n", "keys.retire_after"},
+		{"bad domain", base + "[[domains]]\nname = \"exa mple.org\"\n", "domains[0].name"},
+		{"duplicate domain", base + "[[domains]]\nname = \"a.org\"\n[[domains]]\nname = \"A.org\"\n", "listed twice"},
+		{"bad hostname", "hostname = \"mail_example\"\n", "hostname"},
+		{"syntax error", base + "[delivery\n", "line"},
+		{"retry order", base + "[delivery]\nretry_min = \"2h\"\n", "retry_max"},
+		{"bad log level", base + "[log]\nlevel = \"verbose\"\n", "log.level"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("/x/dkimrelay.toml", []byte(tc.text))
+			if err == nil {
+				t.Fatalf("no error for %q", tc.text)
+			}
+			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "/x/dkimrelay.toml") {
+				t.Errorf("error %q should name %q and the file", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestLoad(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Load(filepath.Join(dir, "missing.toml")); err == nil || !strings.Contains(err.Error(), "dkimrelay init") {
+		t.Errorf("missing file: %v", err)
+	}
+	p := filepath.Join(dir, "c.toml")
+	os.WriteFile(p, []byte("hostname = \"h.example\"\ndata_dir = \"/var/lib/dkimrelay\"\n[log]\nfile = \"relay.log\"\n"), 0o644)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/var/lib/dkimrelay" || c.Log.File != filepath.Join(dir, "relay.log") {
+		t.Errorf("paths: %q %q", c.DataDir, c.Log.File)
+	}
+}

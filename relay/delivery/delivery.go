@@ -1,0 +1,340 @@
+// Package delivery makes one attempt to hand a queued message to the next
+// hop: the recipient domains' MX hosts (RFC 5321 section 5), or one
+// smarthost. It decides, per recipient, whether the attempt succeeded,
+// failed for now (Transient: retry later) or failed for good (Permanent:
+// bounce). Retries, lifetimes and bounces are the queue's business.
+package delivery
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Resolver is the DNS the deliverer needs; *resolver.Resolver satisfies it.
+// Errors should be *net.DNSError so not-found and temporary failures can be
+// told apart (see package resolver).
+type Resolver interface {
+	LookupMX(ctx context.Context, name string) ([]*net.MX, error)
+	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
+}
+
+// Modes.
+const (
+	ModeMX        = "mx"
+	ModeSmarthost = "smarthost"
+)
+
+// Smarthost TLS modes.
+const (
+	TLSImplicit = "implicit" // TLS from the first byte (RFC 8314), port 465
+	TLSStartTLS = "starttls" // STARTTLS (RFC 3207), required
+)
+
+// Defaults for Config.
+const (
+	DefaultPort           = 25
+	DefaultConnectTimeout = 30 * time.Second
+	// RFC 5321 section 4.5.3.2: 5 minutes for most replies.
+	DefaultCommandTimeout = 5 * time.Minute
+	// RFC 5321 section 4.5.3.2.6: 10 minutes for the reply to the final dot.
+	DefaultDataTimeout  = 10 * time.Minute
+	DefaultMaxPerDomain = 4
+	// maxAddresses caps the addresses tried for one destination in one
+	// attempt, so a domain with many dead MX hosts cannot hold a
+	// delivery slot for hours (Postfix's smtp_mx_address_limit is 5).
+	maxAddresses = 10
+)
+
+// Config configures a Deliverer.
+type Config struct {
+	Hostname string // EHLO name
+	Mode     string // "mx" (default) or "smarthost"
+	Port     int    // remote port in mx mode; default 25
+
+	Smarthost         string // host:port in smarthost mode
+	SmarthostUser     string // empty: no AUTH
+	SmarthostPassword string // never logged nor reported
+	// SmarthostTLS is "implicit" or "starttls"; empty: implicit for port
+	// 465, else starttls.
+	SmarthostTLS string
+	// SmarthostTLSConfig verifies the smarthost; nil: system roots with
+	// ServerName = the smarthost's host.
+	SmarthostTLSConfig *tls.Config
+
+	Resolver   Resolver
+	LocalAddrs []net.IP // egress addresses to bind, at most one per family used; nil: the kernel's choice
+
+	ConnectTimeout time.Duration // default 30s
+	CommandTimeout time.Duration // default 5m
+	DataTimeout    time.Duration // default 10m
+	MaxPerDomain   int           // concurrent sessions per destination; default 4
+	Logger         *slog.Logger  // default: discard
+}
+
+// Deliverer delivers messages. It is safe for concurrent use.
+type Deliverer struct {
+	cfg     Config
+	log     *slog.Logger
+	limit   *limiter
+	smartTC *tls.Config // smarthost mode
+	smartH  string      // smarthost host
+	smartP  string      // smarthost port
+}
+
+// Status is the outcome for one recipient.
+type Status int
+
+const (
+	// Transient: try again later (4xx, network or DNS trouble).
+	Transient Status = iota
+	// Delivered: the next hop accepted responsibility (2xx after DATA).
+	Delivered
+	// Permanent: do not retry; bounce (5xx, NXDOMAIN, null MX).
+	Permanent
+)
+
+func (s Status) String() string {
+	switch s {
+	case Delivered:
+		return "delivered"
+	case Permanent:
+		return "permanent"
+	default:
+		return "transient"
+	}
+}
+
+// Message is one queued message and the recipients to attempt now.
+type Message struct {
+	ID    string // queue ID, for logs
+	From  string // envelope sender; "" is the null sender
+	Rcpts []string
+	// Open returns the full signed message. It is called once to look at
+	// the content and then once per SMTP transaction.
+	Open func() (io.ReadCloser, error)
+	Size int64 // announced with SIZE (RFC 1870) when > 0
+}
+
+// Result is the outcome for one recipient.
+type Result struct {
+	Rcpt   string
+	Status Status
+	Code   int    // remote SMTP reply code; 0 when none (DNS or network failure)
+	Reply  string // remote reply or local reason, e.g. "mx1.example.net said: 550 5.1.1 no such user"
+	MX     string // host that answered, or was tried last
+	TLS    string // "TLS1.3", "TLS1.2", or "" when the session was not encrypted
+	// Enhanced is the RFC 3463 status for DSNs: the remote one when it
+	// gave one, else one derived from the failure, e.g. "5.1.2".
+	Enhanced string
+}
+
+// New checks cfg, fills in defaults and returns a Deliverer.
+func New(cfg Config) (*Deliverer, error) {
+	if cfg.Hostname == "" {
+		return nil, errors.New("delivery: Hostname (the EHLO name) is required")
+	}
+	if cfg.Mode == "" {
+		cfg.Mode = ModeMX
+	}
+	if cfg.Port == 0 {
+		cfg.Port = DefaultPort
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = DefaultConnectTimeout
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = DefaultCommandTimeout
+	}
+	if cfg.DataTimeout <= 0 {
+		cfg.DataTimeout = DefaultDataTimeout
+	}
+	if cfg.MaxPerDomain <= 0 {
+		cfg.MaxPerDomain = DefaultMaxPerDomain
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	d := &Deliverer{cfg: cfg, log: log, limit: newLimiter(cfg.MaxPerDomain)}
+
+	switch cfg.Mode {
+	case ModeMX:
+		if cfg.Resolver == nil {
+			return nil, errors.New("delivery: mx mode needs a Resolver")
+		}
+		if cfg.Port < 1 || cfg.Port > 65535 {
+			return nil, fmt.Errorf("delivery: port %d out of range", cfg.Port)
+		}
+	case ModeSmarthost:
+		host, port, err := net.SplitHostPort(cfg.Smarthost)
+		if err != nil || host == "" || port == "" {
+			return nil, fmt.Errorf("delivery: smarthost %q: want host:port", cfg.Smarthost)
+		}
+		d.smartH, d.smartP = host, port
+		switch cfg.SmarthostTLS {
+		case "":
+			d.cfg.SmarthostTLS = TLSStartTLS
+			if port == "465" {
+				d.cfg.SmarthostTLS = TLSImplicit
+			}
+		case TLSImplicit, TLSStartTLS:
+		default:
+			return nil, fmt.Errorf("delivery: smarthost TLS mode %q: want %q or %q",
+				cfg.SmarthostTLS, TLSImplicit, TLSStartTLS)
+		}
+		tc := &tls.Config{MinVersion: tls.VersionTLS12}
+		if cfg.SmarthostTLSConfig != nil {
+			tc = cfg.SmarthostTLSConfig.Clone()
+		}
+		if tc.ServerName == "" {
+			tc.ServerName = host
+		}
+		d.smartTC = tc
+		if cfg.Resolver == nil && net.ParseIP(host) == nil {
+			return nil, errors.New("delivery: a smarthost given by name needs a Resolver")
+		}
+	default:
+		return nil, fmt.Errorf("delivery: mode %q: want %q or %q", cfg.Mode, ModeMX, ModeSmarthost)
+	}
+	return d, nil
+}
+
+// Deliver makes one delivery attempt for m and returns one Result per
+// recipient, in the order of m.Rcpts. Recipients are grouped by domain (in
+// smarthost mode: all together), one SMTP transaction per group, groups in
+// parallel. Cancelling ctx aborts the sessions; their recipients are
+// Transient.
+func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
+	results := make([]Result, len(m.Rcpts))
+	for i, rcpt := range m.Rcpts {
+		results[i] = Result{Rcpt: rcpt, Status: Transient}
+	}
+	if len(m.Rcpts) == 0 {
+		return results
+	}
+	log := d.log.With("qid", m.ID)
+
+	body, err := scanContent(m.Open)
+	if err != nil {
+		log.Error("cannot read queued message", "err", err)
+		fail := local(Transient, "4.3.0", "cannot read the queued message: "+err.Error())
+		for i := range results {
+			results[i] = fail.forRcpt(m.Rcpts[i])
+		}
+		return results
+	}
+
+	// Group recipient indices by destination.
+	groups := map[string][]int{}
+	var order []string
+	for i, rcpt := range m.Rcpts {
+		key := d.cfg.Smarthost
+		if d.cfg.Mode == ModeMX {
+			domain, ok := domainOf(rcpt)
+			if !ok {
+				results[i] = local(Permanent, "5.1.3", "malformed recipient address").forRcpt(rcpt)
+				continue
+			}
+			key = domain
+		}
+		if _, seen := groups[key]; !seen {
+			order = append(order, key)
+		}
+		groups[key] = append(groups[key], i)
+	}
+
+	var wg sync.WaitGroup
+	for _, key := range order {
+		idx := groups[key]
+		wg.Go(func() {
+			rcpts := make([]string, len(idx))
+			for j, i := range idx {
+				rcpts[j] = m.Rcpts[i]
+			}
+			out := d.deliverGroup(ctx, log, m, body, key, rcpts)
+			for j, i := range idx {
+				results[i] = out[j]
+			}
+		})
+	}
+	wg.Wait()
+	return results
+}
+
+// deliverGroup runs one transaction for recipients sharing a destination,
+// holding one of the destination's MaxPerDomain slots.
+func (d *Deliverer) deliverGroup(ctx context.Context, log *slog.Logger, m Message, body content, key string, rcpts []string) []Result {
+	release, err := d.limit.acquire(ctx, key)
+	if err != nil {
+		return local(Transient, "4.4.7", "delivery interrupted: "+err.Error()).forAll(rcpts)
+	}
+	defer release()
+	t := &txn{d: d, log: log.With("dest", key), msg: m, body: body, rcpts: rcpts}
+	if d.cfg.Mode == ModeSmarthost {
+		return t.viaSmarthost(ctx)
+	}
+	return t.viaMX(ctx, key)
+}
+
+// domainOf returns the lower-cased domain of addr, or false when addr has
+// no "@domain".
+func domainOf(addr string) (string, bool) {
+	i := strings.LastIndexByte(addr, '@')
+	if i <= 0 || i == len(addr)-1 {
+		return "", false
+	}
+	return strings.ToLower(addr[i+1:]), true
+}
+
+// outcome is a Result without its recipient: what happened to a group.
+type outcome struct {
+	Status   Status
+	Code     int
+	Reply    string
+	MX       string
+	TLS      string
+	Enhanced string
+}
+
+func local(s Status, enhanced, reason string) outcome {
+	return outcome{Status: s, Reply: reason, Enhanced: enhanced}
+}
+
+// remote is the outcome of a server reply: 2xx Delivered, 4xx Transient,
+// 5xx Permanent.
+func remote(host string, rep *reply) outcome {
+	o := outcome{Code: rep.Code, Reply: host + " said: " + rep.String(), MX: host, Enhanced: rep.Enhanced}
+	switch {
+	case rep.positive():
+		o.Status = Delivered
+	case rep.transient():
+		o.Status = Transient
+	default:
+		o.Status = Permanent
+	}
+	if o.Enhanced == "" {
+		o.Enhanced = strconv.Itoa(rep.Code/100) + ".0.0"
+	}
+	return o
+}
+
+func (o outcome) forRcpt(rcpt string) Result {
+	return Result{Rcpt: rcpt, Status: o.Status, Code: o.Code, Reply: o.Reply, MX: o.MX, TLS: o.TLS, Enhanced: o.Enhanced}
+}
+
+func (o outcome) forAll(rcpts []string) []Result {
+	out := make([]Result, len(rcpts))
+	for i, r := range rcpts {
+		out[i] = o.forRcpt(r)
+	}
+	return out
+}

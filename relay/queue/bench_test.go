@@ -1,0 +1,51 @@
+package queue
+
+import (
+	"bytes"
+	"testing"
+)
+
+// BenchmarkCommit measures accepting a 4 KB message with real fsyncs, one
+// session at a time and many at once (where group commit pays off).
+func BenchmarkCommit(b *testing.B) {
+	msg := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n"), 64) // 4 KiB
+	env := Envelope{From: "app@example.org", Rcpts: []string{"b@example.net"}, Signatures: []string{testSig}}
+	commitOne := func(b *testing.B, q *Queue) {
+		d, err := q.NewDraft()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Write(msg); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.Commit(env); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Run("serial", func(b *testing.B) {
+		q := mustOpen(b, Options{Dir: queueDir(b)})
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			commitOne(b, q)
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		q := mustOpen(b, Options{Dir: queueDir(b)})
+		b.SetBytes(int64(len(msg)))
+		b.SetParallelism(8) // sessions are I/O bound: more of them than cores
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				d, err := q.NewDraft()
+				if err == nil {
+					d.Write(msg)
+					err = d.Commit(env)
+				}
+				if err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,189 @@
+package queue
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+)
+
+// List returns a snapshot of every queued message, oldest first.
+func (q *Queue) List() []*Message {
+	q.mu.Lock()
+	ms := make([]*Message, 0, len(q.msgs))
+	for _, e := range q.msgs {
+		if !e.deleted {
+			ms = append(ms, e.rec.message())
+		}
+	}
+	q.mu.Unlock()
+	slices.SortFunc(ms, func(a, b *Message) int {
+		return cmp.Or(a.Envelope.Received.Compare(b.Envelope.Received), strings.Compare(a.ID, b.ID))
+	})
+	return ms
+}
+
+// Len is the number of queued messages, in flight or not.
+func (q *Queue) Len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, e := range q.msgs {
+		if !e.deleted {
+			n++
+		}
+	}
+	return n
+}
+
+// lookupLocked finds a live message by an ID that may come from outside.
+func (q *Queue) lookupLocked(id string) (*entry, error) {
+	if !ValidID(id) {
+		return nil, fmt.Errorf("%w: %q is not a queue ID", ErrNotFound, id)
+	}
+	e, ok := q.msgs[id]
+	if !ok || e.deleted {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	return e, nil
+}
+
+// Get returns a snapshot of one message, or ErrNotFound.
+func (q *Queue) Get(id string) (*Message, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, err := q.lookupLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	return e.rec.message(), nil
+}
+
+// Retry makes the queued recipients of message id due now.
+//
+// The change is kept in memory only: the attempt it causes records its own
+// result, and after a restart every message is due at its stored time
+// anyway.
+func (q *Queue) Retry(id string) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e, err := q.lookupLocked(id)
+	if err != nil {
+		return err
+	}
+	q.retryLocked(e)
+	return nil
+}
+
+// RetryAll makes every queued recipient due now and returns the number of
+// messages concerned.
+func (q *Queue) RetryAll() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	n := 0
+	for _, e := range q.msgs {
+		if !e.deleted && q.retryLocked(e) {
+			n++
+		}
+	}
+	return n
+}
+
+func (q *Queue) retryLocked(e *entry) bool {
+	now := q.now()
+	found := false
+	for i := range e.rec.Rcpts {
+		if r := &e.rec.Rcpts[i]; r.State == Queued {
+			r.NextAttempt = now
+			found = true
+		}
+	}
+	if found {
+		q.rescheduleLocked(e)
+	}
+	return found
+}
+
+// Delete removes a message from the queue and from the disk at once,
+// without a bounce. A message in flight is deleted too: its files go
+// (an open reader keeps working), the attempt in progress cannot be
+// recalled and may still deliver it, and its Done does nothing.
+func (q *Queue) Delete(id string) error {
+	if err := q.begin(); err != nil {
+		return err
+	}
+	defer q.end()
+	q.mu.Lock()
+	e, err := q.lookupLocked(id)
+	if err != nil {
+		q.mu.Unlock()
+		return err
+	}
+	e.deleted = true
+	if !e.inFlight {
+		delete(q.msgs, id)
+	}
+	q.rescheduleLocked(e)
+	q.mu.Unlock()
+
+	e.fileMu.Lock()
+	defer e.fileMu.Unlock()
+	return q.removeFiles(id, false)
+}
+
+// Open returns what goes on the wire for m after DATA: its DKIM-Signature
+// fields, then the stored message.
+func (q *Queue) Open(m *Message) (io.ReadCloser, error) {
+	q.mu.Lock()
+	e, err := q.lookupLocked(m.ID)
+	var sigs string
+	if err == nil {
+		sigs = strings.Join(e.rec.Signatures, "")
+	}
+	q.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	f, err := q.openEML(m.ID)
+	if err != nil {
+		return nil, err
+	}
+	return &messageReader{Reader: io.MultiReader(strings.NewReader(sigs), f), f: f}, nil
+}
+
+// OpenRaw returns the stored message alone, without the signatures, for a
+// bounce to quote. It works for queued messages and, for a while after
+// Done, for messages whose last recipients failed.
+func (q *Queue) OpenRaw(id string) (io.ReadCloser, error) {
+	q.mu.Lock()
+	_, err := q.lookupLocked(id)
+	if _, ok := q.retired[id]; ok && errors.Is(err, ErrNotFound) {
+		err = nil
+	}
+	q.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	return q.openEML(id)
+}
+
+func (q *Queue) openEML(id string) (*os.File, error) {
+	f, err := os.Open(q.path(id + ".eml"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("queue: opening message %s: %w", id, err)
+	}
+	return f, nil
+}
+
+type messageReader struct {
+	io.Reader
+	f *os.File
+}
+
+func (r *messageReader) Close() error { return r.f.Close() }

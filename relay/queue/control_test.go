@@ -1,0 +1,143 @@
+package queue
+
+import (
+	"errors"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+)
+
+func TestListAndGet(t *testing.T) {
+	clock := newFakeClock()
+	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now})
+	base := clock.Now()
+	// Committed out of order of arrival: List sorts by Received.
+	second := commit(t, q, body("2"), Envelope{Rcpts: []string{"b@example.net"}, Received: base.Add(time.Minute)})
+	first := commit(t, q, body("1"), Envelope{Rcpts: []string{"b@example.net"}, Received: base})
+	third := commit(t, q, body("3"), Envelope{Rcpts: []string{"b@example.net"}, Received: base.Add(2 * time.Minute)})
+	var got []string
+	for _, m := range q.List() {
+		got = append(got, m.ID)
+	}
+	if want := []string{first, second, third}; !slices.Equal(got, want) {
+		t.Errorf("List = %v, want %v", got, want)
+	}
+
+	// Snapshots are copies.
+	m, err := q.Get(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Rcpts[0].State = Bounced
+	m.Envelope.Rcpts[0] = "changed"
+	if m2, _ := q.Get(first); m2.Rcpts[0].State != Queued || m2.Envelope.Rcpts[0] != "b@example.net" {
+		t.Error("changing a snapshot changed the queue")
+	}
+
+	for _, id := range []string{"", "../../etc/passwd", "0000000000000000000z", "0000000000000000000Z", first + "X"} {
+		if _, err := q.Get(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Get(%q) = %v, want ErrNotFound", id, err)
+		}
+		if _, err := q.OpenRaw(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("OpenRaw(%q) = %v, want ErrNotFound", id, err)
+		}
+		if err := q.Retry(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Retry(%q) = %v, want ErrNotFound", id, err)
+		}
+		if err := q.Delete(id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Delete(%q) = %v, want ErrNotFound", id, err)
+		}
+	}
+}
+
+func TestRetry(t *testing.T) {
+	clock := newFakeClock()
+	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now})
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, commit(t, q, body(string(rune('a'+i))), Envelope{Rcpts: []string{"b@example.net"}}))
+	}
+	for range ids {
+		m := nextNow(t, q)
+		q.Done(m, []Outcome{{Rcpt: "b@example.net", Kind: Transient}})
+	}
+	if _, err := q.Next(canceled()); err == nil {
+		t.Fatal("a message is due before any retry")
+	}
+
+	if err := q.Retry(ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextNow(t, q); m.ID != ids[1] {
+		t.Errorf("after Retry(%s) Next gave %s", ids[1], m.ID)
+	}
+	if _, err := q.Next(canceled()); err == nil {
+		t.Error("Retry of one message made another due")
+	}
+	// ids[1] is in flight: RetryAll counts it but cannot hand it out twice.
+	if n := q.RetryAll(); n != 3 {
+		t.Errorf("RetryAll = %d, want 3", n)
+	}
+	got := []string{nextNow(t, q).ID, nextNow(t, q).ID}
+	slices.Sort(got)
+	want := []string{ids[0], ids[2]}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("after RetryAll Next gave %v, want %v", got, want)
+	}
+}
+
+func TestDelete(t *testing.T) {
+	dir := queueDir(t)
+	q := mustOpen(t, Options{Dir: dir})
+	idle := commit(t, q, body("idle"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}})
+	if err := q.Delete(idle); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Get(idle); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after Delete: %v", err)
+	}
+	if err := q.Delete(idle); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Delete: %v", err)
+	}
+	if got := files(t, dir); len(got) != 0 {
+		t.Errorf("files after Delete: %v", got)
+	}
+
+	// In flight: deleted at once; the delivery's open reader keeps
+	// working and its Done does nothing.
+	busy := commit(t, q, body("busy"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}})
+	m := nextNow(t, q)
+	rc, err := q.Open(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Delete(busy); err != nil {
+		t.Fatal(err)
+	}
+	if q.Len() != 0 || len(q.List()) != 0 {
+		t.Errorf("deleted message still listed: Len %d", q.Len())
+	}
+	if _, err := q.Open(m); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Open after Delete: %v", err)
+	}
+	if raw := readAll(t, rc, nil); string(raw) != string(body("busy")) {
+		t.Errorf("reader opened before Delete: %q", raw)
+	}
+	failed, next, err := q.Done(m, []Outcome{{Rcpt: "b@example.net", Kind: Permanent}})
+	if err != nil || failed != nil || !next.IsZero() {
+		t.Errorf("Done after Delete = %v %v %v, want nothing", failed, next, err)
+	}
+	if exists(filepath.Join(dir, busy+".json")) || exists(filepath.Join(dir, busy+".eml")) {
+		t.Error("files of a deleted message came back")
+	}
+	if _, _, err := q.Done(m, nil); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Done: %v", err)
+	}
+	q.Close()
+	q = mustOpen(t, Options{Dir: dir})
+	if q.Len() != 0 {
+		t.Errorf("deleted messages came back after reopen: %d", q.Len())
+	}
+}

@@ -1,0 +1,160 @@
+package queue
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// draftBuffer is the write buffer of a draft: large, so that a typical
+// message reaches the file in a few write(2) calls.
+const draftBuffer = 128 << 10
+
+type draftState int
+
+const (
+	drafting draftState = iota
+	committed
+	aborted
+)
+
+// Draft is a message being received. Write streams its bytes to
+// <qid>.eml; Commit makes it durable and queued; Abort throws it away.
+// A Draft is used by one goroutine.
+type Draft struct {
+	q     *Queue
+	id    string
+	f     *os.File
+	w     *bufio.Writer
+	size  int64
+	err   error // first write error, returned from then on
+	state draftState
+}
+
+// NewDraft picks a fresh queue ID and creates its .eml file.
+func (q *Queue) NewDraft() (*Draft, error) {
+	if err := q.begin(); err != nil {
+		return nil, err
+	}
+	defer q.end()
+	for range 3 {
+		id, err := newID(q.now())
+		if err != nil {
+			return nil, fmt.Errorf("queue: picking a queue ID: %w", err)
+		}
+		f, err := os.OpenFile(q.path(id+".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, storageError("creating message file", err)
+		}
+		d := &Draft{q: q, id: id, f: f}
+		d.w = bufio.NewWriterSize(draftFile{d}, draftBuffer)
+		return d, nil
+	}
+	return nil, errors.New("queue: could not pick an unused queue ID")
+}
+
+// ID is the draft's queue ID, the QID of the 250 reply and of the logs.
+func (d *Draft) ID() string { return d.id }
+
+// Write appends message bytes. An error (wrapping ErrNoSpace when the disk
+// is full) is sticky: the draft can then only be aborted.
+func (d *Draft) Write(p []byte) (int, error) {
+	if d.err != nil {
+		return 0, d.err
+	}
+	if d.state != drafting {
+		return 0, errors.New("queue: write to a draft already committed or aborted")
+	}
+	n, err := d.w.Write(p)
+	d.size += int64(n)
+	if err != nil {
+		d.err = storageError("writing message", err)
+		return n, d.err
+	}
+	return n, nil
+}
+
+// Commit makes the draft a queued message with envelope env. When it
+// returns nil the message and its envelope are on disk and fsync'd (file
+// and directory), and only then may the relay acknowledge it. On error the
+// draft's files are already removed (Abort is still safe to call) and the
+// error wraps ErrNoSpace if the disk or quota was full.
+func (d *Draft) Commit(env Envelope) (err error) {
+	if d.state != drafting {
+		return errors.New("queue: commit of a draft already committed or aborted")
+	}
+	if d.err != nil {
+		d.Abort()
+		return d.err
+	}
+	q := d.q
+	if err := q.begin(); err != nil {
+		d.Abort()
+		return err
+	}
+	defer q.end()
+	defer func() {
+		if err != nil {
+			d.Abort()
+		}
+	}()
+	rec, err := newRecord(d.id, env, d.size, q.now())
+	if err != nil {
+		return err
+	}
+	data, err := encodeRecord(rec)
+	if err != nil {
+		return err
+	}
+	if err := d.w.Flush(); err != nil {
+		return storageError("writing message", err)
+	}
+	if err := q.syncFile(d.f); err != nil {
+		return storageError("syncing message", err)
+	}
+	f := d.f
+	d.f = nil
+	if err := f.Close(); err != nil {
+		return storageError("closing message", err)
+	}
+	// The commit point: once <qid>.json is renamed into place and the
+	// directory fsync'd, the message exists; before, Open discards it.
+	if err := q.writeRecord(d.id, data); err != nil {
+		return err
+	}
+	d.state = committed
+	q.add(rec)
+	return nil
+}
+
+// Abort discards the draft and its files. It does nothing after a
+// successful Commit, so `defer d.Abort()` is a fine pattern.
+func (d *Draft) Abort() {
+	if d.state != drafting {
+		return
+	}
+	d.state = aborted
+	if d.f != nil {
+		d.f.Close()
+		d.f = nil
+	}
+	for _, ext := range []string{".json", ".json.tmp", ".eml"} {
+		os.Remove(d.q.path(d.id + ext))
+	}
+}
+
+// draftFile is the draft's file as the bufio.Writer sees it, with the
+// tests' fault injection.
+type draftFile struct{ d *Draft }
+
+func (w draftFile) Write(p []byte) (int, error) {
+	if err := w.d.q.inject("write", w.d.f.Name()); err != nil {
+		return 0, err
+	}
+	return w.d.f.Write(p)
+}

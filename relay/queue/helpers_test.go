@@ -1,0 +1,143 @@
+package queue
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fakeClock is a settable clock for Options.Now.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	c.t = t
+	c.mu.Unlock()
+}
+
+func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
+
+// logBuffer collects JSON log lines, safe for concurrent use.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// events returns the log records whose msg is name.
+func (b *logBuffer) events(t *testing.T, name string) []map[string]any {
+	t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
+	for sc.Scan() {
+		var m map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
+		}
+		if m["msg"] == name {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (b *logBuffer) logger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func mustOpen(t testing.TB, opts Options) *Queue {
+	t.Helper()
+	q, err := Open(opts)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { q.Close() })
+	return q
+}
+
+const testSig = "DKIM-Signature: v=1; a=ed25519-sha256; d=example.org; s=s1;\r\n\th=from:to; bh=abc=; b=def=\r\n"
+
+// body is a small message with a header and a body.
+func body(tag string) []byte {
+	return []byte("From: a@example.org\r\nTo: b@example.net\r\nSubject: " + tag + "\r\n\r\nHello " + tag + "\r\n")
+}
+
+func commit(t testing.TB, q *Queue, data []byte, env Envelope) string {
+	t.Helper()
+	d, err := q.NewDraft()
+	if err != nil {
+		t.Fatalf("NewDraft: %v", err)
+	}
+	if _, err := d.Write(data); err != nil {
+		t.Fatalf("Write: %v", err)
+	}
+	if err := d.Commit(env); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	return d.ID()
+}
+
+func readAll(t testing.TB, rc io.ReadCloser, err error) []byte {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	return b
+}
+
+// files lists the queue folder's regular files, sorted.
+func files(t testing.TB, dir string) []string {
+	t.Helper()
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, de := range des {
+		if de.Type().IsRegular() {
+			out = append(out, de.Name())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func queueDir(t testing.TB) string { return filepath.Join(t.TempDir(), "queue") }

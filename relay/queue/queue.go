@@ -1,0 +1,253 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Options configure a Queue. Only Dir is required.
+type Options struct {
+	Dir         string           // <data_dir>/queue, created 0700 if missing
+	MinRetry    time.Duration    // first retry delay; default 1m
+	MaxRetry    time.Duration    // cap of the doubling delay; default 1h
+	MaxLifetime time.Duration    // then transient failures expire; default 120h
+	Logger      *slog.Logger     // nil: discard
+	Now         func() time.Time // nil: time.Now
+}
+
+// Defaults for Options.
+const (
+	DefaultMinRetry    = time.Minute
+	DefaultMaxRetry    = time.Hour
+	DefaultMaxLifetime = 120 * time.Hour
+)
+
+// failedRetention is how long the .eml of a message whose last recipients
+// failed stays readable through OpenRaw after Done removed it from the
+// queue, so that the bounce written after Done can quote its header.
+const failedRetention = 10 * time.Minute
+
+// Queue is the durable mail queue. All its methods are safe for concurrent
+// use.
+type Queue struct {
+	dir         string
+	minRetry    time.Duration
+	maxRetry    time.Duration
+	maxLifetime time.Duration
+	log         *slog.Logger
+	now         func() time.Time
+
+	dirFile *os.File // held open: fsync target and flock holder
+	syncer  *dirSyncer
+
+	// fault, when set (by tests only), is called before each write
+	// ("write"), file fsync ("sync") and directory fsync ("dirsync") with
+	// the path concerned; an error it returns is taken as the
+	// operation's.
+	fault func(op, path string) error
+
+	mu      sync.Mutex
+	msgs    map[string]*entry    // by ID; includes deleted messages still in flight
+	sched   schedule             // messages with a queued recipient, not in flight
+	retired map[string]time.Time // IDs whose .eml is kept for a bounce, until when
+	changed chan struct{}        // closed and replaced on every schedule change
+	closed  bool
+	ops     int // storage operations in progress; Close waits for them
+	idle    sync.Cond
+}
+
+// entry is a message in the queue.
+type entry struct {
+	rec      *record
+	inFlight bool      // handed out by Next, not yet Done
+	deleted  bool      // removed by Delete while in flight
+	dueAt    time.Time // earliest next attempt, while scheduled
+	index    int       // position in sched, -1 when not scheduled
+
+	// fileMu orders the rewrites and the removal of this message's files
+	// (Done against Delete).
+	fileMu sync.Mutex
+}
+
+// Open opens (creating if needed) the queue in opts.Dir and recovers what
+// a previous run left: see the package documentation. Only one process
+// may have a queue folder open at a time.
+func Open(opts Options) (*Queue, error) {
+	if opts.Dir == "" {
+		return nil, errors.New("queue: no directory given")
+	}
+	q := &Queue{
+		dir:         opts.Dir,
+		minRetry:    opts.MinRetry,
+		maxRetry:    opts.MaxRetry,
+		maxLifetime: opts.MaxLifetime,
+		log:         opts.Logger,
+		now:         opts.Now,
+		msgs:        make(map[string]*entry),
+		retired:     make(map[string]time.Time),
+		changed:     make(chan struct{}),
+	}
+	q.idle.L = &q.mu
+	if q.minRetry <= 0 {
+		q.minRetry = DefaultMinRetry
+	}
+	if q.maxRetry <= 0 {
+		q.maxRetry = DefaultMaxRetry
+	}
+	q.maxRetry = max(q.maxRetry, q.minRetry)
+	if q.maxLifetime <= 0 {
+		q.maxLifetime = DefaultMaxLifetime
+	}
+	if q.log == nil {
+		q.log = slog.New(slog.DiscardHandler)
+	}
+	if q.now == nil {
+		q.now = time.Now
+	}
+	if err := os.MkdirAll(q.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("queue: creating %s: %w", q.dir, err)
+	}
+	d, err := os.Open(q.dir)
+	if err != nil {
+		return nil, fmt.Errorf("queue: opening %s: %w", q.dir, err)
+	}
+	if err := lockDir(d); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("queue: %s is in use by another process (is the relay already running?): %w", q.dir, err)
+	}
+	q.dirFile = d
+	q.syncer = newDirSyncer(q.syncDir)
+	if err := q.recover(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return q, nil
+}
+
+// Close stops the queue: Next returns ErrClosed, new drafts are refused,
+// and Close waits for commits and state changes in progress to reach the
+// disk. Messages in flight stay queued as they were on disk; a Done after
+// Close returns ErrClosed and the attempt is repeated after the next Open.
+func (q *Queue) Close() error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	q.notifyLocked()
+	for q.ops > 0 {
+		q.idle.Wait()
+	}
+	retired := q.retired
+	q.retired = nil
+	q.mu.Unlock()
+	for id := range retired {
+		os.Remove(q.path(id + ".eml"))
+	}
+	return q.dirFile.Close()
+}
+
+// begin registers a storage operation; Close waits for it to end.
+func (q *Queue) begin() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return ErrClosed
+	}
+	q.ops++
+	return nil
+}
+
+func (q *Queue) end() {
+	q.mu.Lock()
+	q.ops--
+	if q.ops == 0 {
+		q.idle.Broadcast()
+	}
+	q.mu.Unlock()
+}
+
+// notifyLocked wakes every Next waiting for the schedule to change.
+func (q *Queue) notifyLocked() {
+	close(q.changed)
+	q.changed = make(chan struct{})
+}
+
+func (q *Queue) path(name string) string { return filepath.Join(q.dir, name) }
+
+func (q *Queue) inject(op, path string) error {
+	if q.fault == nil {
+		return nil
+	}
+	return q.fault(op, path)
+}
+
+func (q *Queue) syncDir() error {
+	if err := q.inject("dirsync", q.dir); err != nil {
+		return err
+	}
+	return q.dirFile.Sync()
+}
+
+func (q *Queue) syncFile(f *os.File) error {
+	if err := q.inject("sync", f.Name()); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+// writeRecord atomically replaces <id>.json: write a temporary file, fsync
+// it, rename it over the old one, fsync the directory (group-committed).
+// A crash leaves either the old .json or the new one, never a mix.
+func (q *Queue) writeRecord(id string, data []byte) error {
+	tmp := q.path(id + ".json.tmp")
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return storageError("creating envelope", err)
+	}
+	err = q.inject("write", tmp)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = q.syncFile(f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, q.path(id+".json"))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return storageError("writing envelope", err)
+	}
+	if err := q.syncer.sync(); err != nil {
+		return storageError("syncing queue directory", err)
+	}
+	return nil
+}
+
+// removeFiles removes a message: the .json first, because it is the
+// commit point; a crash before the .eml is gone leaves an orphan that the
+// next Open removes. keepEML leaves the .eml for a bounce to quote.
+func (q *Queue) removeFiles(id string, keepEML bool) error {
+	if err := removeIfExists(q.path(id + ".json")); err != nil {
+		return storageError("removing envelope", err)
+	}
+	if !keepEML {
+		if err := removeIfExists(q.path(id + ".eml")); err != nil {
+			return storageError("removing message", err)
+		}
+	}
+	if err := q.syncer.sync(); err != nil {
+		return storageError("syncing queue directory", err)
+	}
+	return nil
+}

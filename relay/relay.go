@@ -1,0 +1,256 @@
+// Package relay is the dkimrelay daemon: it wires the submission server,
+// the DKIM keys, the durable queue and the delivery workers together, and
+// reloads logins and keys while it runs.
+package relay
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"dkimrelay/dkim"
+	"dkimrelay/internal/atomicfile"
+	"dkimrelay/keys"
+	"dkimrelay/relay/config"
+	"dkimrelay/relay/delivery"
+	"dkimrelay/relay/queue"
+	"dkimrelay/relay/submission"
+	"dkimrelay/relay/users"
+	"dkimrelay/resolver"
+)
+
+// Relay is a running relay.
+type Relay struct {
+	cfg *config.Config
+	log *slog.Logger
+
+	lock     *atomicfile.Lock
+	queue    *queue.Queue
+	keys     *keys.Store
+	resolver *resolver.Resolver
+	deliver  *delivery.Deliverer
+	smtp     *submission.Server
+	spf      *spfChecker
+
+	users   atomic.Pointer[users.DB]
+	signing atomic.Pointer[keys.Snapshot]
+
+	workers sync.WaitGroup
+}
+
+// ErrRunning is returned by New when another relay uses the same data dir.
+var ErrRunning = errors.New("another dkimrelay is already running on this data dir")
+
+// New opens everything the relay needs, without accepting mail yet. Any
+// problem that would make the relay lose or misroute mail stops it here.
+func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
+	r := &Relay{cfg: cfg, log: log}
+	ok := false
+	defer func() {
+		if !ok {
+			r.closeStores()
+		}
+	}()
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		log.Warn("running_as_root", "detail", "dkimrelay should run as its own user; see the README for the systemd unit that binds ports 465 and 587 without root")
+	}
+	l, err := atomicfile.TryLock(filepath.Join(cfg.DataDir, "serve.lock"))
+	if errors.Is(err, atomicfile.ErrLocked) {
+		return nil, fmt.Errorf("%w (%s): stop it first, or give this one its own data_dir", ErrRunning, cfg.DataDir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.lock = l
+
+	if r.keys, err = keys.Open(cfg.KeysDir()); err != nil {
+		return nil, err
+	}
+	if err := r.reloadKeys(); err != nil {
+		return nil, err
+	}
+	if err := r.reloadUsers(); err != nil {
+		return nil, err
+	}
+	if r.resolver, err = resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout.Duration}); err != nil {
+		return nil, fmt.Errorf("dns: %w", err)
+	}
+	if r.spf, err = newSPFChecker(cfg, r.resolver, log); err != nil {
+		return nil, err
+	}
+	if r.deliver, err = newDeliverer(cfg, r.resolver, log); err != nil {
+		return nil, err
+	}
+	if r.queue, err = queue.Open(queue.Options{
+		Dir:         cfg.QueueDir(),
+		MinRetry:    cfg.Delivery.RetryMin.Duration,
+		MaxRetry:    cfg.Delivery.RetryMax.Duration,
+		MaxLifetime: cfg.Delivery.MaxLifetime.Duration,
+		Logger:      log,
+	}); err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	certs, err := newCertLoader(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
+		log.Error("tls_reload", "error", err.Error())
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.smtp = submission.New(submission.Config{
+		Hostname:          cfg.Hostname,
+		Listen:            cfg.Submission.Listen,
+		ListenTLS:         cfg.Submission.ListenTLS,
+		TLS:               certs.tlsConfig(),
+		AllowInsecureAuth: cfg.Submission.AllowInsecureAuth,
+		MaxMessageSize:    cfg.Submission.MaxMessageSize,
+		MaxRecipients:     cfg.Submission.MaxRecipients,
+		MaxHeaderSize:     cfg.Submission.MaxHeaderSize,
+		MaxConnections:    cfg.Submission.MaxConnections,
+		CommandTimeout:    cfg.Submission.CommandTimeout.Duration,
+	}, r, r.queue, log)
+	ok = true
+	return r, nil
+}
+
+func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) (*delivery.Deliverer, error) {
+	dc := delivery.Config{
+		Hostname:       cfg.Hostname,
+		Mode:           cfg.Delivery.Mode,
+		Port:           cfg.Delivery.Port,
+		Smarthost:      cfg.Delivery.Smarthost,
+		SmarthostUser:  cfg.Delivery.SmarthostUser,
+		SmarthostTLS:   cfg.Delivery.SmarthostTLS,
+		Resolver:       res,
+		ConnectTimeout: cfg.Delivery.ConnectTimeout.Duration,
+		CommandTimeout: cfg.Delivery.CommandTimeout.Duration,
+		MaxPerDomain:   cfg.Delivery.MaxPerDomain,
+		Logger:         log,
+	}
+	if cfg.Delivery.SmarthostPasswordFile != "" {
+		pw, err := readSecretFile(cfg.Delivery.SmarthostPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		dc.SmarthostPassword = pw
+	}
+	if cfg.Delivery.Mode == "smarthost" && cfg.Delivery.SmarthostInsecureSkipVerify {
+		dc.SmarthostTLSConfig = insecureTLS(cfg.Delivery.Smarthost)
+	}
+	for _, s := range cfg.Delivery.EgressIPs {
+		dc.LocalAddrs = append(dc.LocalAddrs, net.ParseIP(s))
+	}
+	return delivery.New(dc)
+}
+
+// Run accepts and delivers mail until ctx ends, then drains: it stops
+// accepting, lets open sessions finish (up to drainTimeout), and stops the
+// delivery workers. Every acknowledged message is on disk throughout.
+func (r *Relay) Run(ctx context.Context) error {
+	defer r.closeStores()
+	if err := r.smtp.Listen(); err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	addrs := []string{}
+	for _, a := range r.smtp.Addrs() {
+		addrs = append(addrs, a.String())
+	}
+	r.log.Info("started", "listen", addrs, "hostname", r.cfg.Hostname, "queued", r.queue.Len(), "mode", r.cfg.Delivery.Mode)
+
+	wctx, stopWorkers := context.WithCancel(context.Background())
+	defer stopWorkers()
+	for i := 0; i < r.cfg.Delivery.Workers; i++ {
+		r.workers.Add(1)
+		go r.worker(wctx)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- r.smtp.Serve() }()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+	}
+	r.log.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
+	r.smtp.Shutdown(sctx)
+	cancel()
+	stopWorkers()
+	r.workers.Wait()
+	r.log.Info("stopped")
+	return err
+}
+
+// drainTimeout bounds how long a shutdown waits for open sessions.
+const drainTimeout = 30 * time.Second
+
+func (r *Relay) closeStores() {
+	if r.queue != nil {
+		r.queue.Close()
+	}
+	if r.lock != nil {
+		r.lock.Unlock()
+	}
+}
+
+// Reload re-reads logins and keys. A problem keeps the previous ones in
+// force and is returned (and logged), so a typo never stops mail.
+func (r *Relay) Reload() error {
+	err := errors.Join(r.reloadUsers(), r.reloadKeys())
+	if err != nil {
+		r.log.Error("reload", "error", err.Error())
+	} else {
+		r.log.Info("reload", "result", "ok")
+	}
+	return err
+}
+
+func (r *Relay) reloadUsers() error {
+	db, err := users.Load(r.cfg.UsersFile())
+	if err != nil {
+		return err
+	}
+	r.users.Store(db)
+	return nil
+}
+
+func (r *Relay) reloadKeys() error {
+	sn, errs := r.keys.Snapshot()
+	for _, e := range errs {
+		// A damaged key is skipped: the sound ones keep signing.
+		r.log.Error("key_damaged", "error", e.Error())
+	}
+	r.signing.Store(sn)
+	for _, d := range r.cfg.Domains {
+		if !sn.HasActive(d.Name) {
+			r.log.Warn("no_active_key", "domain", d.Name, "detail", "mail from this domain is refused until a key is active: see `dkimrelay keys list`")
+		}
+	}
+	return nil
+}
+
+// Users implements submission.Policy.
+func (r *Relay) Users() *users.DB { return r.users.Load() }
+
+// SigningKeys implements submission.Policy: the active keys of a
+// configured domain.
+func (r *Relay) SigningKeys(domain string) []dkim.Key {
+	if !r.cfg.HasDomain(domain) {
+		return nil
+	}
+	return r.signing.Load().Signers(domain)
+}
+
+// CheckSender implements submission.Policy.
+func (r *Relay) CheckSender(ctx context.Context, from string) error {
+	return r.spf.check(ctx, from)
+}

@@ -1,0 +1,344 @@
+package submission
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"dkimrelay/dkim"
+	"dkimrelay/relay/queue"
+	"dkimrelay/relay/users"
+)
+
+// Replies named by the contract. Enhanced codes follow RFC 3463 and the
+// AUTH ones RFC 4954 section 6.
+var (
+	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required: log in with AUTH first"}
+	errAuthFailed   = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+	errNullSender   = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "A null sender (MAIL FROM:<>) is not accepted for submission"}
+)
+
+func policyError(format string, args ...any) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: sprintf(format, args...)}
+}
+
+func syntaxError(ec smtp.EnhancedCode, format string, args ...any) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 501, EnhancedCode: ec, Message: sprintf(format, args...)}
+}
+
+// session is one SMTP connection's state.
+type session struct {
+	srv    *Server
+	remote string
+	tls    bool
+	user   *users.User
+	from   string
+	rcpts  []string
+}
+
+func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
+	_, isTLS := c.TLSConnectionState()
+	return &session{srv: s, remote: c.Conn().RemoteAddr().String(), tls: isTLS}, nil
+}
+
+func (s *session) log() *slog.Logger { return s.srv.log }
+
+func (s *session) reject(err *smtp.SMTPError, attrs ...any) error {
+	a := append([]any{"code", err.Code, "reason", err.Message, "remote", s.remote}, attrs...)
+	if s.user != nil {
+		a = append(a, "user", s.user.Name)
+	}
+	s.log().Info("rejected", a...)
+	return err
+}
+
+// AuthMechanisms implements smtp.AuthSession. go-smtp offers them only
+// after TLS unless allow_insecure_auth is set.
+func (s *session) AuthMechanisms() []string { return []string{sasl.Plain, sasl.Login} }
+
+// Auth implements smtp.AuthSession.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			// RFC 4616 section 2: the authorization identity asks to act
+			// as another user. The relay has no proxy logins, so one that
+			// differs from the authentication identity is refused: acting
+			// on it would let any login send as any other (the class of
+			// CVE-2023-27582).
+			if identity != "" && identity != username {
+				return s.authResult(username, mech, errors.New("authorization identity differs"))
+			}
+			return s.login(username, password, mech)
+		}), nil
+	case sasl.Login:
+		return newLoginServer(func(username, password string) error {
+			return s.login(username, password, mech)
+		}), nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+func (s *session) login(username, password, mech string) error {
+	u, err := s.srv.policy.Users().Authenticate(username, password)
+	if err == nil {
+		s.user = u
+	}
+	return s.authResult(username, mech, err)
+}
+
+func (s *session) authResult(username, mech string, err error) error {
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	// The attempted name is logged, the password never is.
+	s.log().Info("auth", "user", username, "mechanism", mech, "result", result, "remote", s.remote)
+	if err != nil {
+		return errAuthFailed
+	}
+	return nil
+}
+
+// Mail implements smtp.Session.
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	if s.user == nil {
+		return s.reject(errAuthRequired)
+	}
+	if from == "" {
+		return s.reject(errNullSender)
+	}
+	if err := checkAddress(from); err != nil {
+		return s.reject(err, "from", from)
+	}
+	if !s.user.MaySend(from) {
+		return s.reject(policyError("Sender <%s> is not allowed for login %s", from, s.user.Name), "from", from)
+	}
+	_, domain, _ := users.SplitAddress(from)
+	if len(s.srv.policy.SigningKeys(domain)) == 0 {
+		return s.reject(noKeyError(domain), "from", from)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := s.srv.policy.CheckSender(ctx, from); err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return s.reject(se, "from", from)
+		}
+		return err
+	}
+	s.from = from
+	return nil
+}
+
+func noKeyError(domain string) *smtp.SMTPError {
+	return policyError("Domain %s has no active DKIM key: run `dkimrelay keys list` and activate one", strings.ToLower(domain))
+}
+
+// Rcpt implements smtp.Session. An authenticated login may send to any
+// recipient; that is the relay's purpose. Without a login, Mail has
+// already refused, so the relay is never open.
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.user == nil {
+		return s.reject(errAuthRequired)
+	}
+	if err := checkAddress(to); err != nil {
+		return s.reject(err, "rcpt", to)
+	}
+	s.rcpts = append(s.rcpts, to)
+	return nil
+}
+
+// checkAddress accepts only a plain local@domain mailbox: RFC 5321 source
+// routes were stripped by go-smtp's parser, and what is left must name one
+// domain the relay can look up.
+func checkAddress(addr string) *smtp.SMTPError {
+	local, domain, ok := users.SplitAddress(addr)
+	if !ok || local == "" {
+		return syntaxError(smtp.EnhancedCode{5, 1, 3}, "Address <%s> is not of the form local-part@domain", addr)
+	}
+	if strings.HasPrefix(domain, "[") {
+		if !strings.HasSuffix(domain, "]") || net.ParseIP(strings.TrimPrefix(strings.TrimSuffix(domain, "]"), "IPv6:")) == nil {
+			return syntaxError(smtp.EnhancedCode{5, 1, 3}, "Address <%s> has a malformed address literal", addr)
+		}
+		return nil
+	}
+	if !validDomain(domain) {
+		return syntaxError(smtp.EnhancedCode{5, 1, 3}, "Address <%s> has a malformed domain", addr)
+	}
+	return nil
+}
+
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(d, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return false
+		}
+		for _, r := range l {
+			// Non-ASCII labels are U-labels of an internationalised domain
+			// (RFC 6531); anything else outside LDH is malformed.
+			if r < 0x80 && !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Data implements smtp.Session: check, sign, spool, fsync, then 250.
+func (s *session) Data(r io.Reader) error {
+	if s.user == nil {
+		return s.reject(errAuthRequired)
+	}
+	srv := s.srv
+	br := bufio.NewReaderSize(newStrictReader(r), 32<<10)
+	h, err := dkim.ReadHeader(br, srv.cfg.MaxHeaderSize)
+	if err != nil {
+		return s.reject(headerError(err))
+	}
+	fromDomain, serr := s.checkFromHeader(h)
+	if serr != nil {
+		return s.reject(serr)
+	}
+	keys := srv.policy.SigningKeys(fromDomain)
+	if len(keys) == 0 {
+		return s.reject(noKeyError(fromDomain))
+	}
+	// RFC 6409 section 8.2 and 8.3: a submission server may add a
+	// missing Date and Message-ID; both must exist before signing so the
+	// signature covers them.
+	h.EnsureDate(srv.now())
+	h.EnsureMessageID(fromDomain)
+
+	draft, err := srv.queue.NewDraft()
+	if err != nil {
+		return s.tempFailure("opening the queue", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			draft.Abort()
+		}
+	}()
+	signer, err := dkim.NewSigner(keys, h)
+	if err != nil {
+		return s.tempFailure("starting the DKIM signer", err)
+	}
+	bw := bufio.NewWriterSize(io.MultiWriter(draft, signer), 32<<10)
+	if _, err := h.WriteTo(bw); err != nil {
+		signer.Sign()
+		return s.tempFailure("spooling", err)
+	}
+	size, err := io.Copy(bw, br)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		signer.Sign()
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return s.reject(se)
+		}
+		return s.tempFailure("spooling", err)
+	}
+	sigs, err := signer.Sign()
+	if err != nil {
+		return s.tempFailure("signing", err)
+	}
+	env := queue.Envelope{
+		From:       s.from,
+		Rcpts:      append([]string(nil), s.rcpts...),
+		User:       s.user.Name,
+		Signatures: sigs,
+		Received:   srv.now(),
+	}
+	if err := draft.Commit(env); err != nil {
+		return s.tempFailure("writing the queue", err)
+	}
+	committed = true
+	selectors := make([]string, len(keys))
+	for i, k := range keys {
+		selectors[i] = k.Selector
+	}
+	s.log().Info("accepted", "qid", draft.ID(), "user", s.user.Name, "from", s.from, "rcpts", env.Rcpts,
+		"size", int64(h.Len())+size, "dkim", selectors, "remote", s.remote)
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + draft.ID()}
+}
+
+// tempFailure answers a local fault (disk, signer) with a 4xx so the client
+// keeps the message and retries; the detail goes to the log only.
+func (s *session) tempFailure(what string, err error) error {
+	code, ec, msg := 451, smtp.EnhancedCode{4, 3, 0}, "Local error, try again later"
+	if errors.Is(err, queue.ErrNoSpace) {
+		code, ec, msg = 452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later"
+	}
+	s.log().Error("rejected", "code", code, "reason", what+": "+err.Error(), "remote", s.remote)
+	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
+}
+
+func headerError(err error) *smtp.SMTPError {
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return se
+	}
+	if errors.Is(err, dkim.ErrHeaderTooLarge) {
+		return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 3, 4}, Message: "Message header too large"}
+	}
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Malformed message header: " + err.Error()}
+}
+
+// checkFromHeader enforces RFC 5322 section 3.6's one From field and the
+// login's sender list, and returns the domain to sign for. A From with
+// several mailboxes would need a Sender field and leaves DMARC undefined
+// (RFC 7489 section 6.6.1), so it is refused.
+func (s *session) checkFromHeader(h *dkim.Header) (string, *smtp.SMTPError) {
+	froms := h.Values("From")
+	switch len(froms) {
+	case 0:
+		return "", policyError("Message has no From header field")
+	case 1:
+	default:
+		return "", policyError("Message has %d From header fields; exactly one is allowed", len(froms))
+	}
+	list, err := addressParser.ParseList(froms[0])
+	if err != nil {
+		return "", policyError("From header field %q cannot be parsed: %v", froms[0], err)
+	}
+	if len(list) != 1 {
+		return "", policyError("From header field names %d addresses; exactly one is allowed", len(list))
+	}
+	addr := list[0].Address
+	if !s.user.MaySend(addr) {
+		return "", policyError("From address <%s> is not allowed for login %s", addr, s.user.Name)
+	}
+	_, domain, _ := users.SplitAddress(addr)
+	return strings.ToLower(domain), nil
+}
+
+// addressParser decodes RFC 2047 display names in any charset without
+// converting them: only the address matters here.
+var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{
+	CharsetReader: func(charset string, input io.Reader) (io.Reader, error) { return input, nil },
+}}
+
+// Reset implements smtp.Session.
+func (s *session) Reset() {
+	s.from = ""
+	s.rcpts = nil
+}
+
+// Logout implements smtp.Session.
+func (s *session) Logout() error { return nil }

@@ -1,0 +1,178 @@
+// Package submission is the relay's SMTP submission server (RFC 6409): it
+// authenticates the application, checks that the login may use the sender
+// addresses, DKIM-signs the message while it streams to the queue, and says
+// 250 only once the queue has it on disk.
+package submission
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"dkimrelay/dkim"
+	"dkimrelay/relay/queue"
+	"dkimrelay/relay/users"
+)
+
+// Config holds what the server needs from the relay's configuration.
+type Config struct {
+	Hostname          string
+	Listen            []string // plaintext listeners offering STARTTLS
+	ListenTLS         []string // implicit TLS listeners (RFC 8314)
+	TLS               *tls.Config
+	AllowInsecureAuth bool
+	MaxMessageSize    int64
+	MaxRecipients     int
+	MaxHeaderSize     int
+	MaxConnections    int
+	CommandTimeout    time.Duration
+}
+
+// Policy answers the questions a session asks while it runs. The relay
+// swaps what stands behind it on reload, so sessions always see the
+// current logins and keys.
+type Policy interface {
+	// Users returns the current login database.
+	Users() *users.DB
+	// SigningKeys returns the active DKIM keys of a domain, none when the
+	// relay may not sign for it.
+	SigningKeys(domain string) []dkim.Key
+	// CheckSender runs the checks that depend on DNS (SPF, DMARC) for a
+	// MAIL FROM address; a non-nil error is an *smtp.SMTPError to send.
+	CheckSender(ctx context.Context, from string) error
+}
+
+// Server serves the submission listeners.
+type Server struct {
+	cfg    Config
+	policy Policy
+	queue  *queue.Queue
+	log    *slog.Logger
+	now    func() time.Time
+
+	smtp *smtp.Server
+
+	mu        sync.Mutex
+	listeners []net.Listener
+	limit     *connLimit
+}
+
+// New makes a Server; Listen then starts it.
+func New(cfg Config, policy Policy, q *queue.Queue, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, policy: policy, queue: q, log: log, now: time.Now}
+	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
+	srv.Domain = cfg.Hostname
+	srv.TLSConfig = cfg.TLS
+	srv.AllowInsecureAuth = cfg.AllowInsecureAuth
+	srv.MaxMessageBytes = cfg.MaxMessageSize
+	srv.MaxRecipients = cfg.MaxRecipients
+	srv.ReadTimeout = cfg.CommandTimeout
+	srv.WriteTimeout = time.Minute
+	srv.EnableSMTPUTF8 = true
+	srv.ErrorLog = slogAdapter{log}
+	s.smtp = srv
+	s.limit = newConnLimit(cfg.MaxConnections)
+	return s
+}
+
+// Listen opens every configured listener; it fails if any cannot be opened
+// (a port taken by another program is an error to fix, not to ignore).
+func (s *Server) Listen() error {
+	open := func(addr string, implicitTLS bool) error {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return err
+		}
+		var ll net.Listener = &limitedListener{Listener: l, limit: s.limit, log: s.log, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
+		if implicitTLS {
+			ll = tls.NewListener(ll, s.cfg.TLS)
+		}
+		s.mu.Lock()
+		s.listeners = append(s.listeners, ll)
+		s.mu.Unlock()
+		return nil
+	}
+	for _, a := range s.cfg.Listen {
+		if err := open(a, false); err != nil {
+			s.Close()
+			return err
+		}
+	}
+	for _, a := range s.cfg.ListenTLS {
+		if err := open(a, true); err != nil {
+			s.Close()
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) tlsIf(b bool) *tls.Config {
+	if b {
+		return s.cfg.TLS
+	}
+	return nil
+}
+
+// Addrs returns the addresses actually listened on, STARTTLS ones first.
+func (s *Server) Addrs() []net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var a []net.Addr
+	for _, l := range s.listeners {
+		a = append(a, l.Addr())
+	}
+	return a
+}
+
+// Serve serves every listener until Shutdown or Close.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	ls := append([]net.Listener(nil), s.listeners...)
+	s.mu.Unlock()
+	errc := make(chan error, len(ls))
+	for _, l := range ls {
+		go func(l net.Listener) { errc <- s.smtp.Serve(l) }(l)
+	}
+	var first error
+	for range ls {
+		if err := <-errc; err != nil && !errors.Is(err, smtp.ErrServerClosed) && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Shutdown stops accepting connections and waits, until ctx ends, for the
+// open sessions to finish; then it closes what is left. A session cut
+// short never got its 250, so nothing acknowledged is lost.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.smtp.Shutdown(ctx)
+	if err != nil {
+		s.smtp.Close()
+	}
+	return err
+}
+
+// Close closes every listener and connection at once.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	for _, l := range s.listeners {
+		l.Close()
+	}
+	s.mu.Unlock()
+	return s.smtp.Close()
+}
+
+type slogAdapter struct{ log *slog.Logger }
+
+func (a slogAdapter) Printf(format string, v ...any) {
+	a.log.Debug("smtp_server", "detail", sprintf(format, v...))
+}
+func (a slogAdapter) Println(v ...any) { a.log.Debug("smtp_server", "detail", sprint(v...)) }

@@ -1,0 +1,198 @@
+package relay
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"time"
+
+	"dkimrelay/dkim"
+	"dkimrelay/relay/delivery"
+	"dkimrelay/relay/dsn"
+	"dkimrelay/relay/queue"
+)
+
+// worker takes due messages from the queue and attempts them until ctx
+// ends. A message in flight when ctx ends is finished first (the attempt
+// has its own timeouts), so its outcome is recorded rather than repeated.
+func (r *Relay) worker(ctx context.Context) {
+	defer r.workers.Done()
+	for {
+		m, err := r.queue.Next(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, queue.ErrClosed) {
+				r.log.Error("queue", "error", err.Error())
+			}
+			return
+		}
+		r.attempt(m)
+	}
+}
+
+// attempt delivers a message's due recipients once and records the result.
+func (r *Relay) attempt(m *queue.Message) {
+	now := time.Now()
+	var due []string
+	for _, rc := range m.Rcpts {
+		if rc.State == queue.Queued && !rc.NextAttempt.After(now) {
+			due = append(due, rc.Addr)
+		}
+	}
+	results := r.deliver.Deliver(context.Background(), delivery.Message{
+		ID:    m.ID,
+		From:  m.Envelope.From,
+		Rcpts: due,
+		Open:  func() (io.ReadCloser, error) { return r.queue.Open(m) },
+		Size:  m.Size,
+	})
+	outcomes := make([]queue.Outcome, len(results))
+	for i, res := range results {
+		kind := queue.Transient
+		switch res.Status {
+		case delivery.Delivered:
+			kind = queue.Delivered
+		case delivery.Permanent:
+			kind = queue.Permanent
+		}
+		outcomes[i] = queue.Outcome{Rcpt: res.Rcpt, Kind: kind, Reply: res.Reply}
+	}
+	failed, next, err := r.queue.Done(m, outcomes)
+	if err != nil {
+		// The attempt's result could not be recorded: the message stays
+		// queued as it was and is tried again (at-least-once).
+		r.log.Error("queue", "qid", m.ID, "error", err.Error())
+	}
+	delay := time.Since(m.Envelope.Received).Round(time.Millisecond).String()
+	final := map[string]*queue.Recipient{}
+	for _, f := range failed {
+		final[f.Addr] = f
+	}
+	for _, res := range results {
+		switch {
+		case res.Status == delivery.Delivered:
+			r.log.Info("delivered", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "tls", tlsName(res.TLS), "code", res.Code, "delay", delay, "reply", res.Reply)
+		case res.Status == delivery.Permanent:
+			r.log.Info("bounced", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "code", res.Code, "reason", res.Reply)
+		case final[res.Rcpt] != nil && final[res.Rcpt].State == queue.Expired:
+			r.log.Info("expired", "qid", m.ID, "rcpt", res.Rcpt, "reason", res.Reply, "delay", delay)
+		default:
+			r.log.Info("deferred", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "code", res.Code, "reason", res.Reply, "next_attempt", next.UTC().Format(time.RFC3339))
+		}
+	}
+	if len(failed) > 0 {
+		r.bounce(m, failed, results)
+	}
+}
+
+func tlsName(v string) string {
+	if v == "" {
+		return "none"
+	}
+	return v
+}
+
+// bounce queues one delivery status notification (RFC 3464) to the
+// envelope sender for the recipients that failed for good. A bounce is
+// never sent for a null sender (RFC 5321 section 4.5.5), so bounces cannot
+// loop.
+func (r *Relay) bounce(m *queue.Message, failed []*queue.Recipient, results []delivery.Result) {
+	if !dsn.ShouldBounce(m.Envelope.From) {
+		return
+	}
+	byRcpt := map[string]delivery.Result{}
+	for _, res := range results {
+		byRcpt[res.Rcpt] = res
+	}
+	b := &dsn.Bounce{
+		ReportingMTA: r.cfg.Hostname,
+		From:         "MAILER-DAEMON@" + r.cfg.Hostname,
+		To:           m.Envelope.From,
+		QID:          m.ID,
+		Arrival:      m.Envelope.Received,
+	}
+	for _, f := range failed {
+		res := byRcpt[f.Addr]
+		b.Failures = append(b.Failures, dsn.Failure{
+			Rcpt:      f.Addr,
+			Status:    statusCode(res, f),
+			Reply:     f.LastReply,
+			RemoteMTA: res.MX,
+			Expired:   f.State == queue.Expired,
+		})
+	}
+	var msg bytes.Buffer
+	orig, err := r.queue.OpenRaw(m.ID)
+	if err == nil {
+		err = b.WriteTo(&msg, orig)
+		orig.Close()
+	}
+	if err == nil {
+		err = r.enqueueLocal("", []string{m.Envelope.From}, msg.Bytes())
+	}
+	if err != nil {
+		r.log.Error("bounce_failed", "qid", m.ID, "error", err.Error())
+	}
+}
+
+// statusCode picks the RFC 3463 status for a failed recipient: the remote's
+// enhanced code when it gave one, else a generic permanent failure, or
+// 4.4.7 (delivery time expired) for an expired message.
+func statusCode(res delivery.Result, f *queue.Recipient) string {
+	if f.State == queue.Expired {
+		return "4.4.7"
+	}
+	for _, w := range strings.Fields(res.Reply) {
+		if len(w) >= 5 && w[0] == '5' && w[1] == '.' && strings.Count(w, ".") == 2 {
+			return strings.TrimRight(w, ".,;")
+		}
+	}
+	return "5.0.0"
+}
+
+// enqueueLocal queues a message the relay itself composed (a bounce),
+// signed for the relay's hostname when that is a domain with an active key.
+func (r *Relay) enqueueLocal(from string, rcpts []string, msg []byte) error {
+	d, err := r.queue.NewDraft()
+	if err != nil {
+		return err
+	}
+	var sigs []string
+	if keys := r.signing.Load().Signers(r.cfg.Hostname); len(keys) > 0 {
+		if sigs, err = signBytes(keys, msg); err != nil {
+			d.Abort()
+			return err
+		}
+	}
+	if _, err := d.Write(msg); err != nil {
+		d.Abort()
+		return err
+	}
+	if err := d.Commit(queue.Envelope{From: from, Rcpts: rcpts, Signatures: sigs, Received: time.Now()}); err != nil {
+		d.Abort()
+		return err
+	}
+	r.log.Info("accepted", "qid", d.ID(), "user", "", "from", from, "rcpts", rcpts, "size", len(msg), "dkim", len(sigs), "kind", "bounce")
+	return nil
+}
+
+func signBytes(keys []dkim.Key, msg []byte) ([]string, error) {
+	br := bytesReader(msg)
+	h, err := dkim.ReadHeader(br, len(msg))
+	if err != nil {
+		return nil, err
+	}
+	s, err := dkim.NewSigner(keys, h)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.Copy(s, br); err != nil {
+		s.Sign()
+		return nil, err
+	}
+	return s.Sign()
+}
+
+func bytesReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }

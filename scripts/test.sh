@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what dkimrelay's tests need and runs them all. This is the
+# README's test command, and .ci/run runs exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Real peers and independent verifiers the integration tests drive.
+pkgs=(swaks python3-dkim python3-nacl libmail-dkim-perl python3-spf ruby ruby-mail)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing Debian packages: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+echo "== gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted"
+  exit 1
+fi
+echo "== go vet"
+go vet ./...
+echo "== go test"
+# -p 2: this is sized for a 2-core machine.
+go test -p 2 -count=1 -timeout 20m ./...
+echo "== queue under the race detector"
+go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/
