@@ -19,6 +19,7 @@ import (
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/keys"
 	"dkimrelay/relay/config"
+	"dkimrelay/relay/control"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
@@ -38,6 +39,7 @@ type Relay struct {
 	deliver  *delivery.Deliverer
 	smtp     *submission.Server
 	spf      *spfChecker
+	ctl      *control.Server
 
 	users   atomic.Pointer[users.DB]
 	signing atomic.Pointer[keys.Snapshot]
@@ -118,6 +120,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		MaxConnections:    cfg.Submission.MaxConnections,
 		CommandTimeout:    cfg.Submission.CommandTimeout.Duration,
 	}, r, r.queue, log)
+	r.ctl = control.NewServer(cfg.ControlSocket(), log)
+	r.registerControl()
 	ok = true
 	return r, nil
 }
@@ -160,6 +164,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	if err := r.smtp.Listen(); err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
+	if err := r.ctl.Listen(); err != nil {
+		r.smtp.Close()
+		return err
+	}
+	go r.ctl.Serve()
+	defer r.ctl.Close()
 	addrs := []string{}
 	for _, a := range r.smtp.Addrs() {
 		addrs = append(addrs, a.String())

@@ -213,7 +213,7 @@ func runKeysActivate(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Retiring %s: keep its DNS record until %s (keys.retire_after), then run `dkimrelay keys prune`.\n",
 			r.Selector, r.RemovableAfter(cfg.Keys.RetireAfter.Duration).UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintln(e.stdout, "A running relay picks it up on SIGHUP (systemctl reload dkimrelay).")
+	notifyRelay(e, cfg)
 	return nil
 }
 

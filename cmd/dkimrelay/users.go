@@ -50,7 +50,7 @@ func runUsersAdd(e *env, args []string) error {
 	if *gen {
 		fmt.Fprintf(e.stdout, "Password (shown once): %s\n", pw)
 	}
-	fmt.Fprintln(e.stdout, "A running relay picks it up on SIGHUP (systemctl reload dkimrelay).")
+	notifyRelay(e, cfg)
 	return nil
 }
 
@@ -88,7 +88,7 @@ func runUsersRemove(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, _, err := usersFile(e)
+	path, cfg, err := usersFile(e)
 	if err != nil {
 		return err
 	}
@@ -96,6 +96,7 @@ func runUsersRemove(e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "Removed login %s.\n", pos[0])
+	notifyRelay(e, cfg)
 	return nil
 }
 
@@ -106,7 +107,7 @@ func runUsersPasswd(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, _, err := usersFile(e)
+	path, cfg, err := usersFile(e)
 	if err != nil {
 		return err
 	}
@@ -121,5 +122,6 @@ func runUsersPasswd(e *env, args []string) error {
 	if *gen {
 		fmt.Fprintf(e.stdout, "Password (shown once): %s\n", pw)
 	}
+	notifyRelay(e, cfg)
 	return nil
 }

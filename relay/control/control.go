@@ -1,0 +1,172 @@
+// Package control is the relay's local administration channel: a Unix
+// socket in the data dir (mode 0600, so only the relay's own user can use
+// it) over which the CLI asks the running relay to reload, or to show and
+// act on its queue. Nothing listens on the network for administration.
+//
+// The protocol is one JSON request and one JSON response per connection:
+//
+//	{"command": "reload", "args": {...}}
+//	{"ok": true, "result": ...}   or   {"ok": false, "error": "sentence"}
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Request is what a client sends.
+type Request struct {
+	Command string          `json:"command"`
+	Args    json.RawMessage `json:"args,omitempty"`
+}
+
+// Response is what the server answers.
+type Response struct {
+	OK     bool            `json:"ok"`
+	Error  string          `json:"error,omitempty"`
+	Result json.RawMessage `json:"result,omitempty"`
+}
+
+// Handler answers one command. args is the request's raw "args" (may be
+// empty); the result is encoded as JSON.
+type Handler func(ctx context.Context, args json.RawMessage) (any, error)
+
+// maxRequest bounds a request: commands are small.
+const maxRequest = 1 << 20
+
+// Server serves the control socket.
+type Server struct {
+	path     string
+	log      *slog.Logger
+	handlers map[string]Handler
+
+	mu sync.Mutex
+	l  net.Listener
+	wg sync.WaitGroup
+}
+
+// NewServer makes a server for the socket at path.
+func NewServer(path string, log *slog.Logger) *Server {
+	return &Server{path: path, log: log, handlers: map[string]Handler{}}
+}
+
+// Handle registers a command.
+func (s *Server) Handle(command string, h Handler) { s.handlers[command] = h }
+
+// Listen creates the socket, replacing a stale one left by a relay that
+// died (the data dir lock proves no other relay owns it).
+func (s *Server) Listen() error {
+	os.Remove(s.path)
+	// The umask makes the socket 0600 from its first moment, with no
+	// window in which another user could connect.
+	old := syscall.Umask(0o177)
+	l, err := net.Listen("unix", s.path)
+	syscall.Umask(old)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	s.mu.Lock()
+	s.l = l
+	s.mu.Unlock()
+	return nil
+}
+
+// Serve accepts clients until Close.
+func (s *Server) Serve() {
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.serve(c)
+		}()
+	}
+}
+
+func (s *Server) serve(c net.Conn) {
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	var req Request
+	resp := Response{}
+	if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
+		resp.Error = "malformed request: " + err.Error()
+	} else if h, ok := s.handlers[req.Command]; !ok {
+		resp.Error = fmt.Sprintf("unknown command %q: is the CLI newer than the running relay?", req.Command)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+		res, err := h(ctx, req.Args)
+		cancel()
+		if err != nil {
+			resp.Error = err.Error()
+		} else if b, err := json.Marshal(res); err != nil {
+			resp.Error = err.Error()
+		} else {
+			resp.OK, resp.Result = true, b
+		}
+	}
+	if err := json.NewEncoder(c).Encode(resp); err != nil {
+		s.log.Debug("control", "error", err.Error())
+	}
+}
+
+// Close removes the socket and waits for running commands.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	l := s.l
+	s.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	err := l.Close()
+	s.wg.Wait()
+	return err
+}
+
+// ErrNotRunning means no relay answers on the socket.
+var ErrNotRunning = errors.New("no relay is running")
+
+// Call sends one command to the relay listening at path and decodes its
+// result into out (which may be nil).
+func Call(ctx context.Context, path, command string, args, out any) error {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return fmt.Errorf("%w on %s (start it with `dkimrelay serve`): %v", ErrNotRunning, path, err)
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	req := Request{Command: command}
+	if args != nil {
+		if req.Args, err = json.Marshal(args); err != nil {
+			return err
+		}
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	var resp Response
+	if err := json.NewDecoder(c).Decode(&resp); err != nil {
+		return fmt.Errorf("control socket: reading the answer: %w", err)
+	}
+	if !resp.OK {
+		return errors.New(resp.Error)
+	}
+	if out != nil && len(resp.Result) > 0 {
+		return json.Unmarshal(resp.Result, out)
+	}
+	return nil
+}

@@ -1,0 +1,15 @@
+package relay
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// registerControl names the commands the CLI may send over the control
+// socket. Each command's handler lives beside the part of the relay it
+// concerns.
+func (r *Relay) registerControl() {
+	r.ctl.Handle("reload", func(context.Context, json.RawMessage) (any, error) {
+		return nil, r.Reload()
+	})
+}
