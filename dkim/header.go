@@ -74,8 +74,8 @@ func (h *Header) Has(name string) bool {
 // White space around value is dropped, CR and LF in value are replaced by
 // spaces so that a value can never end the field or start another one, and
 // a long value is folded at white space to keep lines within 78 characters
-// where possible (RFC 5322 section 2.1.1). Values returns value unchanged
-// apart from those replacements. Add panics if name is not a valid field
+// where possible (RFC 5322 section 2.1.1). Values returns value as given,
+// apart from those changes. Add panics if name is not a valid field
 // name (RFC 5322 section 2.2): names are chosen by the program, not by
 // message content.
 func (h *Header) Add(name, value string) {

@@ -23,7 +23,8 @@ type signedField struct {
 // message could be made misleading with by adding a second instance: the
 // originator and destination fields, Subject, Date, Message-ID and every
 // list-management field, so that a signature for a mail without a
-// List-Unsubscribe cannot be reused on a copy that gains one.
+// List-Unsubscribe cannot be reused on a copy that gains one, and the MIME
+// fields, since a second Content-Type could change how the body is shown.
 var signedFields = []signedField{
 	{"From", true},
 	{"Reply-To", true},
@@ -46,9 +47,9 @@ var signedFields = []signedField{
 	{"List-Archive", true},
 	{"List-Unsubscribe-Post", true},
 	{"Message-ID", true},
-	{"MIME-Version", false},
-	{"Content-Type", false},
-	{"Content-Transfer-Encoding", false},
+	{"MIME-Version", true},
+	{"Content-Type", true},
+	{"Content-Transfer-Encoding", true},
 	{"Feedback-ID", false},
 }
 

@@ -69,8 +69,8 @@ func TestParseRecord(t *testing.T) {
 	tests := []struct {
 		name    string
 		txt     string
-		pub     any    // the key Matches is asked about
-		matches bool   // Matches(pub)
+		pub     any  // the key Matches is asked about
+		matches bool // Matches(pub)
 		check   func(t *testing.T, r Record)
 		wantErr string // "" for success
 	}{

@@ -81,7 +81,8 @@ func TestSignedHeaderNames(t *testing.T) {
 		"From", "From", "Reply-To", "Subject", "Subject", "Date", "Date", "To", "To", "Cc",
 		"List-Id", "List-Help", "List-Unsubscribe", "List-Subscribe", "List-Post", "List-Owner",
 		"List-Archive", "List-Unsubscribe-Post", "Message-ID", "Message-ID",
-		"MIME-Version", "Content-Type", "Content-Transfer-Encoding",
+		"MIME-Version", "MIME-Version", "Content-Type", "Content-Type",
+		"Content-Transfer-Encoding", "Content-Transfer-Encoding",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("signedHeaderNames:\n got %v\nwant %v", got, want)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"strings"
 	"time"
 
 	"dkimrelay/dkim"
@@ -59,7 +58,9 @@ func (r *Relay) attempt(m *queue.Message) {
 		}
 		outcomes[i] = queue.Outcome{Rcpt: res.Rcpt, Kind: kind, Reply: res.Reply}
 	}
-	failed, next, err := r.queue.Done(m, outcomes)
+	failed, next, err := r.queue.DoneThen(m, outcomes, func(failed []*queue.Recipient) error {
+		return r.bounce(m, failed, results)
+	})
 	if err != nil {
 		// The attempt's result could not be recorded: the message stays
 		// queued as it was and is tried again (at-least-once).
@@ -82,9 +83,6 @@ func (r *Relay) attempt(m *queue.Message) {
 			r.log.Info("deferred", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "code", res.Code, "reason", res.Reply, "next_attempt", next.UTC().Format(time.RFC3339))
 		}
 	}
-	if len(failed) > 0 {
-		r.bounce(m, failed, results)
-	}
 }
 
 func tlsName(v string) string {
@@ -98,9 +96,9 @@ func tlsName(v string) string {
 // envelope sender for the recipients that failed for good. A bounce is
 // never sent for a null sender (RFC 5321 section 4.5.5), so bounces cannot
 // loop.
-func (r *Relay) bounce(m *queue.Message, failed []*queue.Recipient, results []delivery.Result) {
+func (r *Relay) bounce(m *queue.Message, failed []*queue.Recipient, results []delivery.Result) error {
 	if !dsn.ShouldBounce(m.Envelope.From) {
-		return
+		return nil
 	}
 	byRcpt := map[string]delivery.Result{}
 	for _, res := range results {
@@ -135,19 +133,18 @@ func (r *Relay) bounce(m *queue.Message, failed []*queue.Recipient, results []de
 	if err != nil {
 		r.log.Error("bounce_failed", "qid", m.ID, "error", err.Error())
 	}
+	return err
 }
 
-// statusCode picks the RFC 3463 status for a failed recipient: the remote's
-// enhanced code when it gave one, else a generic permanent failure, or
-// 4.4.7 (delivery time expired) for an expired message.
+// statusCode picks the RFC 3463 status for a failed recipient: 4.4.7
+// (delivery time expired) for an expired message, else the status the
+// delivery attempt reported (the remote's enhanced code when it gave one).
 func statusCode(res delivery.Result, f *queue.Recipient) string {
-	if f.State == queue.Expired {
+	switch {
+	case f.State == queue.Expired:
 		return "4.4.7"
-	}
-	for _, w := range strings.Fields(res.Reply) {
-		if len(w) >= 5 && w[0] == '5' && w[1] == '.' && strings.Count(w, ".") == 2 {
-			return strings.TrimRight(w, ".,;")
-		}
+	case res.Enhanced != "":
+		return res.Enhanced
 	}
 	return "5.0.0"
 }

@@ -129,6 +129,16 @@ func (q *Queue) Next(ctx context.Context) (*Message, error) {
 // memory, but after a restart the attempt may be repeated (delivery is
 // at-least-once). Done for a message deleted while in flight does nothing.
 func (q *Queue) Done(m *Message, outcomes []Outcome) (failed []*Recipient, next time.Time, err error) {
+	return q.DoneThen(m, outcomes, nil)
+}
+
+// DoneThen is Done with a step that runs after the outcomes are decided and
+// before they are written: bounce receives the recipients that failed for
+// good while the message is still on disk (OpenRaw works), typically to
+// queue a bounce. If bounce returns an error, nothing is written: after a
+// restart the message is attempted again and the bounce made again, so a
+// crash can duplicate a bounce but never lose one.
+func (q *Queue) DoneThen(m *Message, outcomes []Outcome, bounce func(failed []*Recipient) error) (failed []*Recipient, next time.Time, err error) {
 	q.mu.Lock()
 	e, ok := q.msgs[m.ID]
 	switch {
@@ -158,6 +168,34 @@ func (q *Queue) Done(m *Message, outcomes []Outcome) (failed []*Recipient, next 
 	q.mu.Unlock()
 	defer q.end()
 
+	if err == nil && bounce != nil && len(failed) > 0 {
+		if berr := bounce(failed); berr != nil {
+			// The bounce is not safely queued: the failed recipients
+			// stay queued and are attempted again later, which
+			// decides (and bounces) anew.
+			q.mu.Lock()
+			for _, f := range failed {
+				if r := e.rec.rcpt(f.Addr); r != nil {
+					r.State, r.NextAttempt = Queued, now.Add(q.minRetry)
+				}
+			}
+			failed = nil
+			next, pending = e.rec.due()
+			data, err = encodeRecord(e.rec)
+			q.mu.Unlock()
+			if err == nil {
+				err = fmt.Errorf("queueing the bounce: %w", berr)
+				if perr := q.persist(e, data, pending, false); perr != nil {
+					err = errors.Join(err, perr)
+				}
+			}
+			q.mu.Lock()
+			e.inFlight = false
+			q.rescheduleLocked(e)
+			q.mu.Unlock()
+			return nil, next, err
+		}
+	}
 	if err == nil {
 		err = q.persist(e, data, pending, len(failed) > 0)
 	}

@@ -30,7 +30,10 @@ type Options struct {
 	Listen    string // STARTTLS listener, default 127.0.0.1:587
 	ListenTLS string // implicit TLS listener, optional
 	Algorithm keys.Algorithm
-	Now       time.Time
+	// LogFile is log.file; init's default is "dkimrelay.log", and "-"
+	// means stderr.
+	LogFile string
+	Now     time.Time
 }
 
 // Result is what init made.
@@ -76,7 +79,7 @@ servers = []                       # empty: system resolver
 retire_after = "168h"
 
 [log]
-file = "dkimrelay.log"             # JSON lines; empty: stderr
+file = "{{.LogFile}}"             # JSON lines; empty: stderr
 
 [metrics]
 listen = ""
@@ -109,6 +112,12 @@ func Init(o Options) (*Result, error) {
 	if o.Algorithm == "" {
 		o.Algorithm = keys.RSA2048
 	}
+	switch o.LogFile {
+	case "":
+		o.LogFile = "dkimrelay.log"
+	case "-":
+		o.LogFile = ""
+	}
 	if o.Now.IsZero() {
 		o.Now = time.Now()
 	}
@@ -125,7 +134,7 @@ func Init(o Options) (*Result, error) {
 	var buf bytes.Buffer
 	if err := configTemplate.Execute(&buf, map[string]string{
 		"Hostname": o.Hostname, "Domain": o.Domain,
-		"Listen": quoteList(o.Listen), "ListenTLS": quoteList(o.ListenTLS),
+		"Listen": quoteList(o.Listen), "ListenTLS": quoteList(o.ListenTLS), "LogFile": o.LogFile,
 	}); err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ func TryOut(dir string) (cfgPath, password string, err error) {
 	if _, err := os.Stat(cfgPath); err == nil {
 		return cfgPath, "", nil
 	}
-	res, err := Init(Options{Dir: dir, Domain: TryDomain, Hostname: "localhost", Listen: TryListen, ListenTLS: TryListenTLS, Algorithm: keys.Ed25519, Now: time.Now()})
+	res, err := Init(Options{Dir: dir, Domain: TryDomain, Hostname: "localhost", Listen: TryListen, ListenTLS: TryListenTLS, Algorithm: keys.Ed25519, LogFile: "-", Now: time.Now()})
 	if err != nil {
 		return "", "", err
 	}
