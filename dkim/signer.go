@@ -207,3 +207,12 @@ func checkDomainName(s string) error {
 func keyName(k Key) string {
 	return k.Selector + "._domainkey." + k.Domain
 }
+
+// Selectors lists the keys' selectors, for logs.
+func Selectors(keys []Key) []string {
+	s := make([]string, len(keys))
+	for i, k := range keys {
+		s[i] = k.Selector
+	}
+	return s
+}

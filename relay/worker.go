@@ -58,6 +58,18 @@ func (r *Relay) attempt(m *queue.Message) {
 		}
 		outcomes[i] = queue.Outcome{Rcpt: res.Rcpt, Kind: kind, Reply: res.Reply}
 	}
+	// Deliveries and permanent failures are logged before the queue
+	// records them: a crash in between repeats the attempt (and the event)
+	// rather than leave a delivered message without its event.
+	delay := time.Since(m.Envelope.Received).Round(time.Millisecond).String()
+	for _, res := range results {
+		switch res.Status {
+		case delivery.Delivered:
+			r.log.Info("delivered", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "tls", tlsName(res.TLS), "code", res.Code, "delay", delay, "reply", res.Reply)
+		case delivery.Permanent:
+			r.log.Info("bounced", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "code", res.Code, "reason", res.Reply)
+		}
+	}
 	failed, next, err := r.queue.DoneThen(m, outcomes, func(failed []*queue.Recipient) error {
 		return r.bounce(m, failed, results)
 	})
@@ -66,17 +78,13 @@ func (r *Relay) attempt(m *queue.Message) {
 		// queued as it was and is tried again (at-least-once).
 		r.log.Error("queue", "qid", m.ID, "error", err.Error())
 	}
-	delay := time.Since(m.Envelope.Received).Round(time.Millisecond).String()
 	final := map[string]*queue.Recipient{}
 	for _, f := range failed {
 		final[f.Addr] = f
 	}
 	for _, res := range results {
 		switch {
-		case res.Status == delivery.Delivered:
-			r.log.Info("delivered", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "tls", tlsName(res.TLS), "code", res.Code, "delay", delay, "reply", res.Reply)
-		case res.Status == delivery.Permanent:
-			r.log.Info("bounced", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "code", res.Code, "reason", res.Reply)
+		case res.Status == delivery.Delivered || res.Status == delivery.Permanent:
 		case final[res.Rcpt] != nil && final[res.Rcpt].State == queue.Expired:
 			r.log.Info("expired", "qid", m.ID, "rcpt", res.Rcpt, "reason", res.Reply, "delay", delay)
 		default:
@@ -157,7 +165,8 @@ func (r *Relay) enqueueLocal(from string, rcpts []string, msg []byte) error {
 		return err
 	}
 	var sigs []string
-	if keys := r.signing.Load().Signers(r.cfg.Hostname); len(keys) > 0 {
+	keys := r.signing.Load().Signers(r.cfg.Hostname)
+	if len(keys) > 0 {
 		if sigs, err = signBytes(keys, msg); err != nil {
 			d.Abort()
 			return err
@@ -171,7 +180,7 @@ func (r *Relay) enqueueLocal(from string, rcpts []string, msg []byte) error {
 		d.Abort()
 		return err
 	}
-	r.log.Info("accepted", "qid", d.ID(), "user", "", "from", from, "rcpts", rcpts, "size", len(msg), "dkim", len(sigs), "kind", "bounce")
+	r.log.Info("accepted", "qid", d.ID(), "user", "", "from", from, "rcpts", rcpts, "size", len(msg), "dkim", dkim.Selectors(keys), "kind", "bounce")
 	return nil
 }
 
@@ -193,3 +202,4 @@ func signBytes(keys []dkim.Key, msg []byte) ([]string, error) {
 }
 
 func bytesReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
+

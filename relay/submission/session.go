@@ -237,11 +237,13 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		return s.tempFailure("starting the DKIM signer", err)
 	}
-	bw := bufio.NewWriterSize(io.MultiWriter(draft, signer), 32<<10)
-	if _, err := h.WriteTo(bw); err != nil {
+	// The signer has the header already (NewSigner hashed it); only the
+	// spool gets it here, and both get the body.
+	if _, err := h.WriteTo(draft); err != nil {
 		signer.Sign()
 		return s.tempFailure("spooling", err)
 	}
+	bw := bufio.NewWriterSize(io.MultiWriter(draft, signer), 32<<10)
 	size, err := io.Copy(bw, br)
 	if err == nil {
 		err = bw.Flush()
@@ -269,12 +271,8 @@ func (s *session) Data(r io.Reader) error {
 		return s.tempFailure("writing the queue", err)
 	}
 	committed = true
-	selectors := make([]string, len(keys))
-	for i, k := range keys {
-		selectors[i] = k.Selector
-	}
 	s.log().Info("accepted", "qid", draft.ID(), "user", s.user.Name, "from", s.from, "rcpts", env.Rcpts,
-		"size", int64(h.Len())+size, "dkim", selectors, "remote", s.remote)
+		"size", int64(h.Len())+size, "dkim", dkim.Selectors(keys), "remote", s.remote)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + draft.ID()}
 }
 
