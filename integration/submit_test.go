@@ -1,0 +1,163 @@
+package integration
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+// queuedAs finds the QID in "250 2.0.0 OK: queued as QID" (CONTRACT.md).
+var queuedAs = regexp.MustCompile(`queued as (\S+)`)
+
+// clientTLS trusts anything: init's certificate is self-signed, as it is
+// for a Mastodon pointed at the relay with verification off.
+func clientTLS() *tls.Config {
+	return &tls.Config{InsecureSkipVerify: true, ServerName: "mail.example.org"}
+}
+
+// dial connects to the relay's STARTTLS listener (upgrading at once) or its
+// implicit-TLS one, and logs in when user is not "".
+func (r *relay) dial(user string, implicitTLS bool) (*smtp.Client, error) {
+	var c *smtp.Client
+	var err error
+	if implicitTLS {
+		c, err = smtp.DialTLS(r.cfg.ListenTLS, clientTLS())
+		if err == nil {
+			err = c.Hello("client.example.org")
+		}
+	} else {
+		// DialStartTLS says EHLO itself (as "localhost") before STARTTLS.
+		c, err = smtp.DialStartTLS(r.cfg.Listen, clientTLS())
+	}
+	if err != nil {
+		if c != nil {
+			c.Close()
+		}
+		return nil, err
+	}
+	c.CommandTimeout = time.Minute
+	c.SubmissionTimeout = 2 * time.Minute
+	if user != "" {
+		if err := c.Auth(sasl.NewPlainClient("", user, r.password(user))); err != nil {
+			c.Close()
+			return nil, fmt.Errorf("AUTH PLAIN as %s: %w", user, err)
+		}
+	}
+	return c, nil
+}
+
+// send runs one mail transaction on c and returns the QID of the 250 reply.
+func send(c *smtp.Client, from string, to []string, msg []byte, opts *smtp.MailOptions) (string, error) {
+	if err := c.Mail(from, opts); err != nil {
+		return "", fmt.Errorf("MAIL FROM:<%s>: %w", from, err)
+	}
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			return "", fmt.Errorf("RCPT TO:<%s>: %w", rcpt, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return "", fmt.Errorf("DATA: %w", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return "", fmt.Errorf("writing the message: %w", err)
+	}
+	resp, err := w.CloseWithResponse()
+	if err != nil {
+		return "", fmt.Errorf("end of DATA: %w", err)
+	}
+	m := queuedAs.FindStringSubmatch(resp.StatusText)
+	if m == nil {
+		return "", fmt.Errorf("end of DATA: 250 %q does not say \"queued as QID\"", resp.StatusText)
+	}
+	return m[1], nil
+}
+
+// submit sends one message on a connection of its own, as userFull over
+// STARTTLS unless told otherwise, and fails the test unless it got a 250.
+func (r *relay) submit(t testing.TB, s submission) string {
+	t.Helper()
+	user := s.user
+	if user == "" {
+		user = userFull
+	}
+	c, err := r.dial(user, s.implicitTLS)
+	if err != nil {
+		t.Fatalf("submission: %v", err)
+	}
+	defer c.Close()
+	qid, err := send(c, s.from, s.to, s.msg, s.opts)
+	if err != nil {
+		t.Fatalf("submission: %v", err)
+	}
+	if err := c.Quit(); err != nil {
+		t.Errorf("QUIT: %v", err)
+	}
+	return qid
+}
+
+type submission struct {
+	user        string
+	implicitTLS bool
+	from        string
+	to          []string
+	msg         []byte
+	opts        *smtp.MailOptions
+}
+
+// message is a test message; bytes renders it with CRLF line ends.
+type message struct {
+	From    string
+	To      string
+	Subject string
+	TestID  string // X-Test-ID, how the sinks tell messages apart
+	NoDate  bool
+	NoMsgID bool
+	Headers []string // further header lines, without CRLF
+	Body    string   // "\n" line ends are turned into CRLF
+}
+
+func (m message) bytes() []byte {
+	var b strings.Builder
+	h := func(line string) { b.WriteString(line + "\r\n") }
+	h("From: " + m.From)
+	h("To: " + m.To)
+	h("Subject: " + m.Subject)
+	if !m.NoDate {
+		h("Date: " + time.Now().Format(time.RFC1123Z))
+	}
+	if !m.NoMsgID {
+		h("Message-ID: <" + randomToken() + "@client.example.org>")
+	}
+	if m.TestID != "" {
+		h("X-Test-ID: " + m.TestID)
+	}
+	h("MIME-Version: 1.0")
+	for _, line := range m.Headers {
+		h(line)
+	}
+	b.WriteString("\r\n")
+	body := strings.ReplaceAll(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\n", "\r\n")
+	if body != "" && !strings.HasSuffix(body, "\r\n") {
+		body += "\r\n"
+	}
+	b.WriteString(body)
+	return []byte(b.String())
+}
+
+func randomToken() string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(b)
+}
