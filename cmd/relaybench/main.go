@@ -1,0 +1,170 @@
+// Command relaybench is dkimrelay's load generator: it submits N messages
+// over C connections the way Mastodon does (STARTTLS, AUTH PLAIN, one
+// connection reused for many messages with RSET between them) and reports
+// accepted messages per second and the time from MAIL FROM to the reply
+// after the final dot. It works against any submission server, so the same
+// load can be run against Postfix.
+//
+// The password is read from the environment (RELAYBENCH_PASSWORD), never
+// from the command line.
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+func main() {
+	addr := flag.String("server", "127.0.0.1:587", "submission server host:port (STARTTLS)")
+	user := flag.String("user", "", "AUTH PLAIN login (password in $RELAYBENCH_PASSWORD)")
+	from := flag.String("from", "notifications@example.org", "sender (MAIL FROM and From:)")
+	to := flag.String("to", "bench@example.net", "recipient")
+	n := flag.Int("n", 1000, "messages to send")
+	c := flag.Int("c", 8, "concurrent connections")
+	size := flag.Int("size", 4096, "approximate message size in bytes")
+	flag.Parse()
+	if *n < 1 || *c < 1 || *size < 512 {
+		fmt.Fprintln(os.Stderr, "relaybench: -n and -c must be positive and -size at least 512")
+		os.Exit(2)
+	}
+	res, err := Run(Options{Addr: *addr, User: *user, Password: os.Getenv("RELAYBENCH_PASSWORD"), From: *from, To: *to, N: *n, C: *c, Size: *size})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "relaybench:", err)
+		os.Exit(1)
+	}
+	fmt.Print(res.Report())
+}
+
+// Options describe one load run.
+type Options struct {
+	Addr, User, Password, From, To string
+	N, C, Size                     int
+}
+
+// Result holds a run's figures.
+type Result struct {
+	Options
+	Sent, Failed int
+	Elapsed      time.Duration
+	Latencies    []time.Duration // MAIL FROM to the reply after the final dot
+	FirstErr     error
+}
+
+// Run sends the load and waits for every reply.
+func Run(o Options) (*Result, error) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	res := &Result{Options: o}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < o.C; i++ {
+		wg.Add(1)
+		go func(conn int) {
+			defer wg.Done()
+			lat, sent, err := worker(o, conn, &next)
+			mu.Lock()
+			res.Latencies = append(res.Latencies, lat...)
+			res.Sent += sent
+			if err != nil {
+				res.Failed++
+				if res.FirstErr == nil {
+					res.FirstErr = err
+				}
+			}
+			mu.Unlock()
+		}(i)
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(start)
+	if res.Sent == 0 && res.FirstErr != nil {
+		return nil, res.FirstErr
+	}
+	return res, nil
+}
+
+func worker(o Options, conn int, next *atomic.Int64) ([]time.Duration, int, error) {
+	c, err := smtp.DialStartTLS(o.Addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		return nil, 0, err
+	}
+	defer c.Close()
+	if o.User != "" {
+		if err := c.Auth(sasl.NewPlainClient("", o.User, o.Password)); err != nil {
+			return nil, 0, err
+		}
+	}
+	var lat []time.Duration
+	for {
+		i := next.Add(1)
+		if i > int64(o.N) {
+			break
+		}
+		msg := Message(o.From, o.To, int(i), conn, o.Size)
+		t0 := time.Now()
+		if err := send(c, o.From, o.To, msg); err != nil {
+			return lat, len(lat), err
+		}
+		lat = append(lat, time.Since(t0))
+		if err := c.Reset(); err != nil {
+			return lat, len(lat), err
+		}
+	}
+	c.Quit()
+	return lat, len(lat), nil
+}
+
+func send(c *smtp.Client, from, to string, msg []byte) error {
+	if err := c.Mail(from, nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt(to, nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		w.Close()
+		return err
+	}
+	return w.Close()
+}
+
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p)
+	return sorted[i]
+}
+
+// Report formats the figures.
+func (r *Result) Report() string {
+	l := append([]time.Duration(nil), r.Latencies...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	s := fmt.Sprintf("sent %d of %d messages of ~%d bytes over %d connections in %s\n", r.Sent, r.N, r.Size, r.C, r.Elapsed.Round(time.Millisecond))
+	s += fmt.Sprintf("accepted: %.1f msgs/s\n", float64(r.Sent)/r.Elapsed.Seconds())
+	s += fmt.Sprintf("MAIL FROM to 250 after DATA: p50 %s  p99 %s  max %s\n",
+		percentile(l, 0.5).Round(10*time.Microsecond), percentile(l, 0.99).Round(10*time.Microsecond), percentile(l, 1).Round(10*time.Microsecond))
+	if r.FirstErr != nil {
+		var ne net.Error
+		kind := "error"
+		if errors.As(r.FirstErr, &ne) {
+			kind = "network error"
+		}
+		s += fmt.Sprintf("%d connection(s) ended early; first %s: %v\n", r.Failed, kind, r.FirstErr)
+	}
+	return s
+}
