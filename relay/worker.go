@@ -202,4 +202,3 @@ func signBytes(keys []dkim.Key, msg []byte) ([]string, error) {
 }
 
 func bytesReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
-
