@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 
 	"dkimrelay/dkim"
 )
@@ -34,22 +35,36 @@ type TXTLookup func(ctx context.Context, name string) ([]string, error)
 
 // CheckResult is the outcome of CheckPublished, with a sentence for people.
 type CheckResult struct {
-	Key    *Key
-	State  Publication
+	Key   *Key
+	State Publication
+	// Detail is Problem and Fix in one sentence.
 	Detail string
+	// Problem says what DNS serves, Fix what to do about it (empty when
+	// the key is published).
+	Problem, Fix string
+}
+
+func result(k *Key, state Publication, problem, fix string) CheckResult {
+	detail := problem
+	if fix != "" {
+		detail += ": " + fix
+	}
+	return CheckResult{Key: k, State: state, Detail: detail, Problem: problem, Fix: fix}
 }
 
 // CheckPublished looks up the key's record at SELECTOR._domainkey.DOMAIN
 // and compares the published public key with the key's own.
 func CheckPublished(ctx context.Context, lookup TXTLookup, k *Key) CheckResult {
 	name := k.RecordName()
+	dnsCmd := fmt.Sprintf("`dkimrelay keys dns --domain %s --selector %s`", k.Domain, k.Selector)
+	publish := "publish the record from " + dnsCmd
 	txts, err := lookup(ctx, name)
 	if err != nil {
 		var de *net.DNSError
 		if errors.As(err, &de) && de.IsNotFound {
-			return CheckResult{k, Missing, fmt.Sprintf("no TXT record at %s: publish the record from `dkimrelay keys dns --domain %s --selector %s`", name, k.Domain, k.Selector)}
+			return result(k, Missing, "no TXT record at "+name, publish)
 		}
-		return CheckResult{k, DNSError, fmt.Sprintf("looking up %s failed (%v): try again later", name, err)}
+		return result(k, DNSError, fmt.Sprintf("looking up %s failed (%v)", name, err), "try again later")
 	}
 	var found []dkim.Record
 	var problems []string
@@ -66,21 +81,36 @@ func CheckPublished(ctx context.Context, lookup TXTLookup, k *Key) CheckResult {
 	}
 	if len(found) == 0 {
 		if len(problems) > 0 {
-			return CheckResult{k, Different, fmt.Sprintf("the TXT record at %s is not a usable DKIM record (%s): replace it with the one from `dkimrelay keys dns`", name, strings.Join(problems, "; "))}
+			return result(k, Different, fmt.Sprintf("the TXT record at %s is not a usable DKIM record (%s)", name, strings.Join(problems, "; ")),
+				"replace it with the one from "+dnsCmd)
 		}
-		return CheckResult{k, Missing, fmt.Sprintf("no DKIM record at %s: publish the record from `dkimrelay keys dns --domain %s --selector %s`", name, k.Domain, k.Selector)}
+		return result(k, Missing, "no DKIM record at "+name, publish)
 	}
 	if len(found) > 1 {
 		// RFC 6376 section 3.6.2.2 leaves several records undefined;
 		// verifiers may pick any, so it must be fixed.
-		return CheckResult{k, Different, fmt.Sprintf("%d DKIM records at %s: keep only the one from `dkimrelay keys dns`", len(found), name)}
+		return result(k, Different, fmt.Sprintf("%d DKIM records at %s", len(found), name), "keep only the one from "+dnsCmd)
 	}
 	rec := found[0]
 	if rec.Revoked() {
-		return CheckResult{k, Revoked, fmt.Sprintf("the record at %s is revoked (empty p=)", name)}
+		return result(k, Revoked, fmt.Sprintf("the record at %s is revoked (empty p=)", name), publish+" instead")
 	}
 	if !rec.Matches(k.Public()) {
-		return CheckResult{k, Different, fmt.Sprintf("the record at %s holds a different public key: replace it with the one from `dkimrelay keys dns --domain %s --selector %s`", name, k.Domain, k.Selector)}
+		return result(k, Different, fmt.Sprintf("the record at %s holds a different public key", name),
+			"replace it with the one from "+dnsCmd)
 	}
-	return CheckResult{k, Published, fmt.Sprintf("%s publishes this key", name)}
+	return result(k, Published, name+" publishes this key", "")
+}
+
+// CheckAll checks every key, all lookups at once so that one slow
+// server delays the answer once, and returns the results in the keys'
+// order.
+func CheckAll(ctx context.Context, lookup TXTLookup, keys []*Key) []CheckResult {
+	out := make([]CheckResult, len(keys))
+	var wg sync.WaitGroup
+	for i, k := range keys {
+		wg.Go(func() { out[i] = CheckPublished(ctx, lookup, k) })
+	}
+	wg.Wait()
+	return out
 }

@@ -47,6 +47,34 @@ func TestCheckPublished(t *testing.T) {
 			if res.Detail == "" || (tc.want != Published && !strings.Contains(res.Detail, name)) {
 				t.Errorf("detail %q should name %s", res.Detail, name)
 			}
+			if (res.Fix == "") != (tc.want == Published) || !strings.HasPrefix(res.Detail, res.Problem) || !strings.HasSuffix(res.Detail, res.Fix) {
+				t.Errorf("problem %q and fix %q do not make detail %q", res.Problem, res.Fix, res.Detail)
+			}
 		})
+	}
+}
+
+func TestCheckAll(t *testing.T) {
+	s := openTest(t)
+	var ks []*Key
+	for _, sel := range []string{"a", "b", "c", "d"} {
+		ks = append(ks, mustGenerate(t, s, testDomain, Ed25519, sel, t0))
+	}
+	published, _ := ks[1].RecordValue()
+	lookup := func(_ context.Context, n string) ([]string, error) {
+		if strings.HasPrefix(n, "b.") {
+			return []string{published}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: n, IsNotFound: true}
+	}
+	res := CheckAll(context.Background(), lookup, ks)
+	for i, r := range res {
+		want := Missing
+		if i == 1 {
+			want = Published
+		}
+		if r.Key != ks[i] || r.State != want {
+			t.Errorf("result %d: %s %s, want %s %s", i, r.Key.Selector, r.State, ks[i].Selector, want)
+		}
 	}
 }

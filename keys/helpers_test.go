@@ -23,13 +23,17 @@ const testDomain = "example.org"
 // seconds generating RSA keys. Reusing one key for several selectors is
 // fine for the store, which never compares keys with each other.
 func fixtureSigner() (crypto.Signer, error) {
-	b, err := os.ReadFile(filepath.Join("testdata", "rsa2048.pem"))
+	return loadFixture("rsa2048.pem")
+}
+
+func loadFixture(name string) (crypto.Signer, error) {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		return nil, err
 	}
 	block, _ := pem.Decode(b)
 	if block == nil {
-		return nil, errors.New("testdata/rsa2048.pem is not PEM")
+		return nil, errors.New("testdata/" + name + " is not PEM")
 	}
 	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	if err != nil {
@@ -39,7 +43,7 @@ func fixtureSigner() (crypto.Signer, error) {
 }
 
 // fastSigner replaces Store.newSigner in tests: real Ed25519 keys, the
-// fixture for RSA-2048.
+// fixtures for RSA-2048 and RSA-3072.
 func fastSigner(a Algorithm) (crypto.Signer, error) {
 	switch a {
 	case Ed25519:
@@ -47,6 +51,8 @@ func fastSigner(a Algorithm) (crypto.Signer, error) {
 		return priv, err
 	case RSA2048:
 		return fixtureSigner()
+	case RSA3072:
+		return loadFixture("rsa3072.pem")
 	}
 	return nil, fmt.Errorf("test has no fixture for %s", a)
 }

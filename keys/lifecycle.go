@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -33,8 +34,30 @@ func (s *Store) Generate(domain string, alg Algorithm, selector string, now time
 			return nil, err
 		}
 	}
-	// Make the key before taking the lock: RSA-4096 can take seconds, and
-	// other commands need not wait for it.
+	m, err := s.newMaterial(alg)
+	if err != nil {
+		return nil, err
+	}
+	var k *Key
+	err = s.mutate(func() error {
+		k, err = s.commitNew(domain, selector, m, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// material is a fresh private key, made before the store's lock is taken:
+// RSA-4096 can take seconds, and other commands need not wait for it.
+type material struct {
+	alg    Algorithm
+	signer crypto.Signer
+	pem    []byte
+}
+
+func (s *Store) newMaterial(alg Algorithm) (*material, error) {
 	signer, err := s.newSigner(alg)
 	if err != nil {
 		return nil, fmt.Errorf("keys: generating %s key: %w", alg, err)
@@ -44,35 +67,34 @@ func (s *Store) Generate(domain string, alg Algorithm, selector string, now time
 		return nil, fmt.Errorf("keys: encoding %s key: %w", alg, err)
 	}
 	pemBytes := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+	return &material{alg: alg, signer: signer, pem: pemBytes}, nil
+}
 
+// commitNew writes m as a new pending key of the (normalized) domain; an
+// empty selector is derived. The caller holds the lock.
+func (s *Store) commitNew(domain, selector string, m *material, now time.Time) (*Key, error) {
 	now = stamp(now)
-	k := &Key{Domain: domain, Algorithm: alg, State: Pending, Created: now, Signer: signer}
-	err = s.mutate(func() error {
-		ddir := filepath.Join(s.dir, domain)
-		if err := mkdirSync(ddir); err != nil {
-			return err
-		}
-		taken := func(sel string) bool {
-			return exists(s.metaPath(domain, sel)) || exists(s.pemPath(domain, sel))
-		}
-		if selector == "" {
-			k.Selector = deriveSelector(selectorBase(alg, now), taken)
-		} else if taken(selector) {
-			return &keyError{ErrExists, fmt.Sprintf("%s already has a key with selector %s; choose another selector or leave it out", domain, selector)}
-		} else {
-			k.Selector = selector
-		}
-		if err := writeFileAtomic(ddir, k.Selector+pemSuffix, pemBytes, 0o600); err != nil {
-			return err
-		}
-		// The metadata comes last: it is what makes the key exist.
-		if err := s.writeMeta(k); err != nil {
-			removeIfExists(s.pemPath(domain, k.Selector))
-			return err
-		}
-		return nil
-	})
-	if err != nil {
+	k := &Key{Domain: domain, Algorithm: m.alg, State: Pending, Created: now, Signer: m.signer}
+	ddir := filepath.Join(s.dir, domain)
+	if err := mkdirSync(ddir); err != nil {
+		return nil, err
+	}
+	taken := func(sel string) bool {
+		return exists(s.metaPath(domain, sel)) || exists(s.pemPath(domain, sel))
+	}
+	if selector == "" {
+		k.Selector = deriveSelector(selectorBase(m.alg, now), taken)
+	} else if taken(selector) {
+		return nil, &keyError{ErrExists, fmt.Sprintf("%s already has a key with selector %s; choose another selector or leave it out", domain, selector)}
+	} else {
+		k.Selector = selector
+	}
+	if err := writeFileAtomic(ddir, k.Selector+pemSuffix, m.pem, 0o600); err != nil {
+		return nil, err
+	}
+	// The metadata comes last: it is what makes the key exist.
+	if err := s.writeMeta(k); err != nil {
+		removeIfExists(s.pemPath(domain, k.Selector))
 		return nil, err
 	}
 	return k, nil

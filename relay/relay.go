@@ -40,6 +40,7 @@ type Relay struct {
 	smtp     *submission.Server
 	spf      *spfChecker
 	ctl      *control.Server
+	obs      *observer // metrics.listen; nil when off (observe.go)
 
 	users   atomic.Pointer[users.DB]
 	signing atomic.Pointer[keys.Snapshot]
@@ -53,7 +54,9 @@ var ErrRunning = errors.New("another dkimrelay is already running on this data d
 // New opens everything the relay needs, without accepting mail yet. Any
 // problem that would make the relay lose or misroute mail stops it here.
 func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
-	r := &Relay{cfg: cfg, log: log}
+	r := &Relay{cfg: cfg}
+	log = r.observeLog(log) // the events also feed the metrics (observe.go)
+	r.log = log
 	ok := false
 	defer func() {
 		if !ok {
@@ -170,6 +173,11 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	go r.ctl.Serve()
 	defer r.ctl.Close()
+	if err := r.startObserve(ctx); err != nil {
+		r.smtp.Close()
+		return err
+	}
+	defer r.stopObserve()
 	addrs := []string{}
 	for _, a := range r.smtp.Addrs() {
 		addrs = append(addrs, a.String())

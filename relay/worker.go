@@ -136,7 +136,7 @@ func (r *Relay) bounce(m *queue.Message, failed []*queue.Recipient, results []de
 		orig.Close()
 	}
 	if err == nil {
-		err = r.enqueueLocal("", []string{m.Envelope.From}, msg.Bytes())
+		err = r.enqueueBounce(m.ID, []string{m.Envelope.From}, msg.Bytes())
 	}
 	if err != nil {
 		r.log.Error("bounce_failed", "qid", m.ID, "error", err.Error())
@@ -157,9 +157,11 @@ func statusCode(res delivery.Result, f *queue.Recipient) string {
 	return "5.0.0"
 }
 
-// enqueueLocal queues a message the relay itself composed (a bounce),
-// signed for the relay's hostname when that is a domain with an active key.
-func (r *Relay) enqueueLocal(from string, rcpts []string, msg []byte) error {
+// enqueueBounce queues a bounce for message origQID, from the null sender
+// (RFC 5321 section 4.5.5), signed for the relay's hostname when that is a
+// domain with an active key.
+func (r *Relay) enqueueBounce(origQID string, rcpts []string, msg []byte) error {
+	const from = ""
 	d, err := r.queue.NewDraft()
 	if err != nil {
 		return err
@@ -180,7 +182,7 @@ func (r *Relay) enqueueLocal(from string, rcpts []string, msg []byte) error {
 		d.Abort()
 		return err
 	}
-	r.log.Info("accepted", "qid", d.ID(), "user", "", "from", from, "rcpts", rcpts, "size", len(msg), "dkim", dkim.Selectors(keys), "kind", "bounce")
+	r.log.Info("accepted", "qid", d.ID(), "user", "", "from", from, "rcpts", rcpts, "size", len(msg), "dkim", dkim.Selectors(keys), "kind", "bounce", "orig_qid", origQID)
 	return nil
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers and independent verifiers the integration tests drive.
-pkgs=(swaks python3-dkim python3-nacl libmail-dkim-perl python3-spf ruby ruby-mail)
+pkgs=(systemd python3-dnspython swaks python3-dkim python3-nacl libmail-dkim-perl python3-spf ruby ruby-mail knot)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +17,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
 echo "== gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

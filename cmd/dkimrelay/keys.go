@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dkimrelay/keys"
+	"dkimrelay/keys/publish"
 	"dkimrelay/relay"
 	"dkimrelay/relay/config"
 	"dkimrelay/resolver"
@@ -31,6 +32,7 @@ func runKeysGenerate(e *env, args []string) error {
 	domain := fs.String("domain", "", "domain the key signs for")
 	alg := fs.String("algorithm", string(keys.RSA2048), "rsa2048, rsa3072, rsa4096 or ed25519")
 	sel := fs.String("selector", "", "selector (default: derived from the date and algorithm)")
+	pub := fs.Bool("publish", false, "publish the record by dynamic DNS update ([keys.publish])")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
@@ -45,6 +47,14 @@ func runKeysGenerate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var up *publish.Updater
+	if *pub {
+		// Before generating: a broken [keys.publish] should not leave
+		// a key behind.
+		if up, err = newUpdater(cfg); err != nil {
+			return err
+		}
+	}
 	if !cfg.HasDomain(*domain) {
 		fmt.Fprintf(e.stderr, "warning: %s is not in the config's [[domains]]; the relay will not sign for it until it is added\n", *domain)
 	}
@@ -55,6 +65,16 @@ func runKeysGenerate(e *env, args []string) error {
 	zone, err := k.Zone()
 	if err != nil {
 		return err
+	}
+	if up != nil {
+		if err := publishKey(up, k); err != nil {
+			fmt.Fprintf(e.stdout, "Generated %s key %s for %s (pending), but publishing its DNS record failed. Publish it by hand, or let `dkimrelay keys rotate --domain %s --publish` do it:\n\n%s\n",
+				k.Algorithm, k.Selector, k.Domain, k.Domain, zone)
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Generated %s key %s for %s (pending) and published its DNS record at %s:\n\n%s\n\nOnce DNS serves it, run `dkimrelay keys activate --domain %s --selector %s`.\n",
+			k.Algorithm, k.Selector, k.Domain, up.Server(), zone, k.Domain, k.Selector)
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "Generated %s key %s for %s (pending).\nPublish this DNS record, then run `dkimrelay keys activate --domain %s --selector %s`:\n\n%s\n",
 		k.Algorithm, k.Selector, k.Domain, k.Domain, k.Selector, zone)

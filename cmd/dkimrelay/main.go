@@ -52,11 +52,23 @@ func commands() []*command {
 			{name: "passwd", args: "NAME [--generate]", help: "set a login's password", run: runUsersPasswd},
 		}},
 		{name: "keys", help: "manage DKIM keys", sub: []*command{
-			{name: "generate", args: "--domain D [--algorithm A] [--selector S]", help: "make a pending key and print its DNS record", run: runKeysGenerate},
+			{name: "generate", args: "--domain D [--algorithm A] [--selector S]", help: "make a pending key and print (or --publish) its DNS record", run: runKeysGenerate},
 			{name: "list", args: "[--json]", help: "list keys and their states", run: runKeysList},
 			{name: "dns", args: "--domain D [--selector S] [--value]", help: "print DNS TXT records", run: runKeysDNS},
 			{name: "activate", args: "--domain D --selector S [--force]", help: "start signing with a key", run: runKeysActivate},
+			{name: "check", args: "--domain D [--json]", help: "check that DNS publishes every pending and active key", run: runKeysCheck},
+			{name: "rotate", args: "--domain D [--algorithm A] [--quiet] [--publish]", help: "one cron-safe step of key rotation (--now: start early)", run: runKeysRotate},
+			{name: "prune", args: "[--domain D] [--quiet] [--publish]", help: "remove retiring keys past keys.retire_after", run: runKeysPrune},
+			{name: "remove", args: "--domain D --selector S [--publish]", help: "drop a pending key that never signed", run: runKeysRemove},
 		}},
+		{name: "queue", help: "inspect and act on the running relay's queue", sub: []*command{
+			{name: "list", args: "[--json]", help: "queued messages and each recipient's state", run: runQueueList},
+			{name: "show", args: "QID [--json]", help: "one message with its header", run: runQueueShow},
+			{name: "retry", args: "QID|--all", help: "make a message (or all) due now", run: runQueueRetry},
+			{name: "delete", args: "QID", help: "remove a message without a bounce", run: runQueueDelete},
+		}},
+		{name: "logs", args: "[--id QID] [--rcpt ADDR] [--status S] [--since D] [--follow] [--json]", help: "show the relay's events, one line each", run: runLogs},
+		{name: "check", args: "--domain D [--json] [--no-probe]", help: "check the DNS records and network for sending as D", run: runCheck},
 		{name: "version", help: "print version and build information", run: runVersion},
 	}
 }

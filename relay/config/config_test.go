@@ -30,6 +30,10 @@ name = "Example.ORG."
 		{"spf_policy", c.Delivery.SPFPolicy, "reject"},
 		{"max_lifetime", c.Delivery.MaxLifetime.Duration, 120 * time.Hour},
 		{"retire_after", c.Keys.RetireAfter.Duration, 168 * time.Hour},
+		{"rotate_after", c.Keys.RotateAfter.Duration, 90 * 24 * time.Hour},
+		{"publish off", c.Keys.Publish.Enabled(), false},
+		{"tsig_algorithm", c.Keys.Publish.TSIGAlgorithm, "hmac-sha256"},
+		{"publish ttl", c.Keys.Publish.TTL.Duration, time.Hour},
 		{"domain normalised", c.Domains[0].Name, "example.org"},
 		{"keys dir", c.KeysDir(), "/etc/dkimrelay/data/keys"},
 	}
@@ -53,6 +57,7 @@ func equal(a, b any) bool {
 
 func TestParseErrors(t *testing.T) {
 	base := "hostname = \"mail.example.org\"\n"
+	publish := "[keys.publish]\nserver = \"127.0.0.1:53\"\ntsig_key_name = \"dkimrelay.\"\ntsig_secret_file = \"tsig.key\"\n"
 	cases := []struct {
 		name, text, want string
 	}{
@@ -75,6 +80,16 @@ func TestParseErrors(t *testing.T) {
 		{"syntax error", base + "[delivery\n", "line"},
 		{"retry order", base + "[delivery]\nretry_min = \"2h\"\n", "retry_max"},
 		{"bad log level", base + "[log]\nlevel = \"verbose\"\n", "log.level"},
+		{"zero rotate_after", base + "[keys]\nrotate_after = \"0s\"\n", "keys.rotate_after"},
+		{"unknown publish key", base + publish + "tsig_secret = \"abc\"\n", "unknown key keys.publish.tsig_secret"},
+		{"publish without server", base + "[keys.publish]\nzone = \"example.org\"\n", "keys.publish.server"},
+		{"publish bad server", strings.Replace(base+publish, "127.0.0.1:53", "ns1.example.org", 1), "keys.publish.server"},
+		{"publish without tsig", base + "[keys.publish]\nserver = \"127.0.0.1:53\"\n", "keys.publish.tsig_key_name"},
+		{"publish bad algorithm", base + publish + "tsig_algorithm = \"hmac-md5\"\n", "keys.publish.tsig_algorithm"},
+		{"publish bad zone", base + publish + "zone = \"exa mple.org\"\n", "keys.publish.zone"},
+		{"publish bad key name", strings.Replace(base+publish, "dkimrelay.", "dkim relay", 1), "keys.publish.tsig_key_name"},
+		{"publish zero ttl", base + publish + "ttl = \"0s\"\n", "keys.publish.ttl"},
+		{"publish fractional ttl", base + publish + "ttl = \"1500ms\"\n", "keys.publish.ttl"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -102,5 +117,41 @@ func TestLoad(t *testing.T) {
 	}
 	if c.DataDir != "/var/lib/dkimrelay" || c.Log.File != filepath.Join(dir, "relay.log") {
 		t.Errorf("paths: %q %q", c.DataDir, c.Log.File)
+	}
+}
+
+func TestParsePublish(t *testing.T) {
+	c, err := Parse("/etc/dkimrelay/dkimrelay.toml", []byte(`hostname = "mail.example.org"
+[keys]
+rotate_after = "720h"
+[keys.publish]
+server = "[::1]:5353"
+zone = "Example.ORG."
+tsig_key_name = "dkimrelay-update"
+tsig_algorithm = "HMAC-SHA512."
+tsig_secret_file = "tsig.key"
+ttl = "5m"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Keys.Publish
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"enabled", p.Enabled(), true},
+		{"rotate_after", c.Keys.RotateAfter.Duration, 720 * time.Hour},
+		{"server", p.Server, "[::1]:5353"},
+		{"zone normalised", p.Zone, "example.org"},
+		{"algorithm normalised", p.TSIGAlgorithm, "hmac-sha512"},
+		{"secret file resolves against the config folder", p.TSIGSecretFile, "/etc/dkimrelay/tsig.key"},
+		{"ttl", p.TTL.Duration, 5 * time.Minute},
+		{"timeout default", p.Timeout.Duration, 10 * time.Second},
+	}
+	for _, ch := range checks {
+		if !equal(ch.got, ch.want) {
+			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
 	}
 }

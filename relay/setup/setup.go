@@ -76,7 +76,8 @@ max_lifetime = "120h"              # then bounce
 servers = []                       # empty: system resolver
 
 [keys]
-retire_after = "168h"
+retire_after = "168h"              # a retired key's record stays published this long
+rotate_after = "2160h"             # ` + "`keys rotate`" + ` starts a new key when the active one is this old
 
 [log]
 file = "{{.LogFile}}"             # JSON lines; empty: stderr

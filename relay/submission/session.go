@@ -213,6 +213,16 @@ func (s *session) Data(r io.Reader) error {
 	if serr != nil {
 		return s.reject(serr)
 	}
+	actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	err = srv.policy.CheckAlignment(actx, s.from, fromDomain)
+	cancel()
+	if err != nil {
+		var se *smtp.SMTPError
+		if errors.As(err, &se) {
+			return s.reject(se, "from", s.from)
+		}
+		return err
+	}
 	keys := srv.policy.SigningKeys(fromDomain)
 	if len(keys) == 0 {
 		return s.reject(noKeyError(fromDomain))
@@ -256,7 +266,9 @@ func (s *session) Data(r io.Reader) error {
 		}
 		return s.tempFailure("spooling", err)
 	}
+	signStart := time.Now()
 	sigs, err := signer.Sign()
+	signTime := time.Since(signStart) // the signatures alone: the body was hashed while it was spooled
 	if err != nil {
 		return s.tempFailure("signing", err)
 	}
@@ -272,7 +284,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	committed = true
 	s.log().Info("accepted", "qid", draft.ID(), "user", s.user.Name, "from", s.from, "rcpts", env.Rcpts,
-		"size", int64(h.Len())+size, "dkim", dkim.Selectors(keys), "remote", s.remote)
+		"size", int64(h.Len())+size, "dkim", dkim.Selectors(keys), "sign_time", signTime.String(), "remote", s.remote)
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + draft.ID()}
 }
 

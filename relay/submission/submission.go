@@ -43,9 +43,13 @@ type Policy interface {
 	// SigningKeys returns the active DKIM keys of a domain, none when the
 	// relay may not sign for it.
 	SigningKeys(domain string) []dkim.Key
-	// CheckSender runs the checks that depend on DNS (SPF, DMARC) for a
+	// CheckSender runs the checks that depend on DNS (SPF) for a
 	// MAIL FROM address; a non-nil error is an *smtp.SMTPError to send.
 	CheckSender(ctx context.Context, from string) error
+	// CheckAlignment checks, once the From: field is read, that its
+	// domain aligns with the DKIM and MAIL FROM domains as DMARC asks
+	// (RFC 7489 section 3.1); a non-nil error is an *smtp.SMTPError to send.
+	CheckAlignment(ctx context.Context, mailFrom, fromDomain string) error
 }
 
 // Server serves the submission listeners.

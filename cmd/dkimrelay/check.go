@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"dkimrelay/authcheck"
+	"dkimrelay/dnscheck"
+	"dkimrelay/keys"
+	"dkimrelay/relay/config"
+	"dkimrelay/resolver"
+)
+
+func runCheck(e *env, args []string) error {
+	fs := newFlags(e, "check")
+	domain := fs.String("domain", "", "the domain the relay sends as")
+	asJSON := fs.Bool("json", false, "print JSON")
+	probeDomain := fs.String("probe-domain", dnscheck.DefaultProbeDomain, "test outbound port 25 against an MX of this domain")
+	noProbe := fs.Bool("no-probe", false, "do not test outbound port 25")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	if *domain == "" {
+		return usagef("check needs --domain")
+	}
+	d := strings.ToLower(strings.TrimSuffix(*domain, "."))
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	if !cfg.HasDomain(d) {
+		fmt.Fprintf(e.stderr, "warning: %s is not in the config's [[domains]]; the relay refuses its mail until it is added\n", d)
+	}
+	st, err := keys.Open(cfg.KeysDir())
+	if err != nil {
+		return err
+	}
+	list, errs := st.List()
+	for _, err := range errs {
+		fmt.Fprintln(e.stderr, "warning:", err)
+	}
+	res, err := resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout.Duration})
+	if err != nil {
+		return err
+	}
+	ips, note, err := authcheck.EgressIPs(cfg.Delivery.EgressIPs, cfg.Delivery.Mode)
+	if err != nil {
+		return err
+	}
+	o := dnscheck.Options{
+		Domain:     d,
+		Hostname:   cfg.Hostname,
+		Mode:       cfg.Delivery.Mode,
+		EgressIPs:  ips,
+		EgressNote: note,
+		Keys:       list,
+		Resolver:   res,
+	}
+	if !*noProbe {
+		o.Probe = &dnscheck.Probe{Domain: *probeDomain, Port: cfg.Delivery.Port,
+			Timeout: min(cfg.Delivery.ConnectTimeout.Duration, 15*time.Second)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	report := dnscheck.Run(ctx, o)
+	if *asJSON {
+		err = report.WriteJSON(e.stdout)
+	} else {
+		err = report.WriteText(e.stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if report.Failed() {
+		return fmt.Errorf("a required check of %s failed: publish the records shown above, wait for their TTL, and run `dkimrelay check --domain %s` again", d, d)
+	}
+	return nil
+}

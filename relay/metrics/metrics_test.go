@@ -1,0 +1,199 @@
+package metrics
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// scrape fetches /metrics and returns each sample by its exposed name
+// and labels, e.g. `dkimrelay_recipients_total{outcome="delivered"}`.
+func scrape(t *testing.T, h http.Handler) map[string]float64 {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
+	}
+	out := map[string]float64{}
+	sc := bufio.NewScanner(rec.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		v, err := strconv.ParseFloat(line[i+1:], 64)
+		if err != nil {
+			t.Fatalf("bad sample line %q", line)
+		}
+		out[line[:i]] = v
+	}
+	return out
+}
+
+func TestCountsFromEvents(t *testing.T) {
+	now := time.Date(2026, 11, 2, 12, 0, 0, 0, time.UTC)
+	m := New(Options{
+		Now:   func() time.Time { return now },
+		Queue: func() (int, time.Time) { return 3, now.Add(-90 * time.Second) },
+		Keys: func() []Key {
+			return []Key{
+				{Domain: "example.org", Selector: "s1", Algorithm: "rsa2048", State: "active", Created: now.Add(-48 * time.Hour)},
+				{Domain: "example.org", Selector: "s2", Algorithm: "ed25519", State: "pending", Created: now.Add(-time.Hour)},
+			}
+		},
+		NoProcess: true,
+	})
+	// A quiet log: the Info events must still be counted, and must not
+	// be written.
+	var logged bytes.Buffer
+	log := slog.New(m.Tee(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})))
+
+	log.Info("connect", "remote", "127.0.0.1:1")
+	log.Info("connect", "remote", "127.0.0.1:2")
+	log.Info("auth", "user", "app", "mechanism", "PLAIN", "result", "ok")
+	log.Info("auth", "user", "app", "mechanism", "LOGIN", "result", "failed")
+	log.Info("auth", "user", "x", "mechanism", "LOGIN", "result", "failed")
+	log.Info("spf", "domain", "example.org", "ip", "192.0.2.1", "result", "pass")
+	log.Info("spf", "detail", "smarthost mode without delivery.egress_ips: SPF is not checked")
+	log.Info("rejected", "code", 530, "reason", "Authentication required: log in with AUTH first")
+	log.Info("rejected", "code", 550, "reason", "Sender <a@example.org> is not allowed for login app")
+	log.Info("rejected", "code", 550, "reason", "SPF fail: 192.0.2.1 is not authorized to send for example.org; add ...")
+	log.Error("rejected", "code", 452, "reason", "writing the queue: no space")
+	log.Info("accepted", "qid", "Q1", "rcpts", []string{"a@x", "b@x"}, "size", 100, "dkim", []string{"s1"}, "sign_time", "1.5ms")
+	log.Info("accepted", "qid", "Q2", "sign_time", 3*time.Millisecond)
+	log.Info("accepted", "qid", "Q3", "kind", "bounce", "dkim", 0)
+	log.Info("delivered", "qid", "Q1", "rcpt", "a@x", "tls", "TLS1.3", "code", 250, "delay", "2s")
+	log.Info("delivered", "qid", "Q1", "rcpt", "b@x", "tls", "none", "code", 250, "delay", "500ms")
+	log.Info("deferred", "qid", "Q2", "rcpt", "c@y", "next_attempt", "2026-11-02T12:01:00Z")
+	log.Info("deferred", "qid", "Q2", "rcpt", "d@y", "next_attempt", "2026-11-02T12:01:00Z")
+	log.Info("deferred", "qid", "Q2", "rcpt", "c@y", "next_attempt", "2026-11-02T12:03:00Z")
+	log.Info("bounced", "qid", "Q2", "rcpt", "c@y", "code", 550)
+	log.Info("expired", "qid", "Q2", "rcpt", "d@y")
+	log.With("qid", "Q3").Info("delivered", "rcpt", "z@x", "tls", "TLS1.2", "delay", "1s")
+	log.WithGroup("smtp").Info("delivered", "qid", "Q4", "rcpt", "grouped@x")
+	log.Info("deleted", "qid", "Q5")
+	log.Warn("no_active_key", "domain", "example.com")
+
+	got := scrape(t, m.HTTPHandler(nil))
+	want := map[string]float64{
+		`dkimrelay_connections_total`:                                                                            2,
+		`dkimrelay_auth_attempts_total{mechanism="PLAIN",result="ok"}`:                                           1,
+		`dkimrelay_auth_attempts_total{mechanism="LOGIN",result="failed"}`:                                       2,
+		`dkimrelay_auth_failures_total{mechanism="LOGIN"}`:                                                       2,
+		`dkimrelay_spf_results_total{result="pass"}`:                                                             1,
+		`dkimrelay_messages_rejected_total{reason="auth_required"}`:                                              1,
+		`dkimrelay_messages_rejected_total{reason="sender"}`:                                                     1,
+		`dkimrelay_messages_rejected_total{reason="spf"}`:                                                        1,
+		`dkimrelay_messages_rejected_total{reason="local_error"}`:                                                1,
+		`dkimrelay_messages_accepted_total{kind="submission"}`:                                                   2,
+		`dkimrelay_messages_accepted_total{kind="bounce"}`:                                                       1,
+		`dkimrelay_dkim_signing_seconds_count`:                                                                   2,
+		`dkimrelay_dkim_signing_seconds_sum`:                                                                     0.0045,
+		`dkimrelay_recipients_total{outcome="delivered"}`:                                                        3,
+		`dkimrelay_recipients_total{outcome="deferred"}`:                                                         3,
+		`dkimrelay_recipients_total{outcome="bounced"}`:                                                          1,
+		`dkimrelay_recipients_total{outcome="expired"}`:                                                          1,
+		`dkimrelay_messages_delivered_total`:                                                                     2, // Q1 once, Q3
+		`dkimrelay_messages_deferred_total`:                                                                      2, // two attempts of Q2
+		`dkimrelay_messages_bounced_total`:                                                                       1,
+		`dkimrelay_messages_deleted_total`:                                                                       1,
+		`dkimrelay_delivery_tls_total{version="TLS1.3"}`:                                                         1,
+		`dkimrelay_delivery_tls_total{version="TLS1.2"}`:                                                         1,
+		`dkimrelay_delivery_tls_total{version="none"}`:                                                           1,
+		`dkimrelay_delivery_delay_seconds_count`:                                                                 3,
+		`dkimrelay_delivery_delay_seconds_sum`:                                                                   3.5,
+		`dkimrelay_delivery_delay_seconds_bucket{le="1"}`:                                                        2,
+		`dkimrelay_queue_messages`:                                                                               3,
+		`dkimrelay_queue_oldest_message_age_seconds`:                                                             90,
+		`dkimrelay_dkim_key_age_seconds{algorithm="rsa2048",domain="example.org",selector="s1",state="active"}`:  48 * 3600,
+		`dkimrelay_dkim_key_age_seconds{algorithm="ed25519",domain="example.org",selector="s2",state="pending"}`: 3600,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || math.Abs(g-v) > 1e-9 {
+			t.Errorf("%s = %v (present: %v), want %v", k, g, ok, v)
+		}
+	}
+	if _, ok := got[`dkimrelay_spf_results_total{result=""}`]; ok {
+		t.Error("an spf event without a result was counted")
+	}
+	// Only the Warn and Error events reached the quiet log.
+	if n := strings.Count(logged.String(), "\n"); n != 2 || !strings.Contains(logged.String(), "no_active_key") {
+		t.Errorf("the log at level warn got %d lines:\n%s", n, logged.String())
+	}
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	m := New(Options{NoProcess: true})
+	var problems []string
+	h := m.HTTPHandler(func() []string { return problems })
+	get := func(path string) (int, string) {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		b, _ := io.ReadAll(rec.Body)
+		return rec.Code, string(b)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d", code)
+	}
+	if code, body := get("/readyz"); code != 200 || body != "ready\n" {
+		t.Errorf("/readyz when ready = %d %q", code, body)
+	}
+	problems = []string{"no active DKIM key", "queue is not writable"}
+	if code, body := get("/readyz"); code != 503 || body != "no active DKIM key\nqueue is not writable\n" {
+		t.Errorf("/readyz when not ready = %d %q", code, body)
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Errorf("/healthz while not ready = %d; the process is up", code)
+	}
+}
+
+func TestRejectClass(t *testing.T) {
+	tests := []struct {
+		code   int64
+		reason string
+		want   string
+	}{
+		{421, "too many connections", "connections"},
+		{530, "Authentication required: log in with AUTH first", "auth_required"},
+		{550, "A null sender (MAIL FROM:<>) is not accepted for submission", "sender"},
+		{550, "From address <x@y> is not allowed for login app", "sender"},
+		{550, "Domain example.com has no active DKIM key: run `dkimrelay keys list` and activate one", "no_key"},
+		{550, "SPF fail: 192.0.2.1 is not authorized to send for example.org", "spf"},
+		{451, "SPF check of example.org failed temporarily (timeout), try again later", "spf"},
+		{550, "Message has no From header field", "from_header"},
+		{550, "Message contains a bare LF: every line must end with CRLF", "malformed"},
+		{550, "Malformed message header: no colon", "malformed"},
+		{501, "Address <x> is not of the form local-part@domain", "syntax"},
+		{552, "Message header too large", "size"},
+		{451, "spooling: disk error", "local_error"},
+		{452, "writing the queue: no space left", "local_error"},
+		{554, "something new", "other"},
+	}
+	for _, tt := range tests {
+		if got := RejectClass(tt.code, tt.reason); got != tt.want {
+			t.Errorf("RejectClass(%d, %q) = %q, want %q", tt.code, tt.reason, got, tt.want)
+		}
+	}
+}
+
+func TestRecentSetForgetsOldest(t *testing.T) {
+	s := newRecentSet(2)
+	for _, step := range []struct {
+		key string
+		new bool
+	}{{"a", true}, {"a", false}, {"b", true}, {"c", true}, {"b", false}, {"a", true}} {
+		if got := s.add(step.key); got != step.new {
+			t.Errorf("add(%q) = %v, want %v", step.key, got, step.new)
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"dkimrelay/relay/queue"
+)
+
+// QueueMessage is one queued message as the control socket reports it to
+// `dkimrelay queue list` and `queue show` (and their --json output).
+type QueueMessage struct {
+	QID      string           `json:"qid"`
+	From     string           `json:"from"` // "" for a bounce (null sender)
+	User     string           `json:"user,omitempty"`
+	Received time.Time        `json:"received"`
+	Size     int64            `json:"size"`
+	Rcpts    []QueueRecipient `json:"rcpts"`
+	// Headers is the message's header block as it goes on the wire (the
+	// DKIM-Signature fields first), for `queue show` only.
+	Headers string `json:"headers,omitempty"`
+}
+
+// QueueRecipient is one recipient of a QueueMessage.
+type QueueRecipient struct {
+	Addr        string     `json:"addr"`
+	State       string     `json:"state"` // queued, delivered, bounced, expired
+	Attempts    int        `json:"attempts"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"` // while queued
+	LastReply   string     `json:"last_reply,omitempty"`
+}
+
+// QueueArgs are the arguments of the queue commands.
+type QueueArgs struct {
+	QID string `json:"qid,omitempty"`
+	All bool   `json:"all,omitempty"` // queue.retry: every message
+}
+
+// QueueRetried is the result of queue.retry.
+type QueueRetried struct {
+	Messages int `json:"messages"` // messages made due now
+}
+
+// registerQueueCommands serves `dkimrelay queue ...` on the control socket.
+func (r *Relay) registerQueueCommands() {
+	r.ctl.Handle("queue.list", func(context.Context, json.RawMessage) (any, error) {
+		list := r.queue.List()
+		out := make([]QueueMessage, len(list))
+		for i, m := range list {
+			out[i] = queueMessage(m)
+		}
+		return out, nil
+	})
+	r.ctl.Handle("queue.show", func(_ context.Context, raw json.RawMessage) (any, error) {
+		a, err := queueArgs(raw)
+		if err != nil {
+			return nil, err
+		}
+		m, err := r.queue.Get(a.QID)
+		if err != nil {
+			return nil, notQueued(a.QID, err)
+		}
+		out := queueMessage(m)
+		h, err := r.readHeaders(m)
+		if err != nil {
+			return nil, err
+		}
+		out.Headers = h
+		return out, nil
+	})
+	r.ctl.Handle("queue.retry", func(_ context.Context, raw json.RawMessage) (any, error) {
+		a, err := queueArgs(raw)
+		if err != nil {
+			return nil, err
+		}
+		if a.All {
+			n := r.queue.RetryAll()
+			r.log.Info("retry", "messages", n)
+			return QueueRetried{Messages: n}, nil
+		}
+		if err := r.queue.Retry(a.QID); err != nil {
+			return nil, notQueued(a.QID, err)
+		}
+		r.log.Info("retry", "qid", a.QID)
+		return QueueRetried{Messages: 1}, nil
+	})
+	r.ctl.Handle("queue.delete", func(_ context.Context, raw json.RawMessage) (any, error) {
+		a, err := queueArgs(raw)
+		if err != nil {
+			return nil, err
+		}
+		m, err := r.queue.Get(a.QID)
+		if err != nil {
+			return nil, notQueued(a.QID, err)
+		}
+		if err := r.queue.Delete(a.QID); err != nil {
+			return nil, notQueued(a.QID, err)
+		}
+		var pending []string
+		for _, rc := range m.Rcpts {
+			if rc.State == queue.Queued {
+				pending = append(pending, rc.Addr)
+			}
+		}
+		// An administrator's deletion is part of the message's story:
+		// `dkimrelay logs --id QID` must show where it ended.
+		r.log.Info("deleted", "qid", a.QID, "from", m.Envelope.From, "rcpts", pending, "reason", "deleted by the administrator (queue delete); no bounce sent")
+		return queueMessage(m), nil
+	})
+}
+
+func queueArgs(raw json.RawMessage) (QueueArgs, error) {
+	var a QueueArgs
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &a); err != nil {
+			return a, fmt.Errorf("malformed arguments: %w", err)
+		}
+	}
+	if a.QID == "" && !a.All {
+		return a, errors.New("no queue ID given: see `dkimrelay queue list`")
+	}
+	return a, nil
+}
+
+// notQueued turns the queue's not-found error into a sentence for the CLI.
+func notQueued(qid string, err error) error {
+	if errors.Is(err, queue.ErrNotFound) {
+		return fmt.Errorf("no message %s in the queue (delivered, bounced or deleted already?): see `dkimrelay queue list` or `dkimrelay logs --id %s`", qid, qid)
+	}
+	return err
+}
+
+func queueMessage(m *queue.Message) QueueMessage {
+	out := QueueMessage{
+		QID:      m.ID,
+		From:     m.Envelope.From,
+		User:     m.Envelope.User,
+		Received: m.Envelope.Received,
+		Size:     m.Size,
+		Rcpts:    make([]QueueRecipient, len(m.Rcpts)),
+	}
+	for i, rc := range m.Rcpts {
+		q := QueueRecipient{Addr: rc.Addr, State: rc.State.String(), Attempts: rc.Attempts, LastReply: rc.LastReply}
+		if rc.State == queue.Queued && !rc.NextAttempt.IsZero() {
+			t := rc.NextAttempt
+			q.NextAttempt = &t
+		}
+		out.Rcpts[i] = q
+	}
+	return out
+}
+
+// readHeaders returns the header block of a queued message as it goes on
+// the wire: its DKIM-Signature fields, then the stored header fields up to
+// the blank line (RFC 5322 section 2.1). It reads no more than the
+// configured header limit, so a message with a huge header cannot make the
+// answer huge.
+func (r *Relay) readHeaders(m *queue.Message) (string, error) {
+	f, err := r.queue.OpenRaw(m.ID)
+	if err != nil {
+		return "", notQueued(m.ID, err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	for _, s := range m.Envelope.Signatures {
+		b.WriteString(s)
+	}
+	br := bufio.NewReader(io.LimitReader(f, int64(r.cfg.Submission.MaxHeaderSize)))
+	for {
+		line, err := br.ReadString('\n')
+		if line == "\r\n" || line == "\n" {
+			break
+		}
+		b.WriteString(line)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading message %s: %w", m.ID, err)
+		}
+	}
+	return b.String(), nil
+}
