@@ -78,10 +78,16 @@ const testPassword = "correct horse battery staple"
 // key for every policy domain and one login allowed to use them all.
 func startRelay(t *testing.T, srv *dnstest.Server, spfPolicy string) (string, *lockedBuffer) {
 	t.Helper()
+	return startRelayWith(t, srv, spfPolicy, "")
+}
+
+// startRelayWith is startRelay with extra lines for the [submission] table.
+func startRelayWith(t *testing.T, srv *dnstest.Server, spfPolicy, submission string) (string, *lockedBuffer) {
+	t.Helper()
 	dir := t.TempDir()
 	var b strings.Builder
 	fmt.Fprintf(&b, "hostname = \"relay.example.net\"\ndata_dir = \"data\"\n")
-	fmt.Fprintf(&b, "[submission]\nlisten = [\"127.0.0.1:0\"]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nallow_insecure_auth = true\n")
+	fmt.Fprintf(&b, "[submission]\nlisten = [\"127.0.0.1:0\"]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nallow_insecure_auth = true\n%s\n", submission)
 	for _, d := range policyDomains {
 		fmt.Fprintf(&b, "[[domains]]\nname = %q\n", d)
 	}

@@ -18,6 +18,7 @@ import (
 	"dkimrelay/dkim"
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/keys"
+	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/config"
 	"dkimrelay/relay/control"
 	"dkimrelay/relay/delivery"
@@ -122,6 +123,23 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		MaxHeaderSize:     cfg.Submission.MaxHeaderSize,
 		MaxConnections:    cfg.Submission.MaxConnections,
 		CommandTimeout:    cfg.Submission.CommandTimeout.Duration,
+
+		PreAuthTimeout:      cfg.Submission.PreAuthTimeout.Duration,
+		MaxConnectionsPerIP: cfg.Submission.MaxConnectionsPerIP,
+		MaxCommandLength:    cfg.Submission.MaxCommandLength,
+		MaxAuthAttempts:     cfg.Submission.MaxAuthAttempts,
+		AuthGuard: abuse.NewAuthGuard(abuse.AuthPolicy{
+			MaxFailures: cfg.Submission.AuthMaxFailures,
+			Window:      cfg.Submission.AuthFailureWindow.Duration,
+			Block:       cfg.Submission.AuthBlock.Duration,
+			StepDelay:   cfg.Submission.AuthFailureDelay.Duration,
+			MaxDelay:    5 * cfg.Submission.AuthFailureDelay.Duration,
+			LoginDelay:  cfg.Submission.AuthFailureDelay.Duration,
+		}, nil),
+		Rate: abuse.NewRateLimiter(abuse.RatePolicy{
+			MessagesPerMinute: cfg.Submission.RateMessagesPerMinute,
+			RecipientsPerHour: cfg.Submission.RateRecipientsPerHour,
+		}, nil),
 	}, r, r.queue, log)
 	r.ctl = control.NewServer(cfg.ControlSocket(), log)
 	r.registerControl()

@@ -56,6 +56,33 @@ type Submission struct {
 	// CommandTimeout is how long the server waits for the next command
 	// or DATA line (RFC 5321 section 4.5.3.2.7 asks for at least 5 minutes).
 	CommandTimeout Duration `toml:"command_timeout"`
+	// PreAuthTimeout is the shorter idle limit before a client has
+	// authenticated, so idle or slow unauthenticated connections cannot
+	// hold the connection slots.
+	PreAuthTimeout Duration `toml:"pre_auth_timeout"`
+	// MaxConnectionsPerIP caps concurrent connections from one address
+	// (IPv6: one /64).
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
+	// MaxCommandLength bounds an SMTP command line (RFC 5321 section
+	// 4.5.3.1.4 sets 512; AUTH with a long initial response needs more).
+	MaxCommandLength int `toml:"max_command_length"`
+	// MaxAuthAttempts is how many failed AUTH commands one connection
+	// gets before it is closed with 421.
+	MaxAuthAttempts int `toml:"max_auth_attempts"`
+	// AuthMaxFailures failed AUTHs from one address within
+	// AuthFailureWindow block it for AuthBlock; reconnecting does not
+	// reset the count.
+	AuthMaxFailures   int      `toml:"auth_max_failures"`
+	AuthFailureWindow Duration `toml:"auth_failure_window"`
+	AuthBlock         Duration `toml:"auth_block"`
+	// AuthFailureDelay is added to the answer of an AUTH for each recent
+	// failure from the same address, up to five times this.
+	AuthFailureDelay Duration `toml:"auth_failure_delay"`
+	// RateMessagesPerMinute and RateRecipientsPerHour limit each login;
+	// 0 (the default) is no limit, so an instance's announcement to every
+	// user is never slowed.
+	RateMessagesPerMinute int `toml:"rate_messages_per_minute"`
+	RateRecipientsPerHour int `toml:"rate_recipients_per_hour"`
 }
 
 // Domain is a sending domain the relay signs for.
@@ -167,6 +194,15 @@ func Defaults() *Config {
 			MaxHeaderSize:  1 << 20,
 			MaxConnections: 200,
 			CommandTimeout: Duration{5 * time.Minute},
+			PreAuthTimeout: Duration{time.Minute},
+
+			MaxConnectionsPerIP: 50,
+			MaxCommandLength:    2048,
+			MaxAuthAttempts:     3,
+			AuthMaxFailures:     10,
+			AuthFailureWindow:   Duration{10 * time.Minute},
+			AuthBlock:           Duration{15 * time.Minute},
+			AuthFailureDelay:    Duration{time.Second},
 		},
 		Delivery: Delivery{
 			Mode:           "mx",
@@ -289,6 +325,24 @@ func (c *Config) validate() error {
 	}
 	if s.CommandTimeout.Duration < time.Second {
 		return errors.New("submission.command_timeout must be at least 1s")
+	}
+	if s.PreAuthTimeout.Duration < time.Second || s.PreAuthTimeout.Duration > s.CommandTimeout.Duration {
+		return errors.New("submission.pre_auth_timeout must be at least 1s and at most submission.command_timeout")
+	}
+	if s.MaxConnectionsPerIP < 1 {
+		return fmt.Errorf("submission.max_connections_per_ip = %d must be at least 1", s.MaxConnectionsPerIP)
+	}
+	if s.MaxCommandLength < 512 {
+		return fmt.Errorf("submission.max_command_length = %d is below RFC 5321's 512", s.MaxCommandLength)
+	}
+	if s.MaxAuthAttempts < 1 || s.AuthMaxFailures < 1 {
+		return errors.New("submission.max_auth_attempts and submission.auth_max_failures must be at least 1")
+	}
+	if s.AuthFailureWindow.Duration <= 0 || s.AuthBlock.Duration <= 0 {
+		return errors.New("submission.auth_failure_window and submission.auth_block must be positive")
+	}
+	if s.RateMessagesPerMinute < 0 || s.RateRecipientsPerHour < 0 {
+		return errors.New("submission.rate_messages_per_minute and rate_recipients_per_hour must be 0 (no limit) or positive")
 	}
 	seen := map[string]bool{}
 	for i, d := range c.Domains {

@@ -5,44 +5,72 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"dkimrelay/relay/abuse"
 )
 
 func sprintf(format string, v ...any) string { return fmt.Sprintf(format, v...) }
 func sprint(v ...any) string                 { return fmt.Sprint(v...) }
 
-// connLimit counts open submission connections across listeners.
+// connLimit counts open submission connections, in total and per client
+// address (IPv6 by /64), across listeners.
 type connLimit struct {
-	mu   sync.Mutex
-	max  int
-	open int
+	mu    sync.Mutex
+	max   int
+	perIP int
+	open  int
+	byIP  map[netip.Addr]int
 }
 
-func newConnLimit(max int) *connLimit { return &connLimit{max: max} }
+func newConnLimit(max, perIP int) *connLimit {
+	return &connLimit{max: max, perIP: perIP, byIP: map[netip.Addr]int{}}
+}
 
-func (c *connLimit) acquire() bool {
+// acquire takes a slot for ip, or says which limit is full.
+func (c *connLimit) acquire(ip netip.Addr) (ok bool, reason string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.open >= c.max {
-		return false
+		return false, "too many connections"
+	}
+	if c.byIP[ip] >= c.perIP {
+		return false, "too many connections from your address"
 	}
 	c.open++
-	return true
+	c.byIP[ip]++
+	return true, ""
 }
 
-func (c *connLimit) release() {
+func (c *connLimit) release(ip netip.Addr) {
 	c.mu.Lock()
 	c.open--
+	if c.byIP[ip]--; c.byIP[ip] <= 0 {
+		delete(c.byIP, ip)
+	}
 	c.mu.Unlock()
 }
 
-// limitedListener enforces submission.max_connections and logs each
-// connection. Over the cap, a client gets "421 4.7.0" (RFC 5321 section
-// 3.8) instead of a silent close, so it knows to retry later.
+func addrOf(a net.Addr) netip.Addr {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(ta.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
+}
+
+// limitedListener enforces the connection limits and the AUTH block list,
+// and logs each connection. A refused client gets "421 4.7.0" (RFC 5321
+// section 3.8) instead of a silent close, so it knows to retry later.
 type limitedListener struct {
 	net.Listener
 	limit     *connLimit
+	guard     *abuse.AuthGuard
+	preAuth   time.Duration
 	log       *slog.Logger
 	tlsConfig *tls.Config // set on implicit-TLS listeners
 	hostname  string
@@ -54,17 +82,23 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !l.limit.acquire() {
-			l.log.Warn("rejected", "code", 421, "reason", "too many connections", "remote", c.RemoteAddr().String())
-			go l.refuse(c)
+		ip := abuse.Prefix(addrOf(c.RemoteAddr()))
+		if blocked, until := l.guard.Blocked(ip); blocked {
+			l.log.Warn("rejected", "code", 421, "reason", "address blocked after repeated AUTH failures", "remote", c.RemoteAddr().String(), "until", until.UTC().Format(time.RFC3339))
+			go l.refuse(c, "too many failed logins from your address, try again later")
+			continue
+		}
+		if ok, reason := l.limit.acquire(ip); !ok {
+			l.log.Warn("rejected", "code", 421, "reason", reason, "remote", c.RemoteAddr().String())
+			go l.refuse(c, reason+", try again later")
 			continue
 		}
 		l.log.Info("connect", "remote", c.RemoteAddr().String(), "local", c.LocalAddr().String())
-		return &limitedConn{Conn: c, limit: l.limit}, nil
+		return &limitedConn{Conn: c, limit: l.limit, ip: ip, preAuth: l.preAuth}, nil
 	}
 }
 
-func (l *limitedListener) refuse(c net.Conn) {
+func (l *limitedListener) refuse(c net.Conn, text string) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(10 * time.Second))
 	if l.tlsConfig != nil {
@@ -74,16 +108,52 @@ func (l *limitedListener) refuse(c net.Conn) {
 		}
 		c = tc
 	}
-	fmt.Fprintf(c, "421 4.7.0 %s too many connections, try again later\r\n", l.hostname)
+	fmt.Fprintf(c, "421 4.7.0 %s %s\r\n", l.hostname, text)
 }
 
+// limitedConn releases its slot on close, keeps read deadlines short until
+// the client has authenticated, and can close itself right after the next
+// reply is written (to end a session with a 421).
 type limitedConn struct {
 	net.Conn
-	once  sync.Once
-	limit *connLimit
+	once    sync.Once
+	limit   *connLimit
+	ip      netip.Addr
+	preAuth time.Duration
+
+	authed     atomic.Bool
+	closeAfter atomic.Bool
 }
 
 func (c *limitedConn) Close() error {
-	c.once.Do(c.limit.release)
+	c.once.Do(func() { c.limit.release(c.ip) })
 	return c.Conn.Close()
+}
+
+// SetReadDeadline caps go-smtp's command timeout at pre_auth_timeout
+// until AUTH succeeds.
+func (c *limitedConn) SetReadDeadline(t time.Time) error {
+	if !c.authed.Load() && !t.IsZero() {
+		if limit := time.Now().Add(c.preAuth); t.After(limit) {
+			t = limit
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *limitedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if c.closeAfter.Load() {
+		c.Close()
+	}
+	return n, err
+}
+
+// connOf finds the limitedConn under a session's connection, TLS or not.
+func connOf(c net.Conn) *limitedConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	lc, _ := c.(*limitedConn)
+	return lc
 }

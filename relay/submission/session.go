@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net"
 	"net/mail"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/dkim"
+	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/users"
 )
@@ -39,16 +41,21 @@ func syntaxError(ec smtp.EnhancedCode, format string, args ...any) *smtp.SMTPErr
 // session is one SMTP connection's state.
 type session struct {
 	srv    *Server
+	conn   *limitedConn // nil only in tests that bypass the listener
 	remote string
+	ip     netip.Addr
 	tls    bool
 	user   *users.User
 	from   string
 	rcpts  []string
+
+	authFailures int // on this connection
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	_, isTLS := c.TLSConnectionState()
-	return &session{srv: s, remote: c.Conn().RemoteAddr().String(), tls: isTLS}, nil
+	return &session{srv: s, conn: connOf(c.Conn()), remote: c.Conn().RemoteAddr().String(),
+		ip: abuse.Prefix(addrOf(c.Conn().RemoteAddr())), tls: isTLS}, nil
 }
 
 func (s *session) log() *slog.Logger { return s.srv.log }
@@ -90,11 +97,41 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) login(username, password, mech string) error {
+	guard := s.srv.cfg.AuthGuard
+	if blocked, _ := guard.Blocked(s.ip); blocked {
+		return s.closeWith(errAuthBlocked)
+	}
+	// Tarpit: each recent failure from this address (and, briefly,
+	// failures of this login from elsewhere) slows the answer, which makes
+	// guessing slow without locking the owner of the login out.
+	if d := guard.Delay(s.ip, username); d > 0 {
+		time.Sleep(d)
+	}
 	u, err := s.srv.policy.Users().Authenticate(username, password)
 	if err == nil {
 		s.user = u
+		guard.Success(s.ip)
+		if s.conn != nil {
+			s.conn.authed.Store(true)
+		}
 	}
 	return s.authResult(username, mech, err)
+}
+
+// Replies of the AUTH limits (RFC 3463 4.7.0: a security policy status).
+var (
+	errAuthBlocked     = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins from your address, try again later"}
+	errTooManyAttempts = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins on this connection, closing"}
+)
+
+// closeWith makes err the session's last reply: the connection closes once
+// it is written.
+func (s *session) closeWith(err *smtp.SMTPError) error {
+	if s.conn != nil {
+		s.conn.closeAfter.Store(true)
+	}
+	s.log().Warn("rejected", "code", err.Code, "reason", err.Message, "remote", s.remote)
+	return err
 }
 
 func (s *session) authResult(username, mech string, err error) error {
@@ -104,10 +141,18 @@ func (s *session) authResult(username, mech string, err error) error {
 	}
 	// The attempted name is logged, the password never is.
 	s.log().Info("auth", "user", username, "mechanism", mech, "result", result, "remote", s.remote)
-	if err != nil {
-		return errAuthFailed
+	if err == nil {
+		return nil
 	}
-	return nil
+	s.authFailures++
+	if s.srv.cfg.AuthGuard.Failure(s.ip, username) {
+		s.log().Warn("auth_blocked", "remote", s.remote, "ip", s.ip.String(), "user", username)
+		return s.closeWith(errAuthBlocked)
+	}
+	if s.authFailures >= s.srv.cfg.MaxAuthAttempts {
+		return s.closeWith(errTooManyAttempts)
+	}
+	return errAuthFailed
 }
 
 // Mail implements smtp.Session.
@@ -204,6 +249,11 @@ func (s *session) Data(r io.Reader) error {
 		return s.reject(errAuthRequired)
 	}
 	srv := s.srv
+	if err := srv.cfg.Rate.Allow(s.user.Name, len(s.rcpts)); err != nil {
+		// 451 makes the application's job queue retry later (RFC 5321
+		// section 4.2.5), which is what a rate limit asks for.
+		return s.reject(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: err.Error()})
+	}
 	br := bufio.NewReaderSize(newStrictReader(r), 32<<10)
 	h, err := dkim.ReadHeader(br, srv.cfg.MaxHeaderSize)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/dkim"
+	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/users"
 )
@@ -32,6 +33,13 @@ type Config struct {
 	MaxHeaderSize     int
 	MaxConnections    int
 	CommandTimeout    time.Duration
+	// Abuse limits (see relay/config for each key's meaning).
+	PreAuthTimeout      time.Duration
+	MaxConnectionsPerIP int
+	MaxCommandLength    int
+	MaxAuthAttempts     int
+	AuthGuard           *abuse.AuthGuard
+	Rate                *abuse.RateLimiter
 }
 
 // Policy answers the questions a session asks while it runs. The relay
@@ -81,7 +89,25 @@ func New(cfg Config, policy Policy, q *queue.Queue, log *slog.Logger) *Server {
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = slogAdapter{log}
 	s.smtp = srv
-	s.limit = newConnLimit(cfg.MaxConnections)
+	if cfg.MaxCommandLength > 0 {
+		srv.MaxLineLength = cfg.MaxCommandLength
+	}
+	if s.cfg.AuthGuard == nil {
+		s.cfg.AuthGuard = abuse.NewAuthGuard(abuse.DefaultAuthPolicy, nil)
+	}
+	if s.cfg.Rate == nil {
+		s.cfg.Rate = abuse.NewRateLimiter(abuse.RatePolicy{}, nil)
+	}
+	if s.cfg.MaxConnectionsPerIP == 0 {
+		s.cfg.MaxConnectionsPerIP = cfg.MaxConnections
+	}
+	if s.cfg.PreAuthTimeout == 0 {
+		s.cfg.PreAuthTimeout = cfg.CommandTimeout
+	}
+	if s.cfg.MaxAuthAttempts == 0 {
+		s.cfg.MaxAuthAttempts = 3
+	}
+	s.limit = newConnLimit(cfg.MaxConnections, s.cfg.MaxConnectionsPerIP)
 	return s
 }
 
@@ -93,7 +119,8 @@ func (s *Server) Listen() error {
 		if err != nil {
 			return err
 		}
-		var ll net.Listener = &limitedListener{Listener: l, limit: s.limit, log: s.log, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
+		var ll net.Listener = &limitedListener{Listener: l, limit: s.limit, guard: s.cfg.AuthGuard, preAuth: s.cfg.PreAuthTimeout,
+			log: s.log, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
 		if implicitTLS {
 			ll = tls.NewListener(ll, s.cfg.TLS)
 		}
