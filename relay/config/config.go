@@ -387,8 +387,8 @@ func (c *Config) validate() error {
 	default:
 		return fmt.Errorf("delivery.spf_policy = %q: use \"reject\", \"warn\" or \"off\"", dl.SPFPolicy)
 	}
-	if dl.MaxLifetime.Duration < time.Minute {
-		return errors.New("delivery.max_lifetime must be at least 1m")
+	if dl.MaxLifetime.Duration < time.Second {
+		return errors.New("delivery.max_lifetime must be at least 1s")
 	}
 	if dl.RetryMin.Duration <= 0 || dl.RetryMax.Duration < dl.RetryMin.Duration {
 		return errors.New("delivery.retry_min must be positive and delivery.retry_max at least retry_min")
