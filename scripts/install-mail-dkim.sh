@@ -28,26 +28,29 @@ first_ed25519=1.20230630
 sources=/etc/apt/sources.list.d/dkimrelay-trixie.sources
 prefs=/etc/apt/preferences.d/dkimrelay-trixie.pref
 
+# Debian's perl, which the tests use too: a perlbrew one on PATH would not
+# see Debian's modules.
+perl=/usr/bin/perl
 has_ed25519() {
-  perl -MMail::DKIM -MCrypt::PK::Ed25519 -e \
+  "$perl" -MMail::DKIM -MCrypt::PK::Ed25519 -e \
     "exit(Mail::DKIM->VERSION >= $first_ed25519 ? 0 : 1)" 2>/dev/null
 }
 
 if has_ed25519; then
-  echo "Mail::DKIM $(perl -MMail::DKIM -e 'print Mail::DKIM->VERSION') already verifies Ed25519; nothing to do."
+  echo "Mail::DKIM $("$perl" -MMail::DKIM -e 'print Mail::DKIM->VERSION') already verifies Ed25519; nothing to do."
   exit 0
 fi
 
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-export DEBIAN_FRONTEND=noninteractive
+apt_get() { $sudo env DEBIAN_FRONTEND=noninteractive apt-get "$@"; }
 
 . /etc/os-release
 if [ "${VERSION_CODENAME:-}" != "bookworm" ]; then
   # Debian 13 and later ship a Mail::DKIM with Ed25519 in their own suite.
   echo "Installing libmail-dkim-perl and libcryptx-perl from ${VERSION_CODENAME:-the system suite}."
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends libmail-dkim-perl libcryptx-perl >/dev/null
+  apt_get update -qq
+  apt_get install -y -qq --no-install-recommends libmail-dkim-perl libcryptx-perl >/dev/null
   has_ed25519 || { echo "Mail::DKIM still lacks Ed25519 after installing libmail-dkim-perl; install Mail::DKIM >= $first_ed25519 by hand." >&2; exit 1; }
   exit 0
 fi
@@ -103,7 +106,7 @@ Pin: release n=trixie
 Pin-Priority: 1
 EOF
 
-$sudo apt-get update -qq
+apt_get update -qq
 
 version=$(apt-cache madison libmail-dkim-perl | awk -F' *[|] *' '$3 ~ / trixie\// { print $2; exit }')
 if [ -z "$version" ]; then
@@ -139,22 +142,22 @@ refuse_unless_only() {
 perl_all='^Inst lib[a-z0-9.+-]*-perl .*\[all\]\)'
 
 if [ ${#missing[@]} -gt 0 ]; then
-  plan=$($sudo apt-get install -s --no-install-recommends "${missing[@]}")
+  plan=$(apt_get install -s --no-install-recommends "${missing[@]}")
   refuse_unless_only "Installing Mail::DKIM's dependencies" ' Debian:13[./]' "$perl_all"
-  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # From trixie only libmail-dkim-perl itself and, should it need newer ones
 # than bookworm has, architecture-independent Perl modules.
-plan=$($sudo apt-get install -s -t trixie --no-install-recommends libmail-dkim-perl)
+plan=$(apt_get install -s -t trixie --no-install-recommends libmail-dkim-perl)
 refuse_unless_only "Installing libmail-dkim-perl from trixie" '.' "^Inst libmail-dkim-perl |$perl_all"
-$sudo apt-get install -y -qq -t trixie --no-install-recommends libmail-dkim-perl >/dev/null
+apt_get install -y -qq -t trixie --no-install-recommends libmail-dkim-perl >/dev/null
 after=$(dpkg-query -W -f='${Package}:${Architecture} ${Version}\n' | sort)
 echo "Installed or changed (package:architecture version):"
 comm -13 <(printf '%s\n' "$before") <(printf '%s\n' "$after") | sed 's/^/  /'
 
 if ! has_ed25519; then
-  echo "Mail::DKIM $(perl -MMail::DKIM -e 'print Mail::DKIM->VERSION' 2>/dev/null) still lacks Ed25519; check apt-cache policy libmail-dkim-perl." >&2
+  echo "Mail::DKIM $("$perl" -MMail::DKIM -e 'print Mail::DKIM->VERSION' 2>/dev/null) still lacks Ed25519; check apt-cache policy libmail-dkim-perl." >&2
   exit 1
 fi
-echo "Mail::DKIM $(perl -MMail::DKIM -e 'print Mail::DKIM->VERSION') verifies Ed25519."
+echo "Mail::DKIM $("$perl" -MMail::DKIM -e 'print Mail::DKIM->VERSION') verifies Ed25519."
