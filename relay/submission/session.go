@@ -43,6 +43,7 @@ type session struct {
 	srv    *Server
 	conn   *limitedConn // nil only in tests that bypass the listener
 	remote string
+	helo   string
 	ip     netip.Addr
 	tls    bool
 	user   *users.User
@@ -55,7 +56,7 @@ type session struct {
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	_, isTLS := c.TLSConnectionState()
 	return &session{srv: s, conn: connOf(c.Conn()), remote: c.Conn().RemoteAddr().String(),
-		ip: abuse.Prefix(addrOf(c.Conn().RemoteAddr())), tls: isTLS}, nil
+		helo: c.Hostname(), ip: abuse.Prefix(addrOf(c.Conn().RemoteAddr())), tls: isTLS}, nil
 }
 
 func (s *session) log() *slog.Logger { return s.srv.log }
@@ -140,7 +141,7 @@ func (s *session) authResult(username, mech string, err error) error {
 		result = "failed"
 	}
 	// The attempted name is logged, the password never is.
-	s.log().Info("auth", "user", username, "mechanism", mech, "result", result, "remote", s.remote)
+	s.log().Info("auth", "user", username, "mechanism", mech, "result", result, "remote", s.remote, "helo", s.helo)
 	if err == nil {
 		return nil
 	}
