@@ -3,8 +3,6 @@ package resolver
 import (
 	"context"
 	"net"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -69,111 +67,34 @@ func (t *Tracker) note(rrs []dns.RR, err error) {
 
 // LookupTXT is Resolver.LookupTXT, tracked.
 func (t *Tracker) LookupTXT(ctx context.Context, name string) ([]string, error) {
-	rrs, err := t.lookup(ctx, name, dns.TypeTXT)
-	if err != nil {
-		return nil, err
-	}
-	txts := make([]string, 0, len(rrs))
-	for _, rr := range rrs {
-		if txt, ok := rr.(*dns.TXT); ok {
-			txts = append(txts, strings.Join(txt.Txt, ""))
-		}
-	}
-	return txts, nil
+	return lookupTXT(ctx, t.lookup, name)
 }
 
 // LookupMX is Resolver.LookupMX, tracked. The records come in preference
 // order; unlike the Resolver, equal preferences are not shuffled, as no
 // caller of a Tracker delivers mail.
 func (t *Tracker) LookupMX(ctx context.Context, name string) ([]*net.MX, error) {
-	rrs, err := t.lookup(ctx, name, dns.TypeMX)
-	if err != nil {
-		return nil, err
-	}
-	mxs := make([]*net.MX, 0, len(rrs))
-	for _, rr := range rrs {
-		if mx, ok := rr.(*dns.MX); ok {
-			mxs = append(mxs, &net.MX{Host: mx.Mx, Pref: mx.Preference})
-		}
-	}
-	slices.SortStableFunc(mxs, func(a, b *net.MX) int { return int(a.Pref) - int(b.Pref) })
-	return mxs, nil
+	return lookupMX(ctx, t.lookup, name, false)
 }
 
 // LookupIPAddr is Resolver.LookupIPAddr, tracked: AAAA and A records, one
 // family's error ignored when the other has records. Only the lookups
 // whose answer is used count toward TTL and negative.
 func (t *Tracker) LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error) {
-	if ip := net.ParseIP(host); ip != nil {
-		return []net.IPAddr{{IP: ip}}, nil
+	ips, answers, err := lookupIP(ctx, t.r.lookup, "ip", host)
+	if err != nil {
+		t.note(nil, err)
+		return nil, err
 	}
-	type answer struct {
-		rrs []dns.RR
-		err error
-	}
-	qtypes := []uint16{dns.TypeAAAA, dns.TypeA}
-	answers := make([]answer, len(qtypes))
-	var wg sync.WaitGroup
-	for i, qt := range qtypes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rrs, err := t.r.lookup(ctx, host, qt)
-			answers[i] = answer{rrs, err}
-		}()
-	}
-	wg.Wait()
-
-	var addrs []net.IPAddr
 	for _, a := range answers {
-		for _, rr := range a.rrs {
-			switch v := rr.(type) {
-			case *dns.A:
-				addrs = append(addrs, net.IPAddr{IP: v.A})
-			case *dns.AAAA:
-				addrs = append(addrs, net.IPAddr{IP: v.AAAA})
-			}
+		if a.err == nil {
+			t.note(a.rrs, nil)
 		}
 	}
-	if len(addrs) > 0 {
-		for _, a := range answers {
-			if a.err == nil {
-				t.note(a.rrs, nil)
-			}
-		}
-		return addrs, nil
-	}
-	// No address: the most telling error wins, as in Resolver.LookupIP.
-	var err error
-	for _, pick := range []func(error) bool{IsTemporary, IsNXDomain, func(e error) bool { return e != nil }} {
-		for _, a := range answers {
-			if err == nil && pick(a.err) {
-				err = a.err
-			}
-		}
-	}
-	if err == nil {
-		err = notFoundError(host, "", false)
-	}
-	t.note(nil, err)
-	return nil, err
+	return ipAddrs(ips), nil
 }
 
 // LookupAddr is Resolver.LookupAddr, tracked.
 func (t *Tracker) LookupAddr(ctx context.Context, addr string) ([]string, error) {
-	reverse, err := dns.ReverseAddr(addr)
-	if err != nil || net.ParseIP(addr) == nil {
-		return nil, &net.DNSError{Err: "unrecognized address", Name: addr}
-	}
-	rrs, err := t.lookup(ctx, reverse, dns.TypePTR)
-	if err != nil {
-		return nil, withName(err, addr)
-	}
-	names := make([]string, 0, len(rrs))
-	for _, rr := range rrs {
-		if ptr, ok := rr.(*dns.PTR); ok {
-			names = append(names, ptr.Ptr)
-		}
-	}
-	return names, nil
+	return lookupAddr(ctx, t.lookup, addr)
 }
