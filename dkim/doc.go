@@ -1,6 +1,9 @@
 // Package dkim signs outgoing messages with DKIM (RFC 6376), with RSA-SHA256
-// and Ed25519-SHA256 (RFC 8463) keys, on top of
-// github.com/emersion/go-msgauth/dkim.
+// and Ed25519-SHA256 (RFC 8463) keys. The body is canonicalized and hashed
+// once for all keys; the signature fields are written exactly as
+// github.com/emersion/go-msgauth/dkim writes them, which the tests use to
+// verify every signature and to check, message by message, that both
+// signers agree.
 //
 // The message is handled as a stream so that memory stays bounded whatever
 // the size of the body:

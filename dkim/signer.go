@@ -3,12 +3,17 @@ package dkim
 import (
 	"crypto"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
-
-	msgauth "github.com/emersion/go-msgauth/dkim"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
 )
 
 // Key is a signing key and where its public half is published:
@@ -29,17 +34,22 @@ var ErrNoKeys = errors.New("dkim: no signing keys")
 // header; the body is written to it with Write, then Sign returns the
 // signatures.
 //
-// Each key has its own go-msgauth signer, which hashes in a goroutine fed
-// through an io.Pipe: Write returns when every key has consumed the bytes,
-// and nothing is buffered beyond a few kilobytes per key. Sign (or Close)
-// must be called on every path, errors included, to end those goroutines.
+// Every key signs with relaxed/relaxed canonicalization and SHA-256, so the
+// body is canonicalized and hashed once, in the writing goroutine, and
+// shared by all keys (RFC 6376 section 3.7: the body hash does not depend
+// on the key). Nothing of the body is buffered beyond the line breaks at
+// its end, which relaxed canonicalization must hold back until it knows
+// whether text follows. The output is byte for byte what go-msgauth's
+// signer produced before: the same tag order and folding.
 type Signer struct {
-	keys    []Key
-	signers []*msgauth.Signer
-	w       io.Writer
-	done    bool
-	sigs    []string
-	err     error
+	keys   []Key
+	fields []field  // the header as it was at NewSigner
+	names  []string // h=
+	body   relaxedBody
+	now    func() time.Time
+	done   bool
+	sigs   []string
+	err    error
 }
 
 // NewSigner starts signing a message whose final header is h, with every
@@ -67,31 +77,8 @@ func NewSigner(keys []Key, h *Header) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-
-	s := &Signer{keys: keys}
-	writers := make([]io.Writer, 0, len(keys))
-	for _, k := range keys {
-		ms, err := msgauth.NewSigner(&msgauth.SignOptions{
-			Domain:                 k.Domain,
-			Selector:               k.Selector,
-			Signer:                 k.Signer,
-			Hash:                   crypto.SHA256,
-			HeaderCanonicalization: msgauth.CanonicalizationRelaxed,
-			BodyCanonicalization:   msgauth.CanonicalizationRelaxed,
-			HeaderKeys:             names,
-		})
-		if err != nil {
-			s.Close()
-			return nil, fmt.Errorf("dkim: key %s: %w", keyName(k), err)
-		}
-		s.signers = append(s.signers, ms)
-		writers = append(writers, ms)
-	}
-	s.w = io.MultiWriter(writers...)
-	if _, err := h.WriteTo(s.w); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("dkim: hashing the header: %w", err)
-	}
+	s := &Signer{keys: keys, fields: append([]field(nil), h.fields...), names: names, now: time.Now}
+	s.body.h = sha256.New()
 	return s, nil
 }
 
@@ -100,11 +87,7 @@ func (s *Signer) Write(p []byte) (int, error) {
 	if s.done {
 		return 0, errors.New("dkim: write after Sign or Close")
 	}
-	n, err := s.w.Write(p)
-	if err != nil {
-		return n, fmt.Errorf("dkim: hashing the body: %w", err)
-	}
-	return n, nil
+	return s.body.Write(p)
 }
 
 // Sign ends the body and returns one DKIM-Signature header field per key,
@@ -117,28 +100,119 @@ func (s *Signer) Sign() ([]string, error) {
 		return s.sigs, s.err
 	}
 	s.done = true
-	var errs []error
-	for i, ms := range s.signers {
-		// Close all of them even after a failure, to end every goroutine.
-		if err := ms.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("dkim: signing with key %s: %w", keyName(s.keys[i]), err))
+	bh := base64.StdEncoding.EncodeToString(s.body.sum())
+	// The canonical header fields the signatures cover, picked as a
+	// verifier picks them: for each name in h=, the next instance from
+	// the bottom up; an oversigned name finds none and adds nothing (RFC
+	// 6376 section 5.4.2).
+	var hashed strings.Builder
+	picked := map[string]int{}
+	for _, name := range s.names {
+		lower := strings.ToLower(name)
+		skip := picked[lower]
+		for i := len(s.fields) - 1; i >= 0; i-- {
+			if !strings.EqualFold(strings.TrimSpace(s.fields[i].name), name) {
+				continue
+			}
+			if skip == 0 {
+				hashed.WriteString(relaxedHeader(s.fields[i].raw))
+				picked[lower]++
+				break
+			}
+			skip--
 		}
+	}
+	t := strconv.FormatInt(s.now().Unix(), 10)
+	var errs []error
+	sigs := make([]string, len(s.keys))
+	for i, k := range s.keys {
+		sig, err := signOne(k, hashed.String(), bh, t, s.names)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("dkim: signing with key %s: %w", keyName(k), err))
+			continue
+		}
+		sigs[i] = sig
 	}
 	if s.err = errors.Join(errs...); s.err != nil {
 		return nil, s.err
 	}
-	s.sigs = make([]string, len(s.signers))
-	for i, ms := range s.signers {
-		s.sigs[i] = ms.Signature()
-	}
+	s.sigs = sigs
 	return s.sigs, nil
+}
+
+// signOne makes one key's DKIM-Signature field (RFC 6376 section 3.5): the
+// tags with b= empty are canonicalized and hashed after the signed header
+// fields (section 3.7), and the hash is signed: with RSASSA-PKCS1-v1_5, or
+// with Ed25519 over the SHA-256 hash (RFC 8463 section 3).
+func signOne(k Key, headers, bh, t string, names []string) (string, error) {
+	params := map[string]string{
+		"v": "1", "bh": bh, "c": "relaxed/relaxed", "d": k.Domain, "s": k.Selector, "t": t,
+		"h": strings.Join(names, ":"),
+	}
+	opts := crypto.Hash(crypto.SHA256)
+	switch k.Signer.Public().(type) {
+	case *rsa.PublicKey:
+		params["a"] = "rsa-sha256"
+	case ed25519.PublicKey:
+		params["a"] = "ed25519-sha256"
+		opts = crypto.Hash(0) // PureEdDSA of the hash
+	}
+	h := sha256.New()
+	io.WriteString(h, headers)
+	io.WriteString(h, strings.TrimRight(relaxedHeader(formatSignature(params, "")), crlf))
+	sig, err := k.Signer.Sign(rand.Reader, h.Sum(nil), opts)
+	if err != nil {
+		return "", err
+	}
+	return formatSignature(params, base64.StdEncoding.EncodeToString(sig)), nil
+}
+
+// formatSignature writes the DKIM-Signature field as go-msgauth does: the
+// tags other than b= in name order, wrapped before a line would pass 75
+// characters, then b= on lines of its own, cut every 75 characters.
+func formatSignature(params map[string]string, b string) string {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var out strings.Builder
+	out.WriteString("DKIM-Signature:")
+	line := ""
+	for _, k := range keys {
+		v := params[k]
+		if 3+len(line)+len(v)+len(k) > 75 {
+			out.WriteString(line + crlf)
+			line = ""
+		}
+		line += " " + k + "=" + v + ";"
+	}
+	out.WriteString(line)
+	out.WriteString(crlf)
+	rest := " b=" + b
+	for first := true; ; first = false {
+		if !first {
+			out.WriteString(crlf + " ")
+		}
+		n := min(len(rest), 75)
+		out.WriteString(rest[:n])
+		rest = rest[n:]
+		if rest == "" {
+			break
+		}
+	}
+	out.WriteString(crlf)
+	return out.String()
 }
 
 // Close releases the signer without needing the signatures, for use on
 // error paths or with defer. It is a no-op after Sign.
 func (s *Signer) Close() error {
-	_, err := s.Sign()
-	return err
+	if s.done {
+		return s.err
+	}
+	s.done = true
+	return nil
 }
 
 // checkKey returns why k cannot sign, or nil.

@@ -5,70 +5,107 @@ import (
 	"fmt"
 	"os"
 	"sync"
-	"time"
+	"syscall"
 )
 
 // certLoader serves the submission certificate and reloads it when the
 // files change, so a renewed certificate (certbot, acme.sh) takes effect
-// without a restart. It checks the files at most every few seconds; a
-// broken renewal keeps the last good certificate and says why in the log.
+// without a restart. Each handshake looks at the two files' stat data (two
+// stat(2) calls, far cheaper than the handshake itself), so a renewal is
+// seen by the very next client. A broken renewal keeps the last good
+// certificate and says why in the log, once per change of the files.
 type certLoader struct {
 	certFile, keyFile string
 	onError           func(error)
 
-	mu      sync.Mutex
-	cert    *tls.Certificate
-	mtime   time.Time
-	checked time.Time
+	mu   sync.Mutex
+	cert *tls.Certificate
+	seen fileStamp // the files as last tried, loaded or not
 }
 
-const certRecheck = 5 * time.Second
+// fileStamp identifies a version of the certificate and key files. The
+// inode catches a replacement by rename (what ACME clients do) even within
+// the file system's time granularity; size and time catch a rewrite in
+// place; the mode catches the chmod that fixes a refused key.
+type fileStamp [2]struct {
+	mtime int64 // nanoseconds
+	size  int64
+	mode  os.FileMode
+	ino   uint64
+}
 
 func newCertLoader(certFile, keyFile string, onError func(error)) (*certLoader, error) {
 	l := &certLoader{certFile: certFile, keyFile: keyFile, onError: onError}
-	if err := l.load(); err != nil {
+	st, err := l.stamp()
+	if err != nil {
+		return nil, fmt.Errorf("TLS certificate: %w", err)
+	}
+	if err := l.load(st); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
-func (l *certLoader) stamp() (time.Time, error) {
-	var latest time.Time
-	for _, f := range []string{l.certFile, l.keyFile} {
-		st, err := os.Stat(f)
+func (l *certLoader) stamp() (fileStamp, error) {
+	var s fileStamp
+	for i, f := range []string{l.certFile, l.keyFile} {
+		fi, err := os.Stat(f)
 		if err != nil {
-			return time.Time{}, err
+			return s, err
 		}
-		if st.ModTime().After(latest) {
-			latest = st.ModTime()
+		s[i].mtime, s[i].size, s[i].mode = fi.ModTime().UnixNano(), fi.Size(), fi.Mode()
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			s[i].ino = uint64(sys.Ino)
 		}
 	}
-	return latest, nil
+	return s, nil
 }
 
-func (l *certLoader) load() error {
-	mt, err := l.stamp()
-	if err != nil {
-		return fmt.Errorf("TLS certificate: %w", err)
+// load reads the pair; st is the stamp taken just before.
+func (l *certLoader) load(st fileStamp) error {
+	l.seen = st
+	if err := checkKeyFileMode(l.keyFile); err != nil {
+		return err
 	}
 	c, err := tls.LoadX509KeyPair(l.certFile, l.keyFile)
 	if err != nil {
-		return fmt.Errorf("TLS certificate %s / key %s: %w", l.certFile, l.keyFile, err)
+		return fmt.Errorf("TLS certificate %s / key %s: %w: check that the key belongs to the certificate", l.certFile, l.keyFile, err)
 	}
-	l.cert, l.mtime, l.checked = &c, mt, time.Now()
+	l.cert = &c
+	return nil
+}
+
+// checkKeyFileMode refuses a private key that every local user can read,
+// or that anyone but its owner can change: like ssh, the relay will not
+// use a secret that may already be exposed. A group-readable key stays
+// allowed, because that is how distributions share certificates with
+// services (Debian's ssl-cert group, mode 0640).
+func checkKeyFileMode(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("TLS key: %w", err)
+	}
+	if perm := fi.Mode().Perm(); perm&0o026 != 0 {
+		what := "readable by every user"
+		if perm&0o004 == 0 {
+			what = "writable by others"
+		}
+		return fmt.Errorf("TLS key %s is %s (mode %04o): run chmod 600 %s (or 640 for a group the relay's user is in), and replace the key if others may have copied it", path, what, perm, path)
+	}
 	return nil
 }
 
 func (l *certLoader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if time.Since(l.checked) > certRecheck {
-		l.checked = time.Now()
-		if mt, err := l.stamp(); err == nil && !mt.Equal(l.mtime) {
-			if err := l.load(); err != nil && l.onError != nil {
-				l.onError(err)
-			}
-		}
+	st, err := l.stamp()
+	if err != nil || st == l.seen {
+		// Files missing for a moment (a renewal between its two
+		// renames) or unchanged: serve what was loaded.
+		return l.cert, nil
+	}
+	if err := l.load(st); err != nil && l.onError != nil {
+		l.onError(err)
 	}
 	return l.cert, nil
 }

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers and independent verifiers the integration tests drive.
-pkgs=(systemd python3-dnspython swaks python3-dkim python3-nacl libmail-dkim-perl python3-spf ruby ruby-mail knot)
+pkgs=(openssl systemd python3-dnspython swaks python3-dkim python3-nacl libmail-dkim-perl python3-spf ruby ruby-mail knot)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,3 +32,5 @@ echo "== go test"
 go test -p 2 -count=1 -timeout 20m ./...
 echo "== queue under the race detector"
 go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/
+echo "== hot-path benchmarks, once each"; go test -run '^$' -bench . -benchtime 1x ./dkim/ ./relay/queue/ ./relay/submission/
+echo "== fuzzing (FUZZTIME each, default 10s)"; bash scripts/fuzz.sh

@@ -11,6 +11,7 @@ package main
 
 import (
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ func main() {
 	n := flag.Int("n", 1000, "messages to send")
 	c := flag.Int("c", 8, "concurrent connections")
 	size := flag.Int("size", 4096, "approximate message size in bytes")
+	asJSON := flag.Bool("json", false, "print the figures as one JSON object (with the first submission time, for delivered msgs/s)")
 	flag.Parse()
 	if *n < 1 || *c < 1 || *size < 512 {
 		fmt.Fprintln(os.Stderr, "relaybench: -n and -c must be positive and -size at least 512")
@@ -43,6 +45,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "relaybench:", err)
 		os.Exit(1)
 	}
+	if *asJSON {
+		b, err := json.Marshal(res.Summary())
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "relaybench:", err)
+			os.Exit(1)
+		}
+		fmt.Println(string(b))
+		return
+	}
 	fmt.Print(res.Report())
 }
 
@@ -50,6 +61,8 @@ func main() {
 type Options struct {
 	Addr, User, Password, From, To string
 	N, C, Size                     int
+
+	onFirst func(time.Time) // called with the time of every worker's first MAIL FROM
 }
 
 // Result holds a run's figures.
@@ -59,6 +72,11 @@ type Result struct {
 	Elapsed      time.Duration
 	Latencies    []time.Duration // MAIL FROM to the reply after the final dot
 	FirstErr     error
+	// FirstSubmit is when the first MAIL FROM was sent: delivered msgs/s
+	// is N / (last arrival at the sink - FirstSubmit).
+	FirstSubmit time.Time
+	// LastReply is when the last reply after a final dot arrived.
+	LastReply time.Time
 }
 
 // Run sends the load and waits for every reply.
@@ -66,14 +84,19 @@ func Run(o Options) (*Result, error) {
 	var next atomic.Int64
 	var mu sync.Mutex
 	res := &Result{Options: o}
+	var first sync.Once
+	o.onFirst = func(t time.Time) { first.Do(func() { res.FirstSubmit = t }) }
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := 0; i < o.C; i++ {
 		wg.Add(1)
 		go func(conn int) {
 			defer wg.Done()
-			lat, sent, err := worker(o, conn, &next)
+			lat, sent, last, err := worker(o, conn, &next)
 			mu.Lock()
+			if last.After(res.LastReply) {
+				res.LastReply = last
+			}
 			res.Latencies = append(res.Latencies, lat...)
 			res.Sent += sent
 			if err != nil {
@@ -93,18 +116,17 @@ func Run(o Options) (*Result, error) {
 	return res, nil
 }
 
-func worker(o Options, conn int, next *atomic.Int64) ([]time.Duration, int, error) {
+func worker(o Options, conn int, next *atomic.Int64) (lat []time.Duration, sent int, last time.Time, err error) {
 	c, err := smtp.DialStartTLS(o.Addr, &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12})
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, last, err
 	}
 	defer c.Close()
 	if o.User != "" {
 		if err := c.Auth(sasl.NewPlainClient("", o.User, o.Password)); err != nil {
-			return nil, 0, err
+			return nil, 0, last, err
 		}
 	}
-	var lat []time.Duration
 	for {
 		i := next.Add(1)
 		if i > int64(o.N) {
@@ -112,16 +134,20 @@ func worker(o Options, conn int, next *atomic.Int64) ([]time.Duration, int, erro
 		}
 		msg := Message(o.From, o.To, int(i), conn, o.Size)
 		t0 := time.Now()
-		if err := send(c, o.From, o.To, msg); err != nil {
-			return lat, len(lat), err
+		if len(lat) == 0 && o.onFirst != nil {
+			o.onFirst(t0)
 		}
-		lat = append(lat, time.Since(t0))
+		if err := send(c, o.From, o.To, msg); err != nil {
+			return lat, len(lat), last, err
+		}
+		last = time.Now()
+		lat = append(lat, last.Sub(t0))
 		if err := c.Reset(); err != nil {
-			return lat, len(lat), err
+			return lat, len(lat), last, err
 		}
 	}
 	c.Quit()
-	return lat, len(lat), nil
+	return lat, len(lat), last, nil
 }
 
 func send(c *smtp.Client, from, to string, msg []byte) error {
@@ -148,6 +174,44 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	}
 	i := int(float64(len(sorted)-1) * p)
 	return sorted[i]
+}
+
+// Summary is a run's figures for scripts, times in milliseconds.
+type Summary struct {
+	Server      string    `json:"server"`
+	N           int       `json:"n"`
+	C           int       `json:"c"`
+	Size        int       `json:"size"`
+	Sent        int       `json:"sent"`
+	Failed      int       `json:"failed_connections"`
+	ElapsedS    float64   `json:"elapsed_s"`
+	AcceptedPS  float64   `json:"accepted_per_s"`
+	FirstSubmit time.Time `json:"first_submit"`
+	LastReply   time.Time `json:"last_reply"`
+	P50ms       float64   `json:"p50_ms"`
+	P99ms       float64   `json:"p99_ms"`
+	Maxms       float64   `json:"max_ms"`
+	Error       string    `json:"error,omitempty"`
+}
+
+// Summary returns the figures in the form -json prints.
+func (r *Result) Summary() Summary {
+	l := append([]time.Duration(nil), r.Latencies...)
+	sort.Slice(l, func(i, j int) bool { return l[i] < l[j] })
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	s := Summary{
+		Server: r.Addr, N: r.N, C: r.C, Size: r.Size, Sent: r.Sent, Failed: r.Failed,
+		ElapsedS:    r.Elapsed.Seconds(),
+		FirstSubmit: r.FirstSubmit, LastReply: r.LastReply,
+		P50ms: ms(percentile(l, 0.5)), P99ms: ms(percentile(l, 0.99)), Maxms: ms(percentile(l, 1)),
+	}
+	if r.Elapsed > 0 {
+		s.AcceptedPS = float64(r.Sent) / r.Elapsed.Seconds()
+	}
+	if r.FirstErr != nil {
+		s.Error = r.FirstErr.Error()
+	}
+	return s
 }
 
 // Report formats the figures.

@@ -39,6 +39,8 @@ func Message(from, to string, seq, conn, size int) []byte {
 	return []byte(b.String())
 }
 
+// writeFill writes about n bytes of text in lines of 72 characters, the
+// line breaks counted in n.
 func writeFill(b *strings.Builder, text string, n int) {
 	line := 0
 	for i := 0; i < n; i++ {
@@ -46,6 +48,7 @@ func writeFill(b *strings.Builder, text string, n int) {
 		line++
 		if line == 72 {
 			b.WriteString("\r\n")
+			i += 2
 			line = 0
 		}
 	}

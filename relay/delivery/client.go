@@ -93,7 +93,9 @@ func newClient(conn net.Conn, cmdTimeout time.Duration) *client {
 func (c *client) setConn(conn net.Conn) {
 	c.conn = conn
 	c.r = bufio.NewReader(conn)
-	c.w = bufio.NewWriter(deadlineWriter{conn, c.cmdTimeout})
+	// One TLS record's worth (16 KiB, RFC 8446 section 5.1): a typical
+	// notification leaves in one write.
+	c.w = bufio.NewWriterSize(deadlineWriter{conn, c.cmdTimeout}, 16<<10)
 }
 
 func (c *client) close() error { return c.raw.Close() }
@@ -174,11 +176,7 @@ func (c *client) readLine() (string, error) {
 // cmd sends one command line and reads its reply. A negative reply is not
 // an error: the caller decides what 4xx and 5xx mean at its stage.
 func (c *client) cmd(timeout time.Duration, format string, args ...any) (*reply, error) {
-	line := fmt.Sprintf(format, args...)
-	if strings.ContainsAny(line, "\r\n") {
-		return nil, errors.New("command contains CR or LF")
-	}
-	if _, err := c.w.WriteString(line + "\r\n"); err != nil {
+	if err := c.queue(format, args...); err != nil {
 		return nil, err
 	}
 	if err := c.w.Flush(); err != nil {
@@ -186,6 +184,19 @@ func (c *client) cmd(timeout time.Duration, format string, args ...any) (*reply,
 	}
 	return c.readReply(timeout)
 }
+
+// queue buffers one command line without sending it, for a group of
+// pipelined commands (RFC 2920) that the next flush sends at once.
+func (c *client) queue(format string, args ...any) error {
+	line := fmt.Sprintf(format, args...)
+	if strings.ContainsAny(line, "\r\n") {
+		return errors.New("command contains CR or LF")
+	}
+	_, err := c.w.WriteString(line + "\r\n")
+	return err
+}
+
+func (c *client) flush() error { return c.w.Flush() }
 
 // greet reads the server's greeting (RFC 5321 section 4.3.1).
 func (c *client) greet() (*reply, error) { return c.readReply(c.cmdTimeout) }
@@ -296,17 +307,24 @@ func (c *client) data(r io.Reader, finalTimeout time.Duration) (rep *reply, sent
 	if err != nil || rep.Code != 354 {
 		return rep, false, err
 	}
+	rep, err = c.body(r, finalTimeout)
+	return rep, true, err
+}
+
+// body sends the message after a 354 reply to DATA, then reads the final
+// reply; see data. A nil reply with an error means the final dot was not
+// sent.
+func (c *client) body(r io.Reader, finalTimeout time.Duration) (*reply, error) {
 	dw := textproto.NewWriter(c.w).DotWriter()
 	if _, err := io.Copy(dw, r); err != nil {
 		// Do not send the final dot: the server must not take a
 		// truncated message. The caller closes the connection.
-		return nil, false, err
+		return nil, err
 	}
 	if err := dw.Close(); err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	rep, err = c.readReply(finalTimeout)
-	return rep, true, err
+	return c.readReply(finalTimeout)
 }
 
 // quit ends the session politely, with a short wait for the reply.

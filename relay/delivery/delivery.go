@@ -48,6 +48,8 @@ const (
 	// RFC 5321 section 4.5.3.2.6: 10 minutes for the reply to the final dot.
 	DefaultDataTimeout  = 10 * time.Minute
 	DefaultMaxPerDomain = 4
+	DefaultReuseIdle    = 5 * time.Second
+	DefaultReuseMaxAge  = 5 * time.Minute
 	// maxAddresses caps the addresses tried for one destination in one
 	// attempt, so a domain with many dead MX hosts cannot hold a
 	// delivery slot for hours (Postfix's smtp_mx_address_limit is 5).
@@ -78,6 +80,13 @@ type Config struct {
 	DataTimeout    time.Duration // default 10m
 	MaxPerDomain   int           // concurrent sessions per destination; default 4
 	Logger         *slog.Logger  // default: discard
+
+	// ReuseIdle is how long a session stays open after a transaction for
+	// the next message to the same host and address; default 5s,
+	// negative: a new connection for every message. ReuseMaxAge bounds a
+	// session's whole life; default 5m.
+	ReuseIdle   time.Duration
+	ReuseMaxAge time.Duration
 }
 
 // Deliverer delivers messages. It is safe for concurrent use.
@@ -88,6 +97,7 @@ type Deliverer struct {
 	smartTC *tls.Config // smarthost mode
 	smartH  string      // smarthost host
 	smartP  string      // smarthost port
+	pool    *pool       // idle sessions; nil when reuse is off
 }
 
 // Status is the outcome for one recipient.
@@ -165,6 +175,18 @@ func New(cfg Config) (*Deliverer, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	d := &Deliverer{cfg: cfg, log: log, limit: newLimiter(cfg.MaxPerDomain)}
+	if cfg.ReuseIdle == 0 {
+		cfg.ReuseIdle = DefaultReuseIdle
+	}
+	if cfg.ReuseMaxAge <= 0 {
+		cfg.ReuseMaxAge = DefaultReuseMaxAge
+	}
+	if cfg.ReuseIdle > 0 {
+		// At most MaxPerDomain sessions to one destination are busy at
+		// once, so no more than that can be idle.
+		d.pool = newPool(cfg.ReuseIdle, cfg.ReuseMaxAge, cfg.MaxPerDomain)
+	}
+	d.cfg = cfg
 
 	switch cfg.Mode {
 	case ModeMX:
@@ -208,6 +230,11 @@ func New(cfg Config) (*Deliverer, error) {
 	return d, nil
 }
 
+// Close ends the idle sessions kept for reuse. The Deliverer stays usable.
+func (d *Deliverer) Close() {
+	d.pool.closeAll()
+}
+
 // Deliver makes one delivery attempt for m and returns one Result per
 // recipient, in the order of m.Rcpts. Recipients are grouped by domain (in
 // smarthost mode: all together), one SMTP transaction per group, groups in
@@ -223,7 +250,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
 	}
 	log := d.log.With("qid", m.ID)
 
-	body, err := scanContent(m.Open)
+	body, open, err := loadContent(m.Open)
 	if err != nil {
 		log.Error("cannot read queued message", "err", err)
 		fail := local(Transient, "4.3.0", "cannot read the queued message: "+err.Error())
@@ -232,6 +259,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
 		}
 		return results
 	}
+	m.Open = open
 
 	// Group recipient indices by destination.
 	groups := map[string][]int{}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"time"
 )
 
 // txn is the delivery of one message to one destination's recipients.
@@ -93,16 +94,28 @@ hops:
 func (t *txn) tryAddr(ctx context.Context, host string, ip net.IP, useTLS bool) ([]Result, *outcome) {
 	cfg := t.d.cfg
 	where := host + "[" + ip.String() + "]"
+	key := "mx " + host + " " + net.JoinHostPort(ip.String(), strconv.Itoa(cfg.Port))
+	if useTLS {
+		if results := t.reuse(ctx, key, host, where); results != nil {
+			return results, nil
+		}
+	}
 	conn, err := t.d.dial(ctx, ip, strconv.Itoa(cfg.Port))
 	if err != nil {
 		o := local(Transient, "4.4.1", "cannot connect to "+where+":"+strconv.Itoa(cfg.Port)+": "+describe(err))
 		o.MX = host
 		return nil, &o
 	}
+	born := time.Now()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	c := newClient(conn, cfg.CommandTimeout)
-	defer c.close()
+	pooled := false
+	defer func() {
+		if !pooled {
+			c.close()
+		}
+	}()
 
 	moveOn := func(stage string, rep *reply, err error) (*outcome, bool) {
 		if err != nil {
@@ -149,7 +162,13 @@ func (t *txn) tryAddr(ctx context.Context, host string, ip net.IP, useTLS bool) 
 			}
 		}
 	}
-	return t.transact(ctx, c, host, where), nil
+	results, e := t.transact(ctx, c, host, where, false)
+	if !stop() {
+		e = endClose // ctx ended and closed the connection
+	}
+	pooled = e == endKeep
+	t.finish(key, c, born, e)
+	return results, nil
 }
 
 // opportunisticTLS is the client configuration for MX hosts. The server

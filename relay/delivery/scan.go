@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -16,15 +17,38 @@ type content struct {
 	utf8Header bool
 }
 
-// scanContent reads the message once, in bounded memory.
-func scanContent(open func() (io.ReadCloser, error)) (content, error) {
-	var c content
+// smallMessage is the size up to which loadContent keeps a message in
+// memory: most notifications are a few kilobytes, and serving them from
+// memory saves opening and reading the spool file once more per
+// transaction.
+const smallMessage = 64 << 10
+
+// loadContent scans the message (see content) and returns the opener the
+// transactions should use: one serving the bytes already read when the
+// message is small, else open itself.
+func loadContent(open func() (io.ReadCloser, error)) (content, func() (io.ReadCloser, error), error) {
 	rc, err := open()
 	if err != nil {
-		return c, err
+		return content{}, nil, err
 	}
 	defer rc.Close()
-	br := bufio.NewReaderSize(rc, 32<<10)
+	data, err := io.ReadAll(io.LimitReader(rc, smallMessage+1))
+	if err != nil {
+		return content{}, nil, fmt.Errorf("reading queued message: %w", err)
+	}
+	if len(data) > smallMessage {
+		c, err := scanContent(io.MultiReader(bytes.NewReader(data), rc), 32<<10)
+		return c, open, err
+	}
+	c, err := scanContent(bytes.NewReader(data), len(data))
+	return c, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, err
+}
+
+// scanContent reads the message once, in bounded memory: a buffer of
+// bufSize bytes (lines longer than that are looked at in pieces).
+func scanContent(r io.Reader, bufSize int) (content, error) {
+	var c content
+	br := bufio.NewReaderSize(r, bufSize)
 	inHeader, lineStart := true, true
 	for {
 		chunk, err := br.ReadSlice('\n')

@@ -75,14 +75,24 @@ func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]Resul
 		o.MX = host
 		return &o
 	}
+	key := "smarthost " + host + " " + net.JoinHostPort(ip.String(), t.d.smartP)
+	if results := t.reuse(ctx, key, host, where); results != nil {
+		return results, nil
+	}
 	conn, err := t.d.dial(ctx, ip, t.d.smartP)
 	if err != nil {
 		return nil, fail("4.4.1", "cannot connect to smarthost "+where+":"+t.d.smartP+": "+describe(err))
 	}
+	born := time.Now()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	c := newClient(conn, cfg.CommandTimeout)
-	defer c.close()
+	pooled := false
+	defer func() {
+		if !pooled {
+			c.close()
+		}
+	}()
 
 	if cfg.SmarthostTLS == TLSImplicit {
 		tc := tls.Client(conn, t.d.smartTC)
@@ -149,7 +159,13 @@ func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]Resul
 			return o.forAll(t.rcpts), nil
 		}
 	}
-	return t.transact(ctx, c, host, where), nil
+	results, e := t.transact(ctx, c, host, where, false)
+	if !stop() {
+		e = endClose // ctx ended and closed the connection
+	}
+	pooled = e == endKeep
+	t.finish(key, c, born, e)
+	return results, nil
 }
 
 // authenticate logs in with PLAIN (RFC 4616), or LOGIN when PLAIN is not

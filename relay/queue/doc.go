@@ -10,12 +10,13 @@
 //
 // # Durability
 //
-// The .json file is the commit point. Draft.Commit flushes and fsyncs the
-// .eml, writes <qid>.json.tmp, fsyncs it, renames it to <qid>.json and
-// fsyncs the directory; only then does it return nil, and only then may the
-// SMTP server answer "250 2.0.0 OK: queued as QID" (RFC 5321 section 6.1:
-// once a server has accepted responsibility for a message it must not lose
-// it). A crash at any earlier point leaves a .eml without a .json, or a
+// The .json file is the commit point. Draft.Commit flushes the .eml, writes
+// <qid>.json.tmp, fsyncs both (written first, fsync'd after, so that a
+// journaling file system commits them in one go), renames the .json.tmp to
+// <qid>.json and fsyncs the directory; only then does it return nil, and
+// only then may the SMTP server answer "250 2.0.0 OK: queued as QID" (RFC
+// 5321 section 6.1: once a server has accepted responsibility for a
+// message it must not lose it). A crash at any earlier point leaves a .eml without a .json, or a
 // .json.tmp, both of which Open removes because they were never
 // acknowledged.
 //
@@ -26,7 +27,9 @@
 // Every later state change (a recipient delivered, bounced, expired or
 // deferred) rewrites the .json the same way: tmp, fsync, rename, directory
 // fsync. A message with no recipient left queued is removed, .json first so
-// that a crash between the two removals leaves only an orphaned .eml.
+// that a crash between the two removals leaves only an orphaned .eml. The
+// removal of a message delivered to everyone is not fsync'd: a crash that
+// undoes it sends the message again, as at-least-once allows.
 //
 // Delivery is at-least-once: a crash after a remote server accepted a
 // message but before Done recorded it sends the message again; nothing

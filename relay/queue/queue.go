@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -44,6 +45,10 @@ type Queue struct {
 
 	dirFile *os.File // held open: fsync target and flock holder
 	syncer  *dirSyncer
+	// writers recycles the drafts' 128 KiB buffers: allocating and
+	// clearing one for every message would be most of what a message
+	// costs the garbage collector.
+	writers sync.Pool
 
 	// fault, when set (by tests only), is called before each write
 	// ("write"), file fsync ("sync") and directory fsync ("dirsync") with
@@ -93,6 +98,7 @@ func Open(opts Options) (*Queue, error) {
 		changed:     make(chan struct{}),
 	}
 	q.idle.L = &q.mu
+	q.writers.New = func() any { return bufio.NewWriterSize(nil, draftBuffer) }
 	if q.minRetry <= 0 {
 		q.minRetry = DefaultMinRetry
 	}
@@ -206,18 +212,38 @@ func (q *Queue) syncFile(f *os.File) error {
 // it, rename it over the old one, fsync the directory (group-committed).
 // A crash leaves either the old .json or the new one, never a mix.
 func (q *Queue) writeRecord(id string, data []byte) error {
+	f, err := q.stageRecord(id, data)
+	if err != nil {
+		return err
+	}
+	return q.publishRecord(id, f)
+}
+
+// stageRecord writes data to <id>.json.tmp, not yet fsync'd. The caller
+// hands the file to publishRecord, which closes it.
+func (q *Queue) stageRecord(id string, data []byte) (*os.File, error) {
 	tmp := q.path(id + ".json.tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return storageError("creating envelope", err)
+		return nil, storageError("creating envelope", err)
 	}
 	err = q.inject("write", tmp)
 	if err == nil {
 		_, err = f.Write(data)
 	}
-	if err == nil {
-		err = q.syncFile(f)
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return nil, storageError("writing envelope", err)
 	}
+	return f, nil
+}
+
+// publishRecord fsyncs and closes the staged <id>.json.tmp, renames it to
+// <id>.json and fsyncs the directory (group-committed).
+func (q *Queue) publishRecord(id string, f *os.File) error {
+	tmp := f.Name()
+	err := q.syncFile(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -238,6 +264,26 @@ func (q *Queue) writeRecord(id string, data []byte) error {
 // commit point; a crash before the .eml is gone leaves an orphan that the
 // next Open removes. keepEML leaves the .eml for a bounce to quote.
 func (q *Queue) removeFiles(id string, keepEML bool) error {
+	if err := q.unlinkFiles(id, keepEML); err != nil {
+		return err
+	}
+	if err := q.syncer.sync(); err != nil {
+		return storageError("syncing queue directory", err)
+	}
+	return nil
+}
+
+// removeDelivered removes a message every recipient of which was
+// delivered, without waiting for a directory fsync: should a crash undo
+// the removal, the message is delivered again, which at-least-once
+// delivery allows (RFC 5321 section 6.1 forbids losing a message, not
+// sending it twice), and the next state change's directory fsync makes it
+// durable anyway. It saves a journal commit per delivered message.
+func (q *Queue) removeDelivered(id string) error {
+	return q.unlinkFiles(id, false)
+}
+
+func (q *Queue) unlinkFiles(id string, keepEML bool) error {
 	if err := removeIfExists(q.path(id + ".json")); err != nil {
 		return storageError("removing envelope", err)
 	}
@@ -245,9 +291,6 @@ func (q *Queue) removeFiles(id string, keepEML bool) error {
 		if err := removeIfExists(q.path(id + ".eml")); err != nil {
 			return storageError("removing message", err)
 		}
-	}
-	if err := q.syncer.sync(); err != nil {
-		return storageError("syncing queue directory", err)
 	}
 	return nil
 }

@@ -5,7 +5,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // damagedDir is the subfolder where Open moves messages it cannot load,
@@ -51,8 +54,8 @@ func (q *Queue) recover() error {
 		changed = true
 	}
 	loaded, finished, damaged := 0, 0, 0
-	for id := range jsons {
-		rec, reason := q.load(id, emls[id])
+	for _, l := range q.loadAll(jsons, emls) {
+		id, rec, reason := l.id, l.rec, l.reason
 		switch {
 		case reason != "":
 			q.quarantine(id, emls[id], reason)
@@ -88,6 +91,38 @@ func (q *Queue) recover() error {
 	q.log.Info("queue_loaded", "dir", q.dir, "messages", loaded,
 		"removed_unfinished", len(tmps)+len(emls), "removed_finished", finished, "damaged", damaged)
 	return nil
+}
+
+// loaded is the outcome of load for one message.
+type loaded struct {
+	id     string
+	rec    *record
+	reason string
+}
+
+// loadAll loads the messages with a .json in parallel: a restart with a
+// large queue waiting is mostly file opens and reads, which several
+// goroutines overlap (issue 7: 100,000 messages ready in under 5 s).
+func (q *Queue) loadAll(jsons, emls map[string]bool) []loaded {
+	out := make([]loaded, 0, len(jsons))
+	for id := range jsons {
+		out = append(out, loaded{id: id})
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range 2 * runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(out) {
+					return
+				}
+				out[i].rec, out[i].reason = q.load(out[i].id, emls[out[i].id])
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 // load reads and checks one message. A non-empty reason says why it cannot

@@ -233,8 +233,12 @@ func (q *Queue) persist(e *entry, data []byte, pending, keepEML bool) error {
 		return nil
 	case pending:
 		return q.writeRecord(e.rec.ID, data)
-	default:
+	case keepEML:
+		// A bounce is being queued: the removal must be durable, or a
+		// crash would bring the message back and bounce it twice.
 		return q.removeFiles(e.rec.ID, keepEML)
+	default:
+		return q.removeDelivered(e.rec.ID)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -25,6 +26,12 @@ const (
 	// MinPasswordLength is the shortest password accepted for a login.
 	MinPasswordLength = 12
 )
+
+// argonSlots bounds the argon2id computations running at once. Each holds
+// its argonMemory (19 MiB) while it runs, so 64 connections logging in
+// together would need 1.2 GB; the work is CPU-bound, so running more of
+// them than there are cores finishes none sooner.
+var argonSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 
 // dummyHash is verified against when the login is unknown.
 var dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
@@ -92,7 +99,9 @@ func verify(hash, password string) bool {
 	if p == nil {
 		return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 	}
+	argonSlots <- struct{}{}
 	key := argon2.IDKey([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
+	<-argonSlots
 	return subtle.ConstantTimeCompare(key, p.key) == 1
 }
 

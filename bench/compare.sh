@@ -1,0 +1,404 @@
+#!/usr/bin/env bash
+# bench/compare.sh: dkimrelay against the Postfix + OpenDKIM setup it
+# replaces, on this machine, in one command:
+#
+#   bash bench/compare.sh
+#
+# It installs Postfix, OpenDKIM and Cyrus SASL from Debian (as root, or
+# through sudo), builds dkimrelay and the bench tools, and sets up, all in
+# one temporary folder and on loopback only:
+#
+#   - a throwaway Postfix instance (its own config and queue folders, run
+#     with `postfix -c`; the system's /etc/postfix is never touched), with
+#     two submission listeners offering STARTTLS (self-signed certificate)
+#     and SASL AUTH PLAIN from a sasldb user: one passes every message to
+#     OpenDKIM as a milter over a Unix socket (RSA-2048, relaxed/relaxed),
+#     the other has no milter;
+#   - dkimrelay with an RSA-2048 and an Ed25519 key, fsync before every 250;
+#   - relaysink, the MX all three relay to: over STARTTLS, as Postfix's
+#     relayhost and dkimrelay's smarthost. It verifies every signature.
+#
+# Then it runs relaybench against the three in alternation (A B C A B C ...,
+# ROUNDS rounds) at each concurrency in CONCURRENCY with 4 KB messages, and
+# once more per round at c=8 with 100 KB messages, measuring delivered
+# msgs/s, latency, the CPU of all of each relay's processes and their peak
+# RSS (bench/procmon). Last, bench/report writes bench/results/results.json,
+# bench/results/chart.svg and BENCHMARKS.md.
+#
+# Everything it starts is stopped when it ends, however it ends. Knobs
+# (environment): ROUNDS (3), CONCURRENCY ("1 8 32"), BIG (1: the 100 KB
+# runs; 0: skip them), PORT_BASE (10500), KEEP (1: keep the temporary
+# folder for a look at the logs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$(pwd)
+
+ROUNDS=${ROUNDS:-3}
+CONCURRENCY=${CONCURRENCY:-"1 8 32"}
+BIG=${BIG:-1}
+PORT_BASE=${PORT_BASE:-10500}
+KEEP=${KEEP:-0}
+SMALL=4096
+LARGE=102400
+# Messages per run, by concurrency: enough for a few seconds of steady
+# state at each, and a whole run of the script under 20 minutes on 2 cores.
+declare -A MESSAGES=([1]=500 [8]=2000 [32]=3000)
+BIG_MESSAGES=1000
+
+PF_DKIM_PORT=$((PORT_BASE + 87))   # Postfix submission with the OpenDKIM milter
+PF_PLAIN_PORT=$((PORT_BASE + 88))  # Postfix submission, no milter
+RELAY_PORT=$((PORT_BASE + 89))     # dkimrelay submission
+SINK_PORT=$((PORT_BASE + 25))      # relaysink, the MX of all three
+DOMAIN=bench.test
+
+say() { printf '== %s\n' "$*" >&2; }
+die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
+case $ROUNDS in
+  '' | *[!0-9]* | 0) die "ROUNDS must be a whole number of at least 1" ;;
+esac
+
+# --- packages ---------------------------------------------------------
+pkgs=(postfix opendkim opendkim-tools sasl2-bin libsasl2-modules)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  say "installing Debian packages: ${missing[*]}"
+  # "No configuration": the package must not set up or start a system
+  # Postfix; this script runs its own instance.
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+[ "$(id -u)" -eq 0 ] || die "run as root (Postfix's master and OpenDKIM need it to drop to their own users): sudo bash bench/compare.sh"
+command -v go >/dev/null || die "Go is needed to build dkimrelay: install Go 1.26 or later"
+
+# --- one temporary folder for everything ------------------------------
+# The queues live here, on the disk /tmp is on: fsync must cost what it
+# costs in production.
+WORK=$(mktemp -d /tmp/dkimrelay-bench.XXXXXX)
+chmod 755 "$WORK"
+# OpenDKIM refuses a configuration or key under a folder others may write
+# to, such as /tmp; it writes no mail, so /run does.
+ODWORK=$(mktemp -d /run/dkimrelay-bench.XXXXXX)
+chmod 755 "$ODWORK"
+pids=()
+cleanup() {
+  local rc=$?
+  set +e
+  for pid in "${pids[@]}"; do
+    kill -TERM "$pid" 2>/dev/null
+  done
+  [ -n "${PF_MASTER:-}" ] && postfix -c "$WORK/postfix/etc" stop >/dev/null 2>&1
+  for pid in "${pids[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null
+  done
+  # Postfix's master may take a moment to take its children down.
+  if [ -n "${PF_MASTER:-}" ]; then
+    for _ in $(seq 50); do kill -0 "$PF_MASTER" 2>/dev/null || break; sleep 0.1; done
+  fi
+  if [ "$KEEP" = 1 ]; then
+    echo "kept $WORK and $ODWORK" >&2
+  else
+    rm -rf "$WORK" "$ODWORK"
+  fi
+  exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # port: wait until something listens on 127.0.0.1:port
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "nothing listens on 127.0.0.1:$1; see the logs in $WORK (rerun with KEEP=1)"
+}
+
+# --- build ------------------------------------------------------------
+say "building dkimrelay and the bench tools"
+BIN=$WORK/bin
+mkdir -p "$BIN"
+go build -o "$BIN/" ./cmd/dkimrelay ./cmd/relaybench ./cmd/relaysink ./bench/procmon ./bench/report
+
+PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+export RELAYBENCH_PASSWORD=$PASSWORD
+
+# --- a self-signed certificate for Postfix's submission ----------------
+mkdir -p "$WORK/postfix/etc/sasl" "$WORK/postfix/queue" "$WORK/postfix/data"
+chown postfix:postfix "$WORK/postfix/data"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=postfix.$DOMAIN" \
+  -keyout "$WORK/postfix/etc/key.pem" -out "$WORK/postfix/etc/cert.pem" 2>/dev/null
+chmod 600 "$WORK/postfix/etc/key.pem"
+
+# --- OpenDKIM: RSA-2048, relaxed/relaxed, on a Unix socket --------------
+# Over TCP, Nagle and delayed ACKs add 40-88 ms a message (issue 7).
+OD=$ODWORK/opendkim
+mkdir -p "$OD"
+opendkim-genkey -b 2048 -d "$DOMAIN" -s pf -D "$OD"
+chown -R opendkim:opendkim "$OD"
+chmod 700 "$OD"
+chmod 600 "$OD/pf.private"
+# The socket's folder: Postfix's smtpd (user postfix) must reach it.
+MILTER=$ODWORK/milter
+mkdir -p "$MILTER"
+chown opendkim:postfix "$MILTER"
+chmod 750 "$MILTER"
+cat >"$OD/opendkim.conf" <<EOF
+Syslog                  no
+UserID                  opendkim:postfix
+UMask                   007
+Socket                  local:$MILTER/opendkim.sock
+PidFile                 $OD/opendkim.pid
+Mode                    s
+Canonicalization        relaxed/relaxed
+SignatureAlgorithm      rsa-sha256
+Domain                  $DOMAIN
+Selector                pf
+KeyFile                 $OD/pf.private
+InternalHosts           127.0.0.1
+OversignHeaders         From
+EOF
+
+# --- Postfix, a throwaway instance ---------------------------------------
+PF=$WORK/postfix
+# Cyrus SASL with the sasldb auxprop plugin (sasl2-bin's saslpasswd2).
+printf '%s' "$PASSWORD" | saslpasswd2 -f "$PF/sasldb2" -c -p -u "$DOMAIN" bench
+chown postfix:postfix "$PF/sasldb2"
+chmod 600 "$PF/sasldb2"
+# Debian's Postfix reads CONFIG_DIRECTORY/sasl/smtpd.conf.
+cat >"$PF/etc/sasl/smtpd.conf" <<EOF
+pwcheck_method: auxprop
+auxprop_plugin: sasldb
+mech_list: PLAIN LOGIN
+sasldb_path: $PF/sasldb2
+EOF
+cat >"$PF/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = postfix.$DOMAIN
+mydomain = $DOMAIN
+myorigin = $DOMAIN
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+maillog_file = $PF/maillog
+maillog_file_prefixes = $PF
+alias_maps =
+alias_database =
+biff = no
+# Everything goes to the sink, over TLS as dkimrelay's smarthost does.
+relayhost = [127.0.0.1]:$SINK_PORT
+smtp_tls_security_level = encrypt
+smtp_tls_loglevel = 0
+# Submission: STARTTLS, AUTH only after it, relaying for logins only.
+smtpd_tls_cert_file = $PF/etc/cert.pem
+smtpd_tls_key_file = $PF/etc/key.pem
+smtpd_tls_security_level = may
+smtpd_tls_auth_only = yes
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+cyrus_sasl_config_path = $PF/etc/sasl
+smtpd_sasl_local_domain = $DOMAIN
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+smtpd_recipient_restrictions = permit_sasl_authenticated, reject
+milter_default_action = tempfail
+milter_protocol = 6
+EOF
+# Debian's master.cf with chroot off (the instance's files live in $WORK)
+# and the two submission listeners.
+cat >"$PF/etc/master.cf" <<EOF
+127.0.0.1:$PF_DKIM_PORT inet n - n - - smtpd
+  -o smtpd_milters=unix:$MILTER/opendkim.sock
+127.0.0.1:$PF_PLAIN_PORT inet n - n - - smtpd
+  -o smtpd_milters=
+pickup     unix  n       -       n       60      1       pickup
+cleanup    unix  n       -       n       -       0       cleanup
+qmgr       unix  n       -       n       300     1       qmgr
+tlsmgr     unix  -       -       n       1000?   1       tlsmgr
+rewrite    unix  -       -       n       -       -       trivial-rewrite
+bounce     unix  -       -       n       -       0       bounce
+defer      unix  -       -       n       -       0       bounce
+trace      unix  -       -       n       -       0       bounce
+verify     unix  -       -       n       -       1       verify
+flush      unix  n       -       n       1000?   0       flush
+proxymap   unix  -       -       n       -       -       proxymap
+proxywrite unix  -       -       n       -       1       proxymap
+smtp       unix  -       -       n       -       -       smtp
+relay      unix  -       -       n       -       -       smtp
+showq      unix  n       -       n       -       -       showq
+error      unix  -       -       n       -       -       error
+retry      unix  -       -       n       -       -       error
+discard    unix  -       -       n       -       -       discard
+anvil      unix  -       -       n       -       1       anvil
+scache     unix  -       -       n       -       1       scache
+postlog    unix-dgram n  -       n       -       1       postlogd
+EOF
+
+# --- dkimrelay -----------------------------------------------------------
+DR=$WORK/dkimrelay
+"$BIN/dkimrelay" init --domain "$DOMAIN" --dir "$DR" --listen "127.0.0.1:$RELAY_PORT" >/dev/null
+cat >"$DR/dkimrelay.toml" <<EOF
+hostname = "dkimrelay.$DOMAIN"
+data_dir = "data"
+
+[submission]
+listen = ["127.0.0.1:$RELAY_PORT"]
+tls_cert = "tls/cert.pem"
+tls_key = "tls/key.pem"
+
+[[domains]]
+name = "$DOMAIN"
+
+[delivery]
+mode = "smarthost"
+smarthost = "127.0.0.1:$SINK_PORT"
+smarthost_insecure_skip_verify = true
+# Postfix checks no SPF or DMARC either, and there is no DNS here.
+spf_policy = "off"
+
+[log]
+file = "dkimrelay.log"
+EOF
+dr() { "$BIN/dkimrelay" --config "$DR/dkimrelay.toml" "$@"; }
+dr keys generate --domain "$DOMAIN" --algorithm ed25519 >/dev/null
+for sel in $(dr keys list --json | grep -o '"selector": *"[^"]*"' | cut -d'"' -f4); do
+  dr keys activate --domain "$DOMAIN" --selector "$sel" --force >/dev/null
+done
+printf '%s\n' "$PASSWORD" | dr users add bench --allow "@$DOMAIN" >/dev/null
+
+# The sink verifies against both relays' published keys.
+{ cat "$OD/pf.txt"; dr keys dns --domain "$DOMAIN"; } >"$WORK/records.zone"
+
+# --- start the relays ------------------------------------------------------
+say "starting OpenDKIM, Postfix and dkimrelay on 127.0.0.1"
+opendkim -f -x "$OD/opendkim.conf" >"$WORK/opendkim.log" 2>&1 &
+OD_PID=$!
+pids+=("$OD_PID")
+for _ in $(seq 100); do [ -S "$MILTER/opendkim.sock" ] && break; sleep 0.1; done
+[ -S "$MILTER/opendkim.sock" ] || die "OpenDKIM did not start: $(cat "$WORK/opendkim.log")"
+# The postfix command reports to the terminal only (else to syslog), so it
+# is given one: script(1) comes with every Debian.
+pf() { script -qec "postfix -c $PF/etc $*" /dev/null; }
+pf check || die "Postfix refused its configuration (above)"
+pf start >/dev/null || die "Postfix did not start: $(tail -5 "$PF/maillog" 2>/dev/null)"
+PF_MASTER=$(tr -d ' \n' <"$PF/queue/pid/master.pid")
+"$BIN/dkimrelay" --config "$DR/dkimrelay.toml" serve >"$WORK/dkimrelay.out" 2>&1 &
+DR_PID=$!
+pids+=("$DR_PID")
+wait_port "$PF_DKIM_PORT"
+wait_port "$PF_PLAIN_PORT"
+wait_port "$RELAY_PORT"
+
+# --- one run ---------------------------------------------------------------
+RAW=$WORK/raw
+mkdir -p "$RAW"
+relay_port() {
+  case $1 in
+    postfix-opendkim) echo "$PF_DKIM_PORT" ;;
+    postfix) echo "$PF_PLAIN_PORT" ;;
+    dkimrelay) echo "$RELAY_PORT" ;;
+  esac
+}
+relay_pids() { # every process tree that does the relay's work
+  case $1 in
+    postfix-opendkim) echo "$PF_MASTER,$OD_PID" ;;
+    postfix) echo "$PF_MASTER" ;;
+    dkimrelay) echo "$DR_PID" ;;
+  esac
+}
+
+# run RELAY C SIZE N OUTBASE: a sink, the monitor, the load; then wait for
+# the sink to have every message.
+run_one() {
+  local relay=$1 c=$2 size=$3 n=$4 out=$5 unsigned=()
+  [ "$relay" = postfix ] && unsigned=(-allow-unsigned)
+  "$BIN/relaysink" -listen "127.0.0.1:$SINK_PORT" -records "$WORK/records.zone" -tls -n "$n" \
+    -timeout 300s -out "$out.sink.json" "${unsigned[@]}" 2>>"$WORK/sink.log" &
+  local sink=$!
+  pids+=("$sink")
+  wait_port "$SINK_PORT"
+  "$BIN/procmon" -pids "$(relay_pids "$relay")" -out "$out.proc.json" &
+  local mon=$!
+  pids+=("$mon")
+  if ! "$BIN/relaybench" -server "127.0.0.1:$(relay_port "$relay")" -user bench \
+    -from "notifications@$DOMAIN" -to bench@example.net -n "$n" -c "$c" -size "$size" -json >"$out.bench.json"; then
+    # Some messages were never accepted, so the sink would wait for them
+    # in vain: give the accepted ones a while to arrive, then stop it.
+    echo "relaybench against $relay failed; see $out.bench.json" >&2
+    [ -s "$out.bench.json" ] || echo '{"error": "relaybench failed"}' >"$out.bench.json"
+    (sleep 20; kill -TERM "$sink" 2>/dev/null) &
+  fi
+  wait "$sink" || echo "relaysink reported a problem with $relay (see $out.sink.json)" >&2
+  kill -TERM "$mon"
+  wait "$mon" || true
+}
+
+say "warming up"
+for relay in postfix-opendkim postfix dkimrelay; do
+  run_one "$relay" 8 "$SMALL" 200 "$WORK/warmup-$relay"
+done
+
+start=$(date +%s)
+for round in $(seq "$ROUNDS"); do
+  for c in $CONCURRENCY; do
+    for relay in postfix-opendkim postfix dkimrelay; do
+      n=${MESSAGES[$c]:-2000}
+      say "round $round/$ROUNDS: $relay, c=$c, $n messages of 4 KB"
+      run_one "$relay" "$c" "$SMALL" "$n" "$RAW/${relay}_c${c}_s${SMALL}_r${round}"
+    done
+  done
+  if [ "$BIG" = 1 ]; then
+    for relay in postfix-opendkim postfix dkimrelay; do
+      say "round $round/$ROUNDS: $relay, c=8, $BIG_MESSAGES messages of 100 KB"
+      run_one "$relay" 8 "$LARGE" "$BIG_MESSAGES" "$RAW/${relay}_c8_s${LARGE}_r${round}"
+    done
+  fi
+done
+say "measured for $(($(date +%s) - start)) s"
+
+# --- the report ------------------------------------------------------------
+declare -A seen=()
+msgs=""
+for c in $CONCURRENCY; do
+  [ -n "${seen[$c]:-}" ] && continue
+  seen[$c]=1
+  msgs="$msgs${msgs:+, }\"$c\": ${MESSAGES[$c]:-2000}"
+done
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$repo" diff --quiet HEAD -- . ':!BENCHMARKS.md' ':!bench/results' 2>/dev/null || commit="$commit (with local changes)"
+cat >"$RAW/meta.json" <<EOF
+{
+  "date": "$(date -u +%Y-%m-%d)",
+  "cpu": "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')",
+  "cores": $(nproc),
+  "memory_gb": $(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo),
+  "kernel": "$(uname -r)",
+  "os": "$(. /etc/os-release && echo "$PRETTY_NAME")",
+  "go": "$(go env GOVERSION)",
+  "postfix": "$(postconf -d -h mail_version)",
+  "opendkim": "$(opendkim -V | head -1 | sed 's/.*v//')",
+  "commit": "$commit",
+  "rounds": $ROUNDS,
+  "messages": {$msgs},
+  "big_messages": $([ "$BIG" = 1 ] && echo "$BIG_MESSAGES" || echo 0),
+  "command": "bash bench/compare.sh"
+}
+EOF
+# The report first: it writes nothing unless every run could be read, so a
+# failed run of this script never replaces the committed results.
+mkdir -p bench/results
+"$BIN/report" -raw "$RAW"
+rm -rf bench/results/raw
+cp -r "$RAW" bench/results/raw
+say "wrote BENCHMARKS.md, bench/results/results.json and bench/results/chart.svg"
+# The table, for the terminal.
+sed -n '/^## Results/,/^Every run/p' BENCHMARKS.md

@@ -1,0 +1,10 @@
+package queue
+
+// SetFaultHook installs fn, called before each write ("write"), file fsync
+// ("sync") and directory fsync ("dirsync") of the queue with the path
+// concerned; an error fn returns is taken as the operation's (return an
+// *os.PathError wrapping syscall.ENOSPC for a full disk). It is the file
+// system seam of the fault tests of the packages above the queue, which
+// cannot fill a real disk portably. Call it before the queue is used from
+// other goroutines; nil removes the hook. The relay itself never calls it.
+func (q *Queue) SetFaultHook(fn func(op, path string) error) { q.fault = fn }

@@ -1,0 +1,209 @@
+package submission
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"dkimrelay/dkim"
+	"dkimrelay/relay/queue"
+	"dkimrelay/relay/users"
+)
+
+// benchPolicy is a fixed Policy: one login, the given keys, no DNS checks
+// (spf_policy = "off").
+type benchPolicy struct {
+	db   *users.DB
+	keys []dkim.Key
+}
+
+func (p *benchPolicy) Users() *users.DB                                     { return p.db }
+func (p *benchPolicy) SigningKeys(string) []dkim.Key                        { return p.keys }
+func (p *benchPolicy) CheckSender(context.Context, string) error            { return nil }
+func (p *benchPolicy) CheckAlignment(context.Context, string, string) error { return nil }
+
+const benchPassword = "bench-password-0123456789"
+
+// benchServer runs a submission server on loopback with a real queue (real
+// fsyncs) in a temporary folder and returns its address.
+func benchServer(b *testing.B, keys []dkim.Key) string {
+	b.Helper()
+	dir := b.TempDir()
+	hash, err := users.Hash(benchPassword)
+	if err != nil {
+		b.Fatal(err)
+	}
+	usersFile := filepath.Join(dir, "users.toml")
+	if err := os.WriteFile(usersFile, []byte(fmt.Sprintf("[[user]]\nname = \"app\"\nhash = %q\nallow = [\"@example.org\"]\n", hash)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	db, err := users.Load(usersFile)
+	if err != nil {
+		b.Fatal(err)
+	}
+	q, err := queue.Open(queue.Options{Dir: filepath.Join(dir, "queue")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { q.Close() })
+	log := slog.New(slog.DiscardHandler)
+	srv := New(Config{
+		Hostname:       "relay.test",
+		Listen:         []string{"127.0.0.1:0"},
+		TLS:            &tls.Config{Certificates: []tls.Certificate{benchCert(b)}},
+		MaxMessageSize: 10 << 20,
+		MaxRecipients:  100,
+		MaxHeaderSize:  1 << 20,
+		MaxConnections: 100,
+		CommandTimeout: time.Minute,
+	}, &benchPolicy{db: db, keys: keys}, q, log)
+	if err := srv.Listen(); err != nil {
+		b.Fatal(err)
+	}
+	go srv.Serve()
+	b.Cleanup(func() { srv.Close() })
+	return srv.Addrs()[0].String()
+}
+
+func benchCert(b *testing.B) tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "relay.test"},
+		DNSNames: []string{"relay.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// benchMessage is a notification of about size bytes: the header fields
+// Mastodon sets and a quoted-printable-like body.
+func benchMessage(seq, size int) []byte {
+	var m bytes.Buffer
+	fmt.Fprintf(&m, "From: Mastodon <notifications@example.org>\r\nTo: someone@example.net\r\n"+
+		"Subject: alice favourited your post\r\nDate: Mon, 02 Jan 2006 15:04:05 +0000\r\n"+
+		"Message-ID: <bench-%d@example.org>\r\nMime-Version: 1.0\r\nContent-Type: text/plain; charset=UTF-8\r\n"+
+		"List-Unsubscribe: <https://example.org/unsubscribe?t=%d>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n", seq, seq)
+	line := strings.Repeat("alice favourited your post: hello from the benchmark ", 2)[:74] + "\r\n"
+	for m.Len() < size {
+		m.WriteString(line)
+	}
+	return m.Bytes()
+}
+
+// BenchmarkSubmission measures the whole acceptance of a message as a
+// client sees it, in process: over connections set up once (STARTTLS,
+// AUTH PLAIN), MAIL, RCPT, DATA with header checks, DKIM signing with
+// RSA-2048 and Ed25519, spooling with fsync of message, envelope and
+// folder, the 250, then RSET. "c8" runs eight connections at once, where
+// the queue's group commit pays off.
+func BenchmarkSubmission(b *testing.B) {
+	rk, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, ek, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := []dkim.Key{
+		{Domain: "example.org", Selector: "r", Signer: rk},
+		{Domain: "example.org", Selector: "e", Signer: ek},
+	}
+	for _, bc := range []struct {
+		name        string
+		conns, size int
+	}{
+		{"c1/4KB", 1, 4 << 10},
+		{"c8/4KB", 8, 4 << 10},
+		{"c8/100KB", 8, 100 << 10},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			addr := benchServer(b, keys)
+			clients := make([]*smtp.Client, bc.conns)
+			for i := range clients {
+				c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := c.Auth(sasl.NewPlainClient("", "app", benchPassword)); err != nil {
+					b.Fatal(err)
+				}
+				clients[i] = c
+				defer c.Close()
+			}
+			msg := benchMessage(0, bc.size)
+			b.SetBytes(int64(len(msg)))
+			b.ReportAllocs()
+			work := make(chan int)
+			var wg sync.WaitGroup
+			var mu sync.Mutex
+			var firstErr error
+			for _, c := range clients {
+				wg.Go(func() {
+					for range work {
+						if err := submitOne(c, msg); err != nil {
+							mu.Lock()
+							if firstErr == nil {
+								firstErr = err
+							}
+							mu.Unlock()
+						}
+					}
+				})
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				work <- i
+			}
+			close(work)
+			wg.Wait()
+			b.StopTimer()
+			if firstErr != nil {
+				b.Fatal(firstErr)
+			}
+		})
+	}
+}
+
+func submitOne(c *smtp.Client, msg []byte) error {
+	if err := c.Mail("notifications@example.org", nil); err != nil {
+		return err
+	}
+	if err := c.Rcpt("someone@example.net", nil); err != nil {
+		return err
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Reset()
+}
