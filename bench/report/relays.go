@@ -35,10 +35,3 @@ func relayName(id string) string {
 	}
 	return id
 }
-
-func relayColor(id string) string {
-	if i := relayOrder(id); i < len(relays) {
-		return relays[i].color
-	}
-	return "#000000"
-}

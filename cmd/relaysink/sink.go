@@ -24,10 +24,9 @@ type Sink struct {
 	done    chan struct{} // closed when want distinct messages have arrived
 	now     func() time.Time
 
-	mu      sync.Mutex
-	sum     Summary
-	seen    map[string]bool // Message-IDs, to tell at-least-once duplicates apart
-	closeMu sync.Once
+	mu   sync.Mutex
+	sum  Summary
+	seen map[string]bool // Message-IDs, to tell at-least-once duplicates apart
 }
 
 // Summary is what the sink reports, as JSON for the comparison script.

@@ -73,8 +73,6 @@ func withAuth(mechs []string, users map[string]string) sinkOption {
 
 func withUTF8() sinkOption { return func(s *sink) { s.srv.EnableSMTPUTF8 = true } }
 
-func withMaxSize(n int64) sinkOption { return func(s *sink) { s.srv.MaxMessageBytes = n } }
-
 // serveSink starts a sink on ln (plain or implicit TLS, as ln is).
 func serveSink(t testing.TB, ln net.Listener, opts ...sinkOption) *sink {
 	s := &sink{t: t, Addr: ln.Addr().String()}
