@@ -10,7 +10,6 @@ import (
 	"dkimrelay/dnscheck"
 	"dkimrelay/keys"
 	"dkimrelay/relay/config"
-	"dkimrelay/resolver"
 )
 
 func runCheck(e *env, args []string) error {
@@ -41,7 +40,7 @@ func runCheck(e *env, args []string) error {
 	for _, err := range errs {
 		fmt.Fprintln(e.stderr, "warning:", err)
 	}
-	res, err := resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout.Duration})
+	res, err := newResolver(cfg)
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -12,7 +11,6 @@ import (
 	"dkimrelay/keys/publish"
 	"dkimrelay/relay"
 	"dkimrelay/relay/config"
-	"dkimrelay/resolver"
 )
 
 func openKeys(e *env) (*config.Config, *keys.Store, error) {
@@ -167,7 +165,7 @@ func runKeysDNS(e *env, args []string) error {
 	}
 	n := 0
 	for _, k := range list {
-		if !strings.EqualFold(k.Domain, *domain) || (*sel != "" && k.Selector != *sel) {
+		if !sameDomain(k.Domain, *domain) || (*sel != "" && k.Selector != *sel) {
 			continue
 		}
 		n++
@@ -210,7 +208,7 @@ func runKeysActivate(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout.Duration})
+	res, err := newResolver(cfg)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,12 @@ import (
 	"dkimrelay/resolver"
 )
 
+// sameDomain compares a stored key's domain with one typed on the command
+// line, which may differ in case or carry a final dot.
+func sameDomain(stored, typed string) bool {
+	return strings.EqualFold(stored, strings.TrimSuffix(typed, "."))
+}
+
 // newResolver is the relay's own resolver, so the CLI sees DNS as the
 // relay (and dns.servers) does.
 func newResolver(cfg *config.Config) (*resolver.Resolver, error) {
@@ -45,7 +51,7 @@ func runKeysCheck(e *env, args []string) error {
 	list, errs := st.List()
 	var todo []*keys.Key
 	for _, k := range list {
-		if strings.EqualFold(k.Domain, strings.TrimSuffix(*domain, ".")) && (k.State == keys.Pending || k.State == keys.Active) {
+		if sameDomain(k.Domain, *domain) && (k.State == keys.Pending || k.State == keys.Active) {
 			todo = append(todo, k)
 		}
 	}

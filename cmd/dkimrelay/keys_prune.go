@@ -59,7 +59,7 @@ func keysPrune(e *env, args []string, now time.Time) error {
 		fmt.Fprintf(info, "Nothing to prune: no retiring key has passed keys.retire_after (%s).\n", keyDays(grace))
 		list, _ := st.List()
 		for _, k := range list {
-			if k.State == keys.Retiring && (*domain == "" || strings.EqualFold(k.Domain, strings.TrimSuffix(*domain, "."))) {
+			if k.State == keys.Retiring && (*domain == "" || sameDomain(k.Domain, *domain)) {
 				fmt.Fprintf(info, "Key %s of %s is retiring; it can be pruned after %s.\n", k.Selector, k.Domain, keyTime(k.RemovableAfter(grace)))
 			}
 		}
