@@ -136,6 +136,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 			MaxDelay:    5 * cfg.Submission.AuthFailureDelay.Duration,
 			LoginDelay:  cfg.Submission.AuthFailureDelay.Duration,
 		}, nil),
+		AuthCache: users.NewCache(cfg.Submission.AuthCacheTTL.Duration),
 		Rate: abuse.NewRateLimiter(abuse.RatePolicy{
 			MessagesPerMinute: cfg.Submission.RateMessagesPerMinute,
 			RecipientsPerHour: cfg.Submission.RateRecipientsPerHour,

@@ -129,6 +129,28 @@ func TestRun(t *testing.T) {
 	}
 }
 
+// -reconnect: a connection and a login for every message, no RSET.
+func TestRunReconnect(t *testing.T) {
+	s, addr := startServer(t)
+	res, err := Run(Options{Addr: addr, User: "bench", Password: "secret-password",
+		From: "notifications@example.org", To: "b@example.net", N: 10, C: 2, Size: 1024, Reconnect: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sent != 10 || res.Failed != 0 {
+		t.Errorf("sent %d, failed %d; want 10, 0", res.Sent, res.Failed)
+	}
+	s.mu.Lock()
+	msgs, auths := s.msgs, s.auths
+	s.mu.Unlock()
+	if msgs != 10 || auths != 10 {
+		t.Errorf("server saw %d messages and %d logins; want 10 and 10", msgs, auths)
+	}
+	if !res.Summary().Reconnect {
+		t.Error("the summary does not say -reconnect")
+	}
+}
+
 func TestRunBadPassword(t *testing.T) {
 	_, addr := startServer(t)
 	_, err := Run(Options{Addr: addr, User: "bench", Password: "wrong", From: "a@example.org", To: "b@example.net", N: 2, C: 1, Size: 1024})

@@ -78,6 +78,10 @@ type Submission struct {
 	// AuthFailureDelay is added to the answer of an AUTH for each recent
 	// failure from the same address, up to five times this.
 	AuthFailureDelay Duration `toml:"auth_failure_delay"`
+	// AuthCacheTTL is how long a login that proved its password may log
+	// in again with the same password without another argon2id
+	// verification (0: verify every AUTH). See users.Cache.
+	AuthCacheTTL Duration `toml:"auth_cache_ttl"`
 	// RateMessagesPerMinute and RateRecipientsPerHour limit each login;
 	// 0 (the default) is no limit, so an instance's announcement to every
 	// user is never slowed.
@@ -203,6 +207,7 @@ func Defaults() *Config {
 			AuthFailureWindow:   Duration{10 * time.Minute},
 			AuthBlock:           Duration{15 * time.Minute},
 			AuthFailureDelay:    Duration{time.Second},
+			AuthCacheTTL:        Duration{10 * time.Minute},
 		},
 		Delivery: Delivery{
 			Mode:           "mx",
@@ -340,6 +345,9 @@ func (c *Config) validate() error {
 	}
 	if s.AuthFailureWindow.Duration <= 0 || s.AuthBlock.Duration <= 0 {
 		return errors.New("submission.auth_failure_window and submission.auth_block must be positive")
+	}
+	if s.AuthCacheTTL.Duration < 0 || s.AuthCacheTTL.Duration > 24*time.Hour {
+		return fmt.Errorf("submission.auth_cache_ttl = %s must be between 0 (off) and 24h", s.AuthCacheTTL.Duration)
 	}
 	if s.RateMessagesPerMinute < 0 || s.RateRecipientsPerHour < 0 {
 		return errors.New("submission.rate_messages_per_minute and rate_recipients_per_hour must be 0 (no limit) or positive")

@@ -86,7 +86,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 			// on it would let any login send as any other (the class of
 			// CVE-2023-27582).
 			if identity != "" && identity != username {
-				return s.authResult(username, mech, errors.New("authorization identity differs"))
+				return s.authResult(username, mech, false, errors.New("authorization identity differs"))
 			}
 			return s.login(username, password, mech)
 		}), nil
@@ -109,7 +109,7 @@ func (s *session) login(username, password, mech string) error {
 	if d := guard.Delay(s.ip, username); d > 0 {
 		time.Sleep(d)
 	}
-	u, err := s.srv.policy.Users().Authenticate(username, password)
+	u, cached, err := s.srv.cfg.AuthCache.Authenticate(s.srv.policy.Users(), username, password)
 	if err == nil {
 		s.user = u
 		guard.Success(s.ip)
@@ -117,7 +117,7 @@ func (s *session) login(username, password, mech string) error {
 			s.conn.authed.Store(true)
 		}
 	}
-	return s.authResult(username, mech, err)
+	return s.authResult(username, mech, cached, err)
 }
 
 // Replies of the AUTH limits (RFC 3463 4.7.0: a security policy status).
@@ -136,13 +136,19 @@ func (s *session) closeWith(err *smtp.SMTPError) error {
 	return err
 }
 
-func (s *session) authResult(username, mech string, err error) error {
+// authResult logs an AUTH's outcome (cached: answered from the verified
+// login cache) and counts failures.
+func (s *session) authResult(username, mech string, cached bool, err error) error {
 	result := "ok"
 	if err != nil {
 		result = "failed"
 	}
 	// The attempted name is logged, the password never is.
-	s.log().Info("auth", "user", username, "mechanism", mech, "result", result, "remote", s.remote, "helo", s.helo)
+	attrs := []any{"user", username, "mechanism", mech, "result", result, "remote", s.remote, "helo", s.helo}
+	if cached {
+		attrs = append(attrs, "cached", true)
+	}
+	s.log().Info("auth", attrs...)
 	if err == nil {
 		return nil
 	}

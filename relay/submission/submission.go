@@ -39,7 +39,10 @@ type Config struct {
 	MaxCommandLength    int
 	MaxAuthAttempts     int
 	AuthGuard           *abuse.AuthGuard
-	Rate                *abuse.RateLimiter
+	// AuthCache answers repeated logins with the same password without
+	// argon2id; nil verifies every AUTH in full.
+	AuthCache *users.Cache
+	Rate      *abuse.RateLimiter
 }
 
 // Policy answers the questions a session asks while it runs. The relay

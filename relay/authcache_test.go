@@ -1,0 +1,58 @@
+package relay
+
+import (
+	"strings"
+	"testing"
+
+	"dkimrelay/resolver/dnstest"
+)
+
+// A login that proved its password logs in again from the verified-login
+// cache (users.Cache), as Mastodon does for every message; a wrong
+// password is still refused; auth_cache_ttl = "0s" verifies every time.
+func TestAuthCache(t *testing.T) {
+	for _, tc := range []struct {
+		name, extra string
+		wantCached  []bool
+	}{
+		{"default", "", []bool{false, true, true}},
+		{"off", `auth_cache_ttl = "0s"`, []bool{false, false, false}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := dnstest.NewServer(t)
+			srv.AddZone(policyZone)
+			addr, logs := startRelayWith(t, srv, "off", tc.extra)
+			for i := range tc.wantCached {
+				s, _ := dialRaw(t, addr)
+				s.cmd("EHLO test")
+				if i == 1 {
+					if r := s.cmd(plain("app", testPassword+"x")); !strings.HasPrefix(r, "535 5.7.8") {
+						t.Fatalf("wrong password: %q", r)
+					}
+				}
+				if r := s.cmd(plain("app", testPassword)); !strings.HasPrefix(r, "235") {
+					t.Fatalf("login %d: %q", i+1, r)
+				}
+				s.cmd("QUIT")
+			}
+			var got []bool
+			for _, ev := range logs.events("auth") {
+				if ev["result"] == "failed" {
+					if ev["cached"] != nil {
+						t.Errorf("a failed AUTH logged as cached: %v", ev)
+					}
+					continue
+				}
+				got = append(got, ev["cached"] == true)
+			}
+			if len(got) != len(tc.wantCached) {
+				t.Fatalf("successful auth events: %v", got)
+			}
+			for i := range got {
+				if got[i] != tc.wantCached[i] {
+					t.Fatalf("cached per login: %v; want %v", got, tc.wantCached)
+				}
+			}
+		})
+	}
+}
