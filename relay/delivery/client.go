@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/textproto"
 	"regexp"
 	"strconv"
 	"strings"
@@ -315,7 +314,7 @@ func (c *client) data(r io.Reader, finalTimeout time.Duration) (rep *reply, sent
 // reply; see data. A nil reply with an error means the final dot was not
 // sent.
 func (c *client) body(r io.Reader, finalTimeout time.Duration) (*reply, error) {
-	dw := textproto.NewWriter(c.w).DotWriter()
+	dw := newDotWriter(c.w)
 	if _, err := io.Copy(dw, r); err != nil {
 		// Do not send the final dot: the server must not take a
 		// truncated message. The caller closes the connection.

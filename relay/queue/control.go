@@ -171,7 +171,7 @@ func (q *Queue) OpenRaw(id string) (io.ReadCloser, error) {
 }
 
 func (q *Queue) openEML(id string) (*os.File, error) {
-	f, err := os.Open(q.path(id + ".eml"))
+	f, err := openFile(q.path(id+".eml"), os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}

@@ -44,7 +44,7 @@ func (q *Queue) NewDraft() (*Draft, error) {
 		if err != nil {
 			return nil, fmt.Errorf("queue: picking a queue ID: %w", err)
 		}
-		f, err := os.OpenFile(q.path(id+".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := openFile(q.path(id+".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

@@ -223,7 +223,7 @@ func (q *Queue) writeRecord(id string, data []byte) error {
 // hands the file to publishRecord, which closes it.
 func (q *Queue) stageRecord(id string, data []byte) (*os.File, error) {
 	tmp := q.path(id + ".json.tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := openFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, storageError("creating envelope", err)
 	}

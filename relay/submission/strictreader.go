@@ -1,6 +1,7 @@
 package submission
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 
@@ -49,33 +50,9 @@ func (s *strictReader) Read(p []byte) (int, error) {
 		return 0, s.err
 	}
 	n, err := s.r.Read(p)
-	for i := 0; i < n; i++ {
-		c := p[i]
-		if s.prevCR {
-			s.prevCR = false
-			if c != '\n' {
-				s.err = errBareCR
-				return i, s.err
-			}
-			s.line = 0
-			continue
-		}
-		switch c {
-		case '\r':
-			s.prevCR = true
-		case '\n':
-			s.err = errBareLF
-			return i, s.err
-		case 0:
-			s.err = errNUL
-			return i, s.err
-		default:
-			s.line++
-			if s.line > maxLineLength {
-				s.err = errLongLine
-				return i, s.err
-			}
-		}
+	if i, bad := s.check(p[:n]); bad != nil {
+		s.err = bad
+		return i, bad
 	}
 	if err == io.EOF && s.prevCR {
 		// A CR as the very last byte: go-smtp only ends DATA after CRLF,
@@ -84,4 +61,50 @@ func (s *strictReader) Read(p []byte) (int, error) {
 		return n, s.err
 	}
 	return n, err
+}
+
+// check runs p through the line checks. On a refusal it returns the
+// offset of the first offending byte and the reply. It looks at a line's
+// text a segment at a time, between CRs, with bytes.IndexByte, rather than
+// byte by byte: the whole message passes through here.
+func (s *strictReader) check(p []byte) (int, error) {
+	for i := 0; i < len(p); {
+		if s.prevCR {
+			s.prevCR = false
+			if p[i] != '\n' {
+				return i, errBareCR
+			}
+			s.line = 0
+			i++
+			continue
+		}
+		seg := p[i:]
+		cr := bytes.IndexByte(seg, '\r')
+		if cr >= 0 {
+			seg = seg[:cr]
+		}
+		// The first offending byte of the segment wins: a LF or NUL, or
+		// the byte that makes the line too long (a LF or NUL at that very
+		// place is reported as what it is).
+		at, bad := len(seg), error(nil)
+		if k := maxLineLength - s.line; k < len(seg) {
+			at, bad = k, errLongLine
+		}
+		if k := bytes.IndexByte(seg[:min(at+1, len(seg))], '\n'); k >= 0 {
+			at, bad = k, errBareLF
+		}
+		if k := bytes.IndexByte(seg[:min(at+1, len(seg))], 0); k >= 0 {
+			at, bad = k, errNUL
+		}
+		if bad != nil {
+			return i + at, bad
+		}
+		s.line += len(seg)
+		if cr < 0 {
+			break
+		}
+		s.prevCR = true
+		i += cr + 1
+	}
+	return 0, nil
 }

@@ -45,22 +45,82 @@ func TestStrictReader(t *testing.T) {
 	}
 }
 
+// referenceCheck is the byte-at-a-time statement of strictReader's rules:
+// the first offending byte's offset and reply, or -1 and nil.
+func referenceCheck(in []byte) (int, error) {
+	prevCR, line := false, 0
+	for i, c := range in {
+		if prevCR {
+			prevCR = false
+			if c != '\n' {
+				return i, errBareCR
+			}
+			line = 0
+			continue
+		}
+		switch c {
+		case '\r':
+			prevCR = true
+		case '\n':
+			return i, errBareLF
+		case 0:
+			return i, errNUL
+		default:
+			line++
+			if line > maxLineLength {
+				return i, errLongLine
+			}
+		}
+	}
+	if prevCR {
+		return len(in), errBareCR
+	}
+	return -1, nil
+}
+
 func FuzzStrictReader(f *testing.F) {
-	for _, s := range []string{"a\r\n", "a\nb", "a\rb", "\r\n.\r\n", "x\x00"} {
+	long := strings.Repeat("y", 997)
+	for _, s := range []string{"a\r\n", "a\nb", "a\rb", "\r\n.\r\n", "x\x00", long + "x\n", long + "x\x00", long + "xx\r\n", long + "\r\n" + long + "z\r\n"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out, err := io.ReadAll(newStrictReader(strings.NewReader(string(in))))
-		if err == nil {
-			if string(out) != string(in) {
+		// The verdict, and where it falls, must not depend on how the
+		// stream is cut into reads.
+		wantAt, want := referenceCheck(in)
+		for _, chunk := range []int{1, 3, 64, len(in) + 1} {
+			out, err := io.ReadAll(newStrictReader(&pieces{in, chunk}))
+			if err != want {
+				t.Fatalf("pieces of %d: err = %v, the byte-wise rules say %v (at %d)", chunk, err, want, wantAt)
+			}
+			if want != nil && wantAt < len(in) && len(out) != wantAt {
+				t.Fatalf("pieces of %d: passed %d bytes before the refusal, want %d", chunk, len(out), wantAt)
+			}
+			if err == nil && string(out) != string(in) {
 				t.Fatal("accepted input was changed")
 			}
+		}
+		if want == nil {
 			s := string(in)
 			if strings.Contains(strings.ReplaceAll(s, "\r\n", ""), "\n") || strings.Contains(strings.ReplaceAll(s, "\r\n", ""), "\r") || strings.Contains(s, "\x00") {
 				t.Fatalf("accepted a bare CR/LF or NUL: %q", in)
 			}
 		}
 	})
+}
+
+// pieces reads p at most n bytes at a time.
+type pieces struct {
+	p []byte
+	n int
+}
+
+func (r *pieces) Read(b []byte) (int, error) {
+	if len(r.p) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(b[:min(len(b), r.n)], r.p)
+	r.p = r.p[k:]
+	return k, nil
 }
 
 func TestLoginServer(t *testing.T) {
