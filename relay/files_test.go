@@ -146,3 +146,30 @@ func TestRootWarning(t *testing.T) {
 		t.Errorf("running as root: %v; warned: %v", root, warned)
 	}
 }
+
+// TestDataDirPermissionsWarning: a data dir others may enter or list is
+// named in the log with the chmod that fixes it; a 0700 one is not.
+func TestDataDirPermissionsWarning(t *testing.T) {
+	h := prepareHardRelay(t, dnstest.NewServer(t), hardOptions{})
+	for _, tc := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o755, true}, {0o750, true}, {0o700, false}} {
+		if err := os.Chmod(h.cfg.DataDir, tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		logs := &lockedBuffer{}
+		r, err := New(h.cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.closeStores()
+		evs := logs.events("data_dir_permissions")
+		if (len(evs) == 1) != tc.warn {
+			t.Fatalf("mode %04o: events %v, want a warning: %v", tc.mode, evs, tc.warn)
+		}
+		if tc.warn && !strings.Contains(fmt.Sprint(evs[0]["detail"]), "chmod 700 "+h.cfg.DataDir) {
+			t.Errorf("mode %04o: the warning does not give the fix: %v", tc.mode, evs[0])
+		}
+	}
+}

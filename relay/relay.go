@@ -67,6 +67,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
+	if st, err := os.Stat(cfg.DataDir); err == nil && st.Mode().Perm()&0o077 != 0 {
+		// Its files are 0600 and its folders 0700 each, but the names of
+		// queued messages and keys need not be anyone else's business.
+		log.Warn("data_dir_permissions", "dir", cfg.DataDir, "mode", fmt.Sprintf("%04o", st.Mode().Perm()),
+			"detail", "the data dir holds the queue, the DKIM keys and the logins: run chmod 700 "+cfg.DataDir)
+	}
 	if os.Geteuid() == 0 {
 		log.Warn("running_as_root", "detail", "dkimrelay should run as its own user; see the README for the systemd unit that binds ports 465 and 587 without root")
 	}
@@ -223,6 +229,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	cancel()
 	stopWorkers()
 	r.workers.Wait()
+	// QUIT the outbound sessions kept for reuse, rather than let the
+	// remote servers see them drop.
+	r.deliver.Close()
 	r.log.Info("stopped")
 	return err
 }

@@ -18,8 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -65,13 +65,31 @@ func (s *Server) Handle(command string, h Handler) { s.handlers[command] = h }
 // Listen creates the socket, replacing a stale one left by a relay that
 // died (the data dir lock proves no other relay owns it).
 func (s *Server) Listen() error {
-	os.Remove(s.path)
-	// The umask makes the socket 0600 from its first moment, with no
-	// window in which another user could connect.
-	old := syscall.Umask(0o177)
-	l, err := net.Listen("unix", s.path)
-	syscall.Umask(old)
+	// The socket is made in a fresh folder only this user can enter,
+	// given mode 0600 there, then renamed into place: no other user can
+	// reach it at any moment, without touching the process-wide umask
+	// (which would race with files other goroutines create).
+	// The names are short because a socket's path is limited to 107
+	// bytes: this one is at most a byte longer than the final one.
+	dir, err := os.MkdirTemp(filepath.Dir(s.path), ".c")
 	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	l, err := net.Listen("unix", tmp)
+	if err != nil {
+		return fmt.Errorf("control socket: %w", err)
+	}
+	// The socket's name changes below, so Close removes it by its final
+	// name rather than the listener by the one it was bound to.
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		l.Close()
+		return fmt.Errorf("control socket: %w", err)
+	}
+	if err := os.Rename(tmp, s.path); err != nil {
+		l.Close()
 		return fmt.Errorf("control socket: %w", err)
 	}
 	s.mu.Lock()
@@ -130,6 +148,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	err := l.Close()
+	os.Remove(s.path)
 	s.wg.Wait()
 	return err
 }

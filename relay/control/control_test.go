@@ -47,3 +47,29 @@ func TestCall(t *testing.T) {
 		t.Errorf("no server: %v", err)
 	}
 }
+
+// The socket is renamed into place from a private folder; nothing of that
+// folder stays behind, and Close removes the socket by its final name.
+func TestListenLeavesNothingBehind(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "control.sock")
+	if err := os.WriteFile(path, []byte("stale"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := NewServer(path, slog.New(slog.DiscardHandler))
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	go s.Serve()
+	if err := Call(context.Background(), path, "nope", nil, nil); err == nil || !strings.Contains(err.Error(), "unknown command") {
+		t.Fatalf("a stale file in the socket's place was not replaced: %v", err)
+	}
+	s.Close()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Fatalf("left behind after Close: %v", entries)
+	}
+}

@@ -37,7 +37,9 @@ func Format(e *Event, loc *time.Location) string {
 	if qid == "" {
 		qid = "-"
 	}
-	fmt.Fprintf(&b, "  %-13s  %-20s", e.Name, qid)
+	// The event name, QID and keys are the relay's own, but the file may
+	// have been edited or damaged: they pass through quote too.
+	fmt.Fprintf(&b, "  %-13s  %-20s", quote(e.Name), quote(qid))
 	seen := map[string]bool{}
 	write := func(k string) {
 		seen[k] = true
@@ -46,7 +48,7 @@ func Format(e *Event, loc *time.Location) string {
 			return
 		}
 		b.WriteByte(' ')
-		b.WriteString(k)
+		b.WriteString(quote(k))
 		b.WriteByte('=')
 		b.WriteString(quote(v))
 	}

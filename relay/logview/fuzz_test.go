@@ -68,7 +68,7 @@ func FuzzLogLine(f *testing.F) {
 				continue
 			}
 			q := quote(v)
-			if !strings.Contains(out, " "+k+"="+q) {
+			if !strings.Contains(out, " "+quote(k)+"="+q) {
 				t.Fatalf("field %s=%q is not in %q", k, v, out)
 			}
 			if q != v {
@@ -83,6 +83,13 @@ func FuzzLogLine(f *testing.F) {
 			}
 			if q == v && strings.ContainsAny(v, " \"=\\") {
 				t.Fatalf("value %q written unquoted", v)
+			}
+		}
+		// Nothing a damaged or edited file holds (event name, QID, keys
+		// included) reaches the terminal unprintable.
+		for _, r := range out {
+			if !unicode.IsPrint(r) {
+				t.Fatalf("line %q holds the unprintable %U", out, r)
 			}
 		}
 	})
