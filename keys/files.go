@@ -16,6 +16,10 @@ const (
 	tmpMarker  = ".tmp-"
 	pemSuffix  = ".pem"
 	metaSuffix = ".json"
+	// usedMarker + selector records a selector whose key was removed: its
+	// TXT record may still be in DNS or in resolvers' caches, so a derived
+	// selector never takes the name again (see commitNew).
+	usedMarker = ".used-"
 )
 
 // writeFileAtomic replaces dir/name with data so that a reader, or a crash,

@@ -83,7 +83,12 @@ func (s *Store) commitNew(domain, selector string, m *material, now time.Time) (
 		return exists(s.metaPath(domain, sel)) || exists(s.pemPath(domain, sel))
 	}
 	if selector == "" {
-		k.Selector = deriveSelector(selectorBase(m.alg, now), taken)
+		// A derived name skips the selectors of removed keys as well: two
+		// keys made in one month, the first pruned, must not share a
+		// record name that DNS may still answer with the old key.
+		k.Selector = deriveSelector(selectorBase(m.alg, now), func(sel string) bool {
+			return taken(sel) || exists(filepath.Join(ddir, usedMarker+sel))
+		})
 	} else if taken(selector) {
 		return nil, &keyError{ErrExists, fmt.Sprintf("%s already has a key with selector %s; choose another selector or leave it out", domain, selector)}
 	} else {
@@ -241,8 +246,12 @@ func (s *Store) Remove(domain, selector string) error {
 }
 
 // removeFiles deletes a key: metadata first, so that the key stops existing
-// at once and a crash leaves only a private key that cleanup removes.
+// at once and a crash leaves only a private key that cleanup removes. A
+// marker of the selector stays (usedMarker), written first.
 func (s *Store) removeFiles(domain, selector string) error {
+	if err := writeFileAtomic(filepath.Join(s.dir, domain), usedMarker+selector, nil, 0o600); err != nil {
+		return err
+	}
 	if err := removeIfExists(s.metaPath(domain, selector)); err != nil {
 		return err
 	}

@@ -283,3 +283,43 @@ func TestStateErrorsSayWhatToDo(t *testing.T) {
 		t.Errorf("Get(missing) = %v", err)
 	}
 }
+
+// A derived selector is never one a removed key had: its record may still
+// be in DNS or cached. A selector given by name may still be reused.
+func TestDerivedSelectorSkipsRemovedKeys(t *testing.T) {
+	s := openTest(t)
+	first, err := s.Generate(testDomain, Ed25519, "", t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Remove(testDomain, first.Selector); err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.Generate(testDomain, Ed25519, "", t0.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if second.Selector == first.Selector || second.Selector != first.Selector+"2" {
+		t.Fatalf("after removing %s, the next derived selector is %s; want %s2", first.Selector, second.Selector, first.Selector)
+	}
+	// Pruning leaves the same mark.
+	mustActivate(t, s, testDomain, second.Selector, t0)
+	mustGenerate(t, s, testDomain, Ed25519, "b", t0)
+	mustActivate(t, s, testDomain, "b", t0.Add(time.Hour))
+	if pruned, err := s.Prune(testDomain, 0, t0.Add(2*time.Hour)); err != nil || len(pruned) != 1 {
+		t.Fatalf("Prune = %v, %v", selectorsOf(pruned), err)
+	}
+	third, err := s.Generate(testDomain, Ed25519, "", t0.Add(3*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Selector != first.Selector+"3" {
+		t.Fatalf("after pruning %s, the next derived selector is %s; want %s3", second.Selector, third.Selector, first.Selector)
+	}
+	if _, err := s.Generate(testDomain, Ed25519, first.Selector, t0); err != nil {
+		t.Errorf("reusing a removed selector by name: %v", err)
+	}
+	if keys, errs := s.List(); len(errs) != 0 || len(keys) != 3 {
+		t.Errorf("the markers disturb the listing: %v, %v", selectorsOf(keys), errs)
+	}
+}
