@@ -27,6 +27,10 @@ if [ -n "$unformatted" ]; then
 fi
 echo "== go vet"
 go vet ./...
+echo "== staticcheck"
+# Pinned, so that a new release's new checks never turn a run red by
+# themselves.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "== go test"
 # -p 2: this is sized for a 2-core machine.
 go test -p 2 -count=1 -timeout 20m ./...
