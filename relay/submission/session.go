@@ -317,7 +317,11 @@ func (s *session) Data(r io.Reader) error {
 		// section 4.2.5), which is what a rate limit asks for.
 		return s.reject(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: err.Error()})
 	}
-	br := bufio.NewReaderSize(newStrictReader(r), 32<<10)
+	br := srv.buffers.reader(newStrictReader(r))
+	var bw *bufio.Writer
+	// Back to the pool when Data returns; nothing keeps them, as
+	// ReadHeader copies the header out of br.
+	defer func() { srv.buffers.put(br, bw) }()
 	h, err := dkim.ReadHeader(br, srv.cfg.MaxHeaderSize)
 	if err != nil {
 		return s.reject(headerError(err))
@@ -366,7 +370,7 @@ func (s *session) Data(r io.Reader) error {
 		signer.Sign()
 		return s.tempFailure("spooling", err)
 	}
-	bw := bufio.NewWriterSize(io.MultiWriter(draft, signer), 32<<10)
+	bw = srv.buffers.writer(io.MultiWriter(draft, signer))
 	size, err := io.Copy(bw, br)
 	if err == nil {
 		err = bw.Flush()

@@ -76,6 +76,8 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	limit     *connLimit
+
+	buffers dataBuffers
 }
 
 // New makes a Server; Listen then starts it.
