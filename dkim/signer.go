@@ -79,6 +79,7 @@ func NewSigner(keys []Key, h *Header) (*Signer, error) {
 	}
 	s := &Signer{keys: keys, fields: append([]field(nil), h.fields...), names: names, now: time.Now}
 	s.body.h = sha256.New()
+	s.body.out = make([]byte, 0, 2*hashChunk)
 	return s, nil
 }
 
