@@ -24,7 +24,11 @@ type Meta struct {
 	Rounds   int            `json:"rounds"`
 	Messages map[string]int `json:"messages"`     // per concurrency, as "8": 2000
 	Big      int            `json:"big_messages"` // per 100 KB run, at c=8
-	Command  string         `json:"command"`
+	// Reconnect is the messages per run of relaybench -reconnect, at c=8
+	// with 4 KB; 0 when the script made no such runs (and in raw folders
+	// from before it could).
+	Reconnect int    `json:"reconnect_messages"`
+	Command   string `json:"command"`
 }
 
 // cellOf finds the median cell of a relay, or nil.
@@ -38,8 +42,18 @@ func cellOf(cells []Cell, relay string, c, size int) *Cell {
 }
 
 // writeMarkdown writes BENCHMARKS.md: conditions, the tables of medians,
-// ratios, the targets of issue 7, and the notes kept by hand.
-func writeMarkdown(w io.Writer, m Meta, runs []Run, cells []Cell, chart, notes string) error {
+// ratios, those of the runs with a new connection per message, the targets
+// of issue 7, and the notes kept by hand.
+func writeMarkdown(w io.Writer, m Meta, runs []Run, all []Cell, chart, notes string) error {
+	// Everything but the section of their own is about reused connections.
+	var cells, reconnect []Cell
+	for _, c := range all {
+		if c.Reconnect {
+			reconnect = append(reconnect, c)
+		} else {
+			cells = append(cells, c)
+		}
+	}
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("# Benchmarks\n\n")
@@ -59,15 +73,31 @@ func writeMarkdown(w io.Writer, m Meta, runs []Run, cells []Cell, chart, notes s
 	for _, c := range conc {
 		cs = append(cs, fmt.Sprintf("%s at c=%s", plural(m.Messages[c], "message"), c))
 	}
-	big := ""
+	var extra []string
 	if m.Big > 0 {
-		big = fmt.Sprintf(" (4 KB messages) and %s at c=8 (100 KB)", plural(m.Big, "message"))
+		extra = append(extra, fmt.Sprintf("%s at c=8 (100 KB)", plural(m.Big, "message")))
 	}
-	p("- %d rounds, the relays in alternation within each round (A B C A B C ...); %s%s per run; medians over the rounds\n", m.Rounds, strings.Join(cs, ", "), big)
+	if m.Reconnect > 0 {
+		extra = append(extra, fmt.Sprintf("%s at c=8 (4 KB, a new connection and login for each)", plural(m.Reconnect, "message")))
+	}
+	more := ""
+	if len(extra) > 0 {
+		more = " (4 KB messages)"
+		if len(extra) > 1 {
+			more += ", " + strings.Join(extra[:len(extra)-1], ", ")
+		}
+		more += " and " + extra[len(extra)-1]
+	}
+	p("- %d rounds, the relays in alternation within each round (A B C A B C ...); %s%s per run; medians over the rounds\n", m.Rounds, strings.Join(cs, ", "), more)
 	p("- Everything on loopback. Each relay takes Mastodon-like notifications (multipart/alternative text + HTML,\n")
 	p("  14 header fields, List-Unsubscribe) from `relaybench` over STARTTLS with AUTH PLAIN, one connection per\n")
 	p("  client reused with RSET, and relays them over STARTTLS to `relaysink`, which verifies every DKIM signature\n")
-	p("  against the published key. Every relay fsyncs each message before its 250.\n\n")
+	p("  against the published key. Every relay fsyncs each message before its 250.\n")
+	if len(reconnect) > 0 {
+		p("- In the section \"%s\", `relaybench -reconnect` opens a new connection instead, with STARTTLS and\n", reconnectTitle)
+		p("  AUTH, for every message.\n")
+	}
+	p("\n")
 
 	p("## Results\n\n")
 	p("Delivered msgs/s = N / (last arrival at the sink − first MAIL FROM). Latency is from MAIL FROM to the\n")
@@ -76,58 +106,12 @@ func writeMarkdown(w io.Writer, m Meta, runs []Run, cells []Cell, chart, notes s
 	p("their summed RSS, and of their summed PSS, which divides shared pages (libraries) among the processes\n")
 	p("sharing them: the fair figure for Postfix's many processes. Connections: TCP connections the relay opened\n")
 	p("to the sink per 100 messages.\n\n")
-	sizes := []int{}
-	seen := map[int]bool{}
-	for _, c := range cells {
-		if !seen[c.Size] {
-			seen[c.Size] = true
-			sizes = append(sizes, c.Size)
-		}
-	}
-	for _, size := range sizes {
+	for _, size := range sizesOf(cells) {
 		p("### %s messages\n\n", sizeName(size))
-		p("| relay | c | delivered msgs/s | accepted msgs/s | p50 ms | p99 ms | CPU ms/msg | peak RSS MB | peak PSS MB | sigs/msg | connections /100 msgs |\n")
-		p("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, c := range cells {
-			if c.Size != size {
-				continue
-			}
-			if c.Failed == c.Rounds {
-				p("| %s | %d | failed (%d of %d runs) | | | | | | | | |\n", relayName(c.Relay), c.C, c.Failed, c.Rounds)
-				continue
-			}
-			note := ""
-			if c.Failed > 0 {
-				note = fmt.Sprintf(" (%d of %d runs failed)", c.Failed, c.Rounds)
-			}
-			p("| %s | %d | **%.0f**%s | %.0f | %.1f | %.1f | %.2f | %.0f | %.0f | %.0f | %.1f |\n",
-				relayName(c.Relay), c.C, c.DeliveredPS, note, c.AcceptedPS, c.P50ms, c.P99ms, c.CPUmsPerMsg, c.PeakRSSMB, c.PeakPSSMB, c.SigsPerMsg, c.ConnsPer100)
-		}
-		p("\n")
-		ratioRows := ""
-		for _, c := range cells {
-			if c.Size != size || c.Relay != "dkimrelay" {
-				continue
-			}
-			d := cellOf(cells, "dkimrelay", c.C, size)
-			po := cellOf(cells, "postfix-opendkim", c.C, size)
-			pn := cellOf(cells, "postfix", c.C, size)
-			if d == nil {
-				continue
-			}
-			ratioRows += fmt.Sprintf("| %d | %s | %s | %s | %s |\n", c.C,
-				ratio(d, po, func(c *Cell) float64 { return c.DeliveredPS }),
-				ratio(d, pn, func(c *Cell) float64 { return c.DeliveredPS }),
-				ratio(po, d, func(c *Cell) float64 { return c.CPUmsPerMsg }),
-				ratio(po, d, func(c *Cell) float64 { return c.P99ms }))
-		}
-		if ratioRows != "" {
-			p("Ratios (dkimrelay's advantage; above 1 is better for dkimrelay):\n\n")
-			p("| c | delivered vs Postfix + OpenDKIM | delivered vs Postfix, no DKIM | CPU/msg, Postfix + OpenDKIM ÷ dkimrelay | p99, Postfix + OpenDKIM ÷ dkimrelay |\n")
-			p("|---:|---:|---:|---:|---:|\n")
-			p("%s\n", ratioRows)
-		}
+		writeCells(&b, cells, size)
+		writeRatios(&b, cells, size)
 	}
+	writeReconnect(&b, reconnect, cells)
 
 	p("## Targets (issue 7), measured in this run\n\n")
 	p("| target | result | |\n|---|---|---|\n")
@@ -146,7 +130,11 @@ func writeMarkdown(w io.Writer, m Meta, runs []Run, cells []Cell, chart, notes s
 		p("## Failed runs\n\n")
 		for _, r := range runs {
 			if r.Error != "" {
-				p("- %s, c=%d, %s, round %d: %s\n", relayName(r.Relay), r.C, sizeName(r.Size), r.Round, r.Error)
+				how := ""
+				if r.Reconnect {
+					how = ", a new connection per message"
+				}
+				p("- %s, c=%d, %s%s, round %d: %s\n", relayName(r.Relay), r.C, sizeName(r.Size), how, r.Round, r.Error)
 			}
 		}
 		p("\n")
@@ -160,13 +148,6 @@ func writeMarkdown(w io.Writer, m Meta, runs []Run, cells []Cell, chart, notes s
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-func ratio(a, b *Cell, f func(*Cell) float64) string {
-	if a == nil || b == nil || f(b) == 0 {
-		return "—"
-	}
-	return fmt.Sprintf("%.2f×", f(a)/f(b))
 }
 
 func atoi(s string) int {

@@ -12,11 +12,15 @@ import (
 )
 
 // The three files one run leaves in the raw folder, named
-// RELAY_cC_sSIZE_rROUND.{bench,sink,proc}.json by bench/compare.sh.
+// RELAY_cC_sSIZE_rROUND.{bench,sink,proc}.json by bench/compare.sh, with
+// _reconnect after the round for a run of relaybench -reconnect.
 type benchFile struct { // relaybench -json
-	N           int       `json:"n"`
-	C           int       `json:"c"`
-	Size        int       `json:"size"`
+	N    int `json:"n"`
+	C    int `json:"c"`
+	Size int `json:"size"`
+	// Reconnect is absent from the files of relaybench before -reconnect
+	// existed, which reused connections.
+	Reconnect   *bool     `json:"reconnect"`
 	Sent        int       `json:"sent"`
 	AcceptedPS  float64   `json:"accepted_per_s"`
 	FirstSubmit time.Time `json:"first_submit"`
@@ -51,6 +55,10 @@ type Run struct {
 	C     int    `json:"c"`
 	Size  int    `json:"size"`
 	Round int    `json:"round"`
+	// Reconnect: a new connection, STARTTLS and AUTH for every message
+	// (relaybench -reconnect), as Mastodon sends; otherwise one connection
+	// per client, reused with RSET.
+	Reconnect bool `json:"reconnect"`
 
 	N           int     `json:"n"`
 	Delivered   int     `json:"delivered"`       // distinct messages at the sink
@@ -69,7 +77,7 @@ type Run struct {
 	Error       string  `json:"error,omitempty"`
 }
 
-var runName = regexp.MustCompile(`^([a-z0-9-]+)_c([0-9]+)_s([0-9]+)_r([0-9]+)\.bench\.json$`)
+var runName = regexp.MustCompile(`^([a-z0-9-]+)_c([0-9]+)_s([0-9]+)_r([0-9]+)(_reconnect)?\.bench\.json$`)
 
 // loadRuns reads every run in dir.
 func loadRuns(dir string) ([]Run, error) {
@@ -99,10 +107,15 @@ func loadRuns(dir string) ([]Run, error) {
 				return nil, fmt.Errorf("%s%s: %w", base, f.ext, err)
 			}
 		}
-		r := Run{Relay: m[1]}
+		r := Run{Relay: m[1], Reconnect: m[5] != ""}
 		r.C, _ = strconv.Atoi(m[2])
 		r.Size, _ = strconv.Atoi(m[3])
 		r.Round, _ = strconv.Atoi(m[4])
+		// A run filed under the other pattern would mix the two in one
+		// table: that is the script's mistake, not a measurement.
+		if b.Reconnect != nil && *b.Reconnect != r.Reconnect {
+			return nil, fmt.Errorf("%s.bench.json: relaybench ran with reconnect=%t, but the file name says %t", base, *b.Reconnect, r.Reconnect)
+		}
 		r.N, r.Delivered, r.Verified, r.Signatures = b.N, s.Unique, s.Verified, s.Signatures
 		r.AcceptedPS, r.P50ms, r.P99ms, r.Maxms = b.AcceptedPS, b.P50ms, b.P99ms, b.Maxms
 		r.Error = b.Error
@@ -129,10 +142,13 @@ func loadRuns(dir string) ([]Run, error) {
 		runs = append(runs, r)
 	}
 	if len(runs) == 0 {
-		return nil, fmt.Errorf("no runs (RELAY_cC_sSIZE_rROUND.bench.json) in %s", dir)
+		return nil, fmt.Errorf("no runs (RELAY_cC_sSIZE_rROUND[_reconnect].bench.json) in %s", dir)
 	}
 	sort.Slice(runs, func(i, j int) bool {
 		a, b := runs[i], runs[j]
+		if a.Reconnect != b.Reconnect {
+			return !a.Reconnect
+		}
 		if a.Size != b.Size {
 			return a.Size < b.Size
 		}
@@ -147,11 +163,13 @@ func loadRuns(dir string) ([]Run, error) {
 	return runs, nil
 }
 
-// Cell is the median of a relay's runs at one concurrency and size.
+// Cell is the median of a relay's runs at one concurrency, size and
+// connection pattern.
 type Cell struct {
 	Relay       string  `json:"relay"`
 	C           int     `json:"c"`
 	Size        int     `json:"size"`
+	Reconnect   bool    `json:"reconnect"`
 	Rounds      int     `json:"rounds"`
 	Failed      int     `json:"failed_runs"`
 	DeliveredPS float64 `json:"delivered_per_s"`
@@ -165,17 +183,19 @@ type Cell struct {
 	SigsPerMsg  float64 `json:"signatures_per_msg"`
 }
 
-// medians groups runs by relay, concurrency and size. A failed run (not
-// every message delivered and verified) is counted, not averaged in.
+// medians groups runs by relay, concurrency, size and connection pattern,
+// the reused connections first. A failed run (not every message delivered
+// and verified) is counted, not averaged in.
 func medians(runs []Run) []Cell {
 	type key struct {
-		relay   string
-		c, size int
+		relay     string
+		c, size   int
+		reconnect bool
 	}
 	groups := map[key][]Run{}
 	var order []key
 	for _, r := range runs {
-		k := key{r.Relay, r.C, r.Size}
+		k := key{r.Relay, r.C, r.Size, r.Reconnect}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -183,6 +203,9 @@ func medians(runs []Run) []Cell {
 	}
 	sort.Slice(order, func(i, j int) bool {
 		a, b := order[i], order[j]
+		if a.reconnect != b.reconnect {
+			return !a.reconnect
+		}
 		if a.size != b.size {
 			return a.size < b.size
 		}
@@ -193,7 +216,7 @@ func medians(runs []Run) []Cell {
 	})
 	var cells []Cell
 	for _, k := range order {
-		c := Cell{Relay: k.relay, C: k.c, Size: k.size, Rounds: len(groups[k])}
+		c := Cell{Relay: k.relay, C: k.c, Size: k.size, Reconnect: k.reconnect, Rounds: len(groups[k])}
 		var ok []Run
 		for _, r := range groups[k] {
 			if r.Error != "" {

@@ -9,7 +9,9 @@ import (
 )
 
 // writeChart draws delivered msgs/s against concurrency, one line per
-// relay, for messages of the given size. The SVG is plain text with fixed
+// relay, for messages of the given size sent over reused connections (the
+// runs with a new connection per message are at one concurrency only, and
+// in a table of their own). The SVG is plain text with fixed
 // number formatting, so it diffs cleanly between runs.
 func writeChart(w io.Writer, cells []Cell, size int) error {
 	const (
@@ -23,7 +25,7 @@ func writeChart(w io.Writer, cells []Cell, size int) error {
 	ymax := 0.0
 	byRelay := map[string]map[int]float64{}
 	for _, c := range cells {
-		if c.Size != size || c.Failed == c.Rounds {
+		if c.Size != size || c.Reconnect || c.Failed == c.Rounds {
 			continue
 		}
 		if !seenC[c.C] {
