@@ -381,7 +381,9 @@ func checkKeyStore(t *testing.T, dir string, round int) {
 		t.Fatal(err)
 	}
 	for _, e := range ents {
-		if !known[e.Name()] {
+		// A removed key's selector mark stays on purpose (keys.Store
+		// never derives that selector again).
+		if !known[e.Name()] && !strings.HasPrefix(e.Name(), ".used-") {
 			t.Errorf("round %d: leftover %s after the next change", round, e.Name())
 		}
 	}

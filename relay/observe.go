@@ -44,11 +44,7 @@ func (r *Relay) queueGauge() (int, time.Time) {
 	if r.queue == nil {
 		return 0, time.Time{}
 	}
-	list := r.queue.List() // oldest first
-	if len(list) == 0 {
-		return 0, time.Time{}
-	}
-	return len(list), list[0].Envelope.Received
+	return r.queue.Stats()
 }
 
 func (r *Relay) keyGauge() []metrics.Key {

@@ -49,7 +49,10 @@ type QueueRetried struct {
 
 // registerQueueCommands serves `dkimrelay queue ...` on the control socket.
 func (r *Relay) registerQueueCommands() {
-	r.ctl.Handle("queue.list", func(context.Context, json.RawMessage) (any, error) {
+	r.ctl.Handle("queue.list", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		if err := r.queue.WaitLoaded(ctx); err != nil {
+			return nil, err
+		}
 		list := r.queue.List()
 		out := make([]QueueMessage, len(list))
 		for i, m := range list {
@@ -57,7 +60,12 @@ func (r *Relay) registerQueueCommands() {
 		}
 		return out, nil
 	})
-	r.ctl.Handle("queue.show", func(_ context.Context, raw json.RawMessage) (any, error) {
+	r.ctl.Handle("queue.show", func(ctx context.Context, raw json.RawMessage) (any, error) {
+		// Right after a start the queue may still be loading: answer
+		// about the whole of it, not the part loaded so far.
+		if err := r.queue.WaitLoaded(ctx); err != nil {
+			return nil, err
+		}
 		a, err := queueArgs(raw)
 		if err != nil {
 			return nil, err
@@ -74,7 +82,12 @@ func (r *Relay) registerQueueCommands() {
 		out.Headers = h
 		return out, nil
 	})
-	r.ctl.Handle("queue.retry", func(_ context.Context, raw json.RawMessage) (any, error) {
+	r.ctl.Handle("queue.retry", func(ctx context.Context, raw json.RawMessage) (any, error) {
+		// Right after a start the queue may still be loading: answer
+		// about the whole of it, not the part loaded so far.
+		if err := r.queue.WaitLoaded(ctx); err != nil {
+			return nil, err
+		}
 		a, err := queueArgs(raw)
 		if err != nil {
 			return nil, err
@@ -90,7 +103,12 @@ func (r *Relay) registerQueueCommands() {
 		r.log.Info("retry", "qid", a.QID)
 		return QueueRetried{Messages: 1}, nil
 	})
-	r.ctl.Handle("queue.delete", func(_ context.Context, raw json.RawMessage) (any, error) {
+	r.ctl.Handle("queue.delete", func(ctx context.Context, raw json.RawMessage) (any, error) {
+		// Right after a start the queue may still be loading: answer
+		// about the whole of it, not the part loaded so far.
+		if err := r.queue.WaitLoaded(ctx); err != nil {
+			return nil, err
+		}
 		a, err := queueArgs(raw)
 		if err != nil {
 			return nil, err

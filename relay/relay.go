@@ -109,6 +109,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		MaxRetry:    cfg.Delivery.RetryMax.Duration,
 		MaxLifetime: cfg.Delivery.MaxLifetime.Duration,
 		Logger:      log,
+		// Accept mail at once after a restart, however long the queue
+		// waiting for a destination has grown: 100,000 messages take
+		// seconds to load.
+		LoadInBackground: true,
 	}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
@@ -207,7 +211,9 @@ func (r *Relay) Run(ctx context.Context) error {
 	for _, a := range r.smtp.Addrs() {
 		addrs = append(addrs, a.String())
 	}
-	r.log.Info("started", "listen", addrs, "hostname", r.cfg.Hostname, "queued", r.queue.Len(), "mode", r.cfg.Delivery.Mode)
+	// The queue may still be loading: its queue_loaded event gives the
+	// number of messages found.
+	r.log.Info("started", "listen", addrs, "hostname", r.cfg.Hostname, "mode", r.cfg.Delivery.Mode)
 
 	wctx, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()

@@ -37,15 +37,23 @@ func runQueueList(e *env, args []string) error {
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
+	if *asJSON {
+		// The relay's answer goes out as it came, compact: decoding and
+		// indenting it again would triple the time a queue of 100,000
+		// messages takes to list.
+		var raw json.RawMessage
+		if err := callQueue(e, "queue.list", nil, &raw); err != nil {
+			return err
+		}
+		if len(raw) == 0 || string(raw) == "null" {
+			raw = json.RawMessage("[]")
+		}
+		_, err := fmt.Fprintf(e.stdout, "%s\n", raw)
+		return err
+	}
 	var list []relay.QueueMessage
 	if err := callQueue(e, "queue.list", nil, &list); err != nil {
 		return err
-	}
-	if *asJSON {
-		if list == nil {
-			list = []relay.QueueMessage{}
-		}
-		return printJSON(e.stdout, list)
 	}
 	if len(list) == 0 {
 		fmt.Fprintln(e.stdout, "The queue is empty.")

@@ -10,6 +10,7 @@
 package control
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -134,9 +135,23 @@ func (s *Server) serve(c net.Conn) {
 			resp.OK, resp.Result = true, b
 		}
 	}
-	if err := json.NewEncoder(c).Encode(resp); err != nil {
+	if err := writeResponse(c, &resp); err != nil {
 		s.log.Debug("control", "error", err.Error())
 	}
+}
+
+// writeResponse writes resp as one JSON line. A result is written as it
+// is, already JSON: encoding the Response would check and copy it once
+// more, which for `queue list` of a large queue is tens of megabytes.
+func writeResponse(w io.Writer, resp *Response) error {
+	if !resp.OK || len(resp.Result) == 0 {
+		return json.NewEncoder(w).Encode(resp)
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	bw.WriteString(`{"ok":true,"result":`)
+	bw.Write(resp.Result)
+	bw.WriteString("}\n")
+	return bw.Flush()
 }
 
 // Close removes the socket and waits for running commands.

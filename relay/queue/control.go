@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 )
 
 // List returns a snapshot of every queued message, oldest first.
@@ -28,15 +29,26 @@ func (q *Queue) List() []*Message {
 
 // Len is the number of queued messages, in flight or not.
 func (q *Queue) Len() int {
+	n, _ := q.Stats()
+	return n
+}
+
+// Stats returns the number of queued messages and the arrival time of the
+// oldest (zero when there is none), without copying the queue as List
+// does: the metrics ask for it at every scrape.
+func (q *Queue) Stats() (n int, oldest time.Time) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	n := 0
 	for _, e := range q.msgs {
-		if !e.deleted {
-			n++
+		if e.deleted {
+			continue
+		}
+		n++
+		if r := e.rec.Received; oldest.IsZero() || r.Before(oldest) {
+			oldest = r
 		}
 	}
-	return n
+	return n, oldest
 }
 
 // lookupLocked finds a live message by an ID that may come from outside.

@@ -141,3 +141,24 @@ func TestDelete(t *testing.T) {
 		t.Errorf("deleted messages came back after reopen: %d", q.Len())
 	}
 }
+
+func TestStats(t *testing.T) {
+	q := mustOpen(t, Options{Dir: queueDir(t)})
+	if n, oldest := q.Stats(); n != 0 || !oldest.IsZero() {
+		t.Fatalf("empty queue: Stats = %d, %v", n, oldest)
+	}
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	var ids []string
+	for _, d := range []time.Duration{2 * time.Hour, 0, time.Hour} {
+		ids = append(ids, commit(t, q, body("s"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}, Received: t0.Add(d)}))
+	}
+	if n, oldest := q.Stats(); n != 3 || !oldest.Equal(t0) {
+		t.Fatalf("Stats = %d, %v; want 3, %v", n, oldest, t0)
+	}
+	if err := q.Delete(ids[1]); err != nil {
+		t.Fatal(err)
+	}
+	if n, oldest := q.Stats(); n != 2 || !oldest.Equal(t0.Add(time.Hour)) || q.Len() != 2 {
+		t.Fatalf("after deleting the oldest: Stats = %d, %v; want 2, %v", n, oldest, t0.Add(time.Hour))
+	}
+}

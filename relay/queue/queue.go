@@ -2,12 +2,14 @@ package queue
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +21,12 @@ type Options struct {
 	MaxLifetime time.Duration    // then transient failures expire; default 120h
 	Logger      *slog.Logger     // nil: discard
 	Now         func() time.Time // nil: time.Now
+	// LoadInBackground makes Open return once the folder is read and
+	// locked, and load the envelopes it found in the background (see
+	// Queue.WaitLoaded): a relay with 100,000 messages waiting accepts
+	// mail at once instead of after loading them all. New messages can
+	// be committed meanwhile; the loaded ones are scheduled as they come.
+	LoadInBackground bool
 }
 
 // Defaults for Options.
@@ -45,6 +53,9 @@ type Queue struct {
 
 	dirFile *os.File // held open: fsync target and flock holder
 	syncer  *dirSyncer
+
+	loaded  chan struct{} // closed once the messages Open found are loaded
+	closing atomic.Bool   // Close has begun: a background load stops
 	// writers recycles the drafts' 128 KiB buffers: allocating and
 	// clearing one for every message would be most of what a message
 	// costs the garbage collector.
@@ -128,11 +139,43 @@ func Open(opts Options) (*Queue, error) {
 	}
 	q.dirFile = d
 	q.syncer = newDirSyncer(q.syncDir)
-	if err := q.recover(); err != nil {
+	q.loaded = make(chan struct{})
+	found, err := q.scan()
+	if err != nil {
 		d.Close()
 		return nil, err
 	}
+	if !opts.LoadInBackground {
+		err := q.recover(found)
+		close(q.loaded)
+		if err != nil {
+			d.Close()
+			return nil, err
+		}
+		return q, nil
+	}
+	q.ops++ // Close waits for the load to stop
+	go func() {
+		defer q.end()
+		defer close(q.loaded)
+		err := q.recover(found)
+		if err != nil && !errors.Is(err, errLoadStopped) {
+			// The messages not loaded stay on disk for the next start.
+			q.log.Error("queue_load_failed", "dir", q.dir, "error", err.Error())
+		}
+	}()
 	return q, nil
+}
+
+// WaitLoaded returns once the messages Open found are loaded (at once
+// unless Options.LoadInBackground), or with ctx's error.
+func (q *Queue) WaitLoaded(ctx context.Context) error {
+	select {
+	case <-q.loaded:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("queue: still loading the messages queued before the start: %w", ctx.Err())
+	}
 }
 
 // Close stops the queue: Next returns ErrClosed, new drafts are refused,
@@ -146,6 +189,7 @@ func (q *Queue) Close() error {
 		return nil
 	}
 	q.closed = true
+	q.closing.Store(true)
 	q.notifyLocked()
 	for q.ops > 0 {
 		q.idle.Wait()
