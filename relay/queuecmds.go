@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"dkimrelay/relay/control"
 	"dkimrelay/relay/queue"
 )
 
@@ -53,12 +54,32 @@ func (r *Relay) registerQueueCommands() {
 		if err := r.queue.WaitLoaded(ctx); err != nil {
 			return nil, err
 		}
-		list := r.queue.List()
-		out := make([]QueueMessage, len(list))
-		for i, m := range list {
-			out[i] = queueMessage(m)
-		}
-		return out, nil
+		// Written message by message onto the socket: with 100,000
+		// messages waiting the list is tens of megabytes of JSON.
+		return control.Stream(func(w io.Writer) error {
+			sep := "["
+			err := r.queue.Walk(func(m *queue.Message) error {
+				b, err := json.Marshal(queueMessage(m))
+				if err != nil {
+					return err
+				}
+				if _, err := io.WriteString(w, sep); err != nil {
+					return err
+				}
+				sep = ","
+				_, err = w.Write(b)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if sep == "[" {
+				_, err = io.WriteString(w, "[]")
+			} else {
+				_, err = io.WriteString(w, "]")
+			}
+			return err
+		}), nil
 	})
 	r.ctl.Handle("queue.show", func(ctx context.Context, raw json.RawMessage) (any, error) {
 		// Right after a start the queue may still be loading: answer

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -16,13 +17,20 @@ import (
 
 // callQueue sends one queue command to the running relay.
 func callQueue(e *env, command string, args, out any) error {
+	return withControl(e, func(ctx context.Context, socket string) error {
+		return control.Call(ctx, socket, command, args, out)
+	})
+}
+
+// withControl runs fn with the control socket of the configured relay.
+func withControl(e *env, fn func(ctx context.Context, socket string) error) error {
 	cfg, err := config.Load(e.configPath)
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return control.Call(ctx, cfg.ControlSocket(), command, args, out)
+	return fn(ctx, cfg.ControlSocket())
 }
 
 func printJSON(w io.Writer, v any) error {
@@ -38,18 +46,17 @@ func runQueueList(e *env, args []string) error {
 		return err
 	}
 	if *asJSON {
-		// The relay's answer goes out as it came, compact: decoding and
+		// The relay's answer goes out as it comes, compact: decoding and
 		// indenting it again would triple the time a queue of 100,000
 		// messages takes to list.
-		var raw json.RawMessage
-		if err := callQueue(e, "queue.list", nil, &raw); err != nil {
+		bw := bufio.NewWriterSize(e.stdout, 64<<10)
+		if err := withControl(e, func(ctx context.Context, socket string) error {
+			return control.CallStream(ctx, socket, "queue.list", nil, bw)
+		}); err != nil {
 			return err
 		}
-		if len(raw) == 0 || string(raw) == "null" {
-			raw = json.RawMessage("[]")
-		}
-		_, err := fmt.Fprintf(e.stdout, "%s\n", raw)
-		return err
+		bw.WriteString("\n")
+		return bw.Flush()
 	}
 	var list []relay.QueueMessage
 	if err := callQueue(e, "queue.list", nil, &list); err != nil {

@@ -127,6 +127,12 @@ func (s *Server) serve(c net.Conn) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 		res, err := h(ctx, req.Args)
 		cancel()
+		if st, ok := res.(Stream); ok && err == nil {
+			if err := writeStream(c, st); err != nil {
+				s.log.Debug("control", "error", err.Error())
+			}
+			return
+		}
 		if err != nil {
 			resp.Error = err.Error()
 		} else if b, err := json.Marshal(res); err != nil {
@@ -174,24 +180,11 @@ var ErrNotRunning = errors.New("no relay is running")
 // Call sends one command to the relay listening at path and decodes its
 // result into out (which may be nil).
 func Call(ctx context.Context, path, command string, args, out any) error {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unix", path)
+	c, err := send(ctx, path, command, args)
 	if err != nil {
-		return fmt.Errorf("%w on %s (start it with `dkimrelay serve`): %v", ErrNotRunning, path, err)
+		return err
 	}
 	defer c.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
-	req := Request{Command: command}
-	if args != nil {
-		if req.Args, err = json.Marshal(args); err != nil {
-			return err
-		}
-	}
-	if err := json.NewEncoder(c).Encode(req); err != nil {
-		return fmt.Errorf("control socket: %w", err)
-	}
 	var resp Response
 	if err := json.NewDecoder(c).Decode(&resp); err != nil {
 		return fmt.Errorf("control socket: reading the answer: %w", err)
@@ -203,4 +196,29 @@ func Call(ctx context.Context, path, command string, args, out any) error {
 		return json.Unmarshal(resp.Result, out)
 	}
 	return nil
+}
+
+// send connects to the relay at path and sends one request; the caller
+// reads the answer and closes the connection.
+func send(ctx context.Context, path, command string, args any) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("%w on %s (start it with `dkimrelay serve`): %v", ErrNotRunning, path, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	req := Request{Command: command}
+	if args != nil {
+		if req.Args, err = json.Marshal(args); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	if err := json.NewEncoder(c).Encode(req); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("control socket: %w", err)
+	}
+	return c, nil
 }

@@ -13,18 +13,57 @@ import (
 
 // List returns a snapshot of every queued message, oldest first.
 func (q *Queue) List() []*Message {
+	var ms []*Message
+	q.Walk(func(m *Message) error {
+		ms = append(ms, m)
+		return nil
+	})
+	return ms
+}
+
+// walkChunk is how many messages Walk copies per hold of the lock.
+const walkChunk = 512
+
+// Walk calls fn with a snapshot of every queued message, oldest first, and
+// stops at fn's first error, which it returns. It copies the messages a
+// few hundred at a time, so that listing a queue of 100,000 neither holds
+// a copy of all of them nor the queue's lock for long; a message that
+// leaves the queue during the walk may be left out.
+func (q *Queue) Walk(fn func(*Message) error) error {
+	type ref struct {
+		received time.Time
+		id       string
+	}
 	q.mu.Lock()
-	ms := make([]*Message, 0, len(q.msgs))
-	for _, e := range q.msgs {
+	refs := make([]ref, 0, len(q.msgs))
+	for id, e := range q.msgs {
 		if !e.deleted {
-			ms = append(ms, e.rec.message())
+			refs = append(refs, ref{e.rec.Received, id})
 		}
 	}
 	q.mu.Unlock()
-	slices.SortFunc(ms, func(a, b *Message) int {
-		return cmp.Or(a.Envelope.Received.Compare(b.Envelope.Received), strings.Compare(a.ID, b.ID))
+	slices.SortFunc(refs, func(a, b ref) int {
+		return cmp.Or(a.received.Compare(b.received), strings.Compare(a.id, b.id))
 	})
-	return ms
+	batch := make([]*Message, 0, walkChunk)
+	for len(refs) > 0 {
+		n := min(walkChunk, len(refs))
+		batch = batch[:0]
+		q.mu.Lock()
+		for _, r := range refs[:n] {
+			if e, ok := q.msgs[r.id]; ok && !e.deleted {
+				batch = append(batch, e.rec.message())
+			}
+		}
+		q.mu.Unlock()
+		refs = refs[n:]
+		for _, m := range batch {
+			if err := fn(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Len is the number of queued messages, in flight or not.

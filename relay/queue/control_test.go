@@ -162,3 +162,33 @@ func TestStats(t *testing.T) {
 		t.Fatalf("after deleting the oldest: Stats = %d, %v; want 2, %v", n, oldest, t0.Add(time.Hour))
 	}
 }
+
+// Walk goes oldest first over more messages than it copies at a time, and
+// stops at the first error.
+func TestWalk(t *testing.T) {
+	q := mustOpen(t, Options{Dir: queueDir(t)})
+	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+	n := walkChunk + 20
+	for i := range n {
+		// Received in reverse order of commit.
+		commit(t, q, body("w"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}, Received: t0.Add(time.Duration(n-i) * time.Second)})
+	}
+	var seen []time.Time
+	if err := q.Walk(func(m *Message) error {
+		seen = append(seen, m.Envelope.Received)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != n || !slices.IsSortedFunc(seen, func(a, b time.Time) int { return a.Compare(b) }) {
+		t.Fatalf("Walk saw %d messages, sorted: %v; want %d, oldest first", len(seen), slices.IsSortedFunc(seen, func(a, b time.Time) int { return a.Compare(b) }), n)
+	}
+	stop := errors.New("enough")
+	calls := 0
+	if err := q.Walk(func(*Message) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Errorf("Walk after an error: %v, %d calls", err, calls)
+	}
+	if got := len(q.List()); got != n {
+		t.Errorf("List: %d messages, want %d", got, n)
+	}
+}
