@@ -41,7 +41,11 @@
 // size. Leftover .json.tmp files and .eml files without a .json are removed.
 // A .json that does not parse or whose .eml is missing or truncated is moved
 // to the damaged/ subfolder and reported with the log event
-// "queue_damaged"; the rest of the queue loads.
+// "queue_damaged"; the rest of the queue loads. With
+// Options.LoadInBackground, Open returns once it has listed the folder, and
+// the loading (logged as "queue_loaded" when done) runs while new messages
+// are committed: it touches only the files that listing found, and Close
+// during it leaves every message on disk for the next Open.
 //
 // # Scheduling
 //

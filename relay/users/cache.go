@@ -35,6 +35,11 @@ type Cache struct {
 
 	mu      sync.Mutex
 	entries map[string]cacheEntry
+	// flights holds, for each login and password being verified, a
+	// channel closed when the verification ends: the connections of a
+	// burst that log in at the same moment wait for the first one's
+	// answer rather than each running argon2id.
+	flights map[string]chan struct{}
 }
 
 type cacheEntry struct {
@@ -45,7 +50,7 @@ type cacheEntry struct {
 
 // NewCache returns a cache keeping a verified login for ttl.
 func NewCache(ttl time.Duration) *Cache {
-	c := &Cache{ttl: ttl, now: time.Now, entries: map[string]cacheEntry{}}
+	c := &Cache{ttl: ttl, now: time.Now, entries: map[string]cacheEntry{}, flights: map[string]chan struct{}{}}
 	if _, err := rand.Read(c.key[:]); err != nil {
 		panic(err) // crypto/rand does not fail on Linux
 	}
@@ -62,24 +67,51 @@ func (c *Cache) Authenticate(db *DB, name, password string) (u *User, cached boo
 		return u, false, err
 	}
 	mac := c.mac(name, password)
-	if u, ok := db.Get(name); ok && c.hit(name, u.Hash, mac) {
-		return u, true, nil
+	known, ok := db.Get(name)
+	if !ok {
+		u, err = db.Authenticate(name, password) // the same work as for a known login
+		return u, false, err
 	}
+	key := name + "\x00" + string(mac[:])
+	c.mu.Lock()
+	for {
+		if c.hitLocked(name, known.Hash, mac) {
+			c.mu.Unlock()
+			return known, true, nil
+		}
+		wait, ok := c.flights[key]
+		if !ok {
+			break
+		}
+		// The same login and password are being verified: wait for
+		// that answer. If it was a refusal, there is still no entry
+		// and this call verifies in full, so wrong guesses stay slow.
+		c.mu.Unlock()
+		<-wait
+		c.mu.Lock()
+	}
+	done := make(chan struct{})
+	c.flights[key] = done
+	c.mu.Unlock()
+
 	u, err = db.Authenticate(name, password)
+
+	c.mu.Lock()
+	if err == nil {
+		c.pruneLocked()
+		c.entries[name] = cacheEntry{hash: u.Hash, mac: mac, expires: c.now().Add(c.ttl)}
+	}
+	delete(c.flights, key)
+	close(done)
+	c.mu.Unlock()
 	if err != nil {
 		return nil, false, err
 	}
-	c.mu.Lock()
-	c.pruneLocked()
-	c.entries[name] = cacheEntry{hash: u.Hash, mac: mac, expires: c.now().Add(c.ttl)}
-	c.mu.Unlock()
 	return u, false, nil
 }
 
-func (c *Cache) hit(name, hash string, mac [sha256.Size]byte) bool {
-	c.mu.Lock()
+func (c *Cache) hitLocked(name, hash string, mac [sha256.Size]byte) bool {
 	e, ok := c.entries[name]
-	c.mu.Unlock()
 	if !ok || e.hash != hash || !c.now().Before(e.expires) {
 		return false
 	}

@@ -119,3 +119,53 @@ func TestCacheBindsLogin(t *testing.T) {
 		t.Fatal("the MAC does not separate login and password")
 	}
 }
+
+// Logins of a burst that arrive together share one verification: the
+// first runs argon2id, the others wait for it and are answered from the
+// cache. Wrong passwords arriving together are each verified in full.
+func TestCacheBurst(t *testing.T) {
+	const pw = "correct horse battery"
+	db := cacheDB(t, t.TempDir(), pw)
+	c := NewCache(time.Minute)
+	type result struct {
+		hit bool
+		err error
+	}
+	burst := func(password string, n int) []result {
+		start := make(chan struct{})
+		out := make(chan result, n)
+		for range n {
+			go func() {
+				<-start
+				_, hit, err := c.Authenticate(db, "app", password)
+				out <- result{hit, err}
+			}()
+		}
+		close(start)
+		var rs []result
+		for range n {
+			rs = append(rs, <-out)
+		}
+		return rs
+	}
+	full := 0
+	for _, r := range burst(pw, 8) {
+		if r.err != nil {
+			t.Fatalf("a login of the burst failed: %v", r.err)
+		}
+		if !r.hit {
+			full++
+		}
+	}
+	if full != 1 {
+		t.Errorf("%d of 8 simultaneous logins were verified in full, want 1", full)
+	}
+	for _, r := range burst("wrong horse battery", 3) {
+		if r.err == nil || r.hit {
+			t.Errorf("a wrong password of a burst: hit %v, err %v", r.hit, r.err)
+		}
+	}
+	if len(c.flights) != 0 {
+		t.Errorf("flights left: %d", len(c.flights))
+	}
+}
