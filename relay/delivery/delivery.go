@@ -280,19 +280,26 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
 		groups[key] = append(groups[key], i)
 	}
 
+	deliver := func(key string) {
+		idx := groups[key]
+		rcpts := make([]string, len(idx))
+		for j, i := range idx {
+			rcpts[j] = m.Rcpts[i]
+		}
+		out := d.deliverGroup(ctx, log, m, body, key, rcpts)
+		for j, i := range idx {
+			results[i] = out[j]
+		}
+	}
+	if len(order) == 1 {
+		// The usual case (one recipient, or a smarthost): no goroutine
+		// to start and hand the work over to.
+		deliver(order[0])
+		return results
+	}
 	var wg sync.WaitGroup
 	for _, key := range order {
-		idx := groups[key]
-		wg.Go(func() {
-			rcpts := make([]string, len(idx))
-			for j, i := range idx {
-				rcpts[j] = m.Rcpts[i]
-			}
-			out := d.deliverGroup(ctx, log, m, body, key, rcpts)
-			for j, i := range idx {
-				results[i] = out[j]
-			}
-		})
+		wg.Go(func() { deliver(key) })
 	}
 	wg.Wait()
 	return results
