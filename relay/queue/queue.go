@@ -170,6 +170,13 @@ func Open(opts Options) (*Queue, error) {
 // WaitLoaded returns once the messages Open found are loaded (at once
 // unless Options.LoadInBackground), or with ctx's error.
 func (q *Queue) WaitLoaded(ctx context.Context) error {
+	// Loaded wins over a context that is done as well: select alone
+	// would pick between them at random.
+	select {
+	case <-q.loaded:
+		return nil
+	default:
+	}
 	select {
 	case <-q.loaded:
 		return nil
