@@ -76,21 +76,10 @@ case $RECONNECT_MESSAGES in
 esac
 
 # --- packages ---------------------------------------------------------
-pkgs=(postfix opendkim opendkim-tools sasl2-bin libsasl2-modules)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  say "installing Debian packages: ${missing[*]}"
-  # "No configuration": the package must not set up or start a system
-  # Postfix; this script runs its own instance.
-  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# "No configuration": the package must not set up or start a system
+# Postfix; this script runs its own instance.
+DEBCONF_PRESEED="postfix postfix/main_mailer_type select No configuration" \
+  bash scripts/install-debs.sh postfix opendkim opendkim-tools sasl2-bin libsasl2-modules
 [ "$(id -u)" -eq 0 ] || die "run as root (Postfix's master and OpenDKIM need it to drop to their own users): sudo bash bench/compare.sh"
 command -v go >/dev/null || die "Go is needed to build dkimrelay: install Go 1.26 or later"
 

@@ -5,18 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers and independent verifiers the integration tests drive.
-pkgs=(openssl systemd python3-dnspython swaks python3-dkim python3-nacl libmail-dkim-perl python3-spf ruby ruby-mail knot)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  echo "Installing Debian packages: ${missing[*]}"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
+  libmail-dkim-perl python3-spf ruby ruby-mail knot
 bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
 echo "== gofmt"

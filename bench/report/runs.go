@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -146,21 +147,33 @@ func loadRuns(dir string) ([]Run, error) {
 	}
 	sort.Slice(runs, func(i, j int) bool {
 		a, b := runs[i], runs[j]
-		if a.Reconnect != b.Reconnect {
-			return !a.Reconnect
-		}
-		if a.Size != b.Size {
-			return a.Size < b.Size
-		}
-		if a.C != b.C {
-			return a.C < b.C
-		}
-		if a.Round != b.Round {
-			return a.Round < b.Round
-		}
-		return relayOrder(a.Relay) < relayOrder(b.Relay)
+		return cmp.Or(compareGroups(a.key(), b.key()), cmp.Compare(a.Round, b.Round),
+			cmp.Compare(relayOrder(a.Relay), relayOrder(b.Relay))) < 0
 	})
 	return runs, nil
+}
+
+// cellKey names a cell: a relay at one concurrency, size and connection
+// pattern.
+type cellKey struct {
+	relay     string
+	c, size   int
+	reconnect bool
+}
+
+func (r Run) key() cellKey { return cellKey{r.Relay, r.C, r.Size, r.Reconnect} }
+
+// compareGroups orders the report's sections and rows: reused connections
+// first, then by size, then by concurrency. The relays' order comes after
+// it.
+func compareGroups(a, b cellKey) int {
+	if a.reconnect != b.reconnect {
+		if !a.reconnect {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.size, b.size), cmp.Compare(a.c, b.c))
 }
 
 // Cell is the median of a relay's runs at one concurrency, size and
@@ -187,15 +200,10 @@ type Cell struct {
 // the reused connections first. A failed run (not every message delivered
 // and verified) is counted, not averaged in.
 func medians(runs []Run) []Cell {
-	type key struct {
-		relay     string
-		c, size   int
-		reconnect bool
-	}
-	groups := map[key][]Run{}
-	var order []key
+	groups := map[cellKey][]Run{}
+	var order []cellKey
 	for _, r := range runs {
-		k := key{r.Relay, r.C, r.Size, r.Reconnect}
+		k := r.key()
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -203,16 +211,7 @@ func medians(runs []Run) []Cell {
 	}
 	sort.Slice(order, func(i, j int) bool {
 		a, b := order[i], order[j]
-		if a.reconnect != b.reconnect {
-			return !a.reconnect
-		}
-		if a.size != b.size {
-			return a.size < b.size
-		}
-		if a.c != b.c {
-			return a.c < b.c
-		}
-		return relayOrder(a.relay) < relayOrder(b.relay)
+		return cmp.Or(compareGroups(a, b), cmp.Compare(relayOrder(a.relay), relayOrder(b.relay))) < 0
 	})
 	var cells []Cell
 	for _, k := range order {

@@ -10,7 +10,6 @@
 package control
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -117,47 +116,45 @@ func (s *Server) Serve() {
 func (s *Server) serve(c net.Conn) {
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(time.Minute))
-	var req Request
-	resp := Response{}
-	if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
-		resp.Error = "malformed request: " + err.Error()
-	} else if h, ok := s.handlers[req.Command]; !ok {
-		resp.Error = fmt.Sprintf("unknown command %q: is the CLI newer than the running relay?", req.Command)
+	st, err := s.answer(c)
+	if err != nil {
+		err = json.NewEncoder(c).Encode(Response{Error: err.Error()})
 	} else {
-		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
-		res, err := h(ctx, req.Args)
-		cancel()
-		if st, ok := res.(Stream); ok && err == nil {
-			if err := writeStream(c, st); err != nil {
-				s.log.Debug("control", "error", err.Error())
-			}
-			return
-		}
-		if err != nil {
-			resp.Error = err.Error()
-		} else if b, err := json.Marshal(res); err != nil {
-			resp.Error = err.Error()
-		} else {
-			resp.OK, resp.Result = true, b
-		}
+		err = writeStream(c, st)
 	}
-	if err := writeResponse(c, &resp); err != nil {
+	if err != nil {
 		s.log.Debug("control", "error", err.Error())
 	}
 }
 
-// writeResponse writes resp as one JSON line. A result is written as it
-// is, already JSON: encoding the Response would check and copy it once
-// more, which for `queue list` of a large queue is tens of megabytes.
-func writeResponse(w io.Writer, resp *Response) error {
-	if !resp.OK || len(resp.Result) == 0 {
-		return json.NewEncoder(w).Encode(resp)
+// answer reads the request on c and runs its handler. A successful result
+// comes back as a Stream, so that every answer is written one way.
+func (s *Server) answer(c net.Conn) (Stream, error) {
+	var req Request
+	if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
+		return nil, errors.New("malformed request: " + err.Error())
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.WriteString(`{"ok":true,"result":`)
-	bw.Write(resp.Result)
-	bw.WriteString("}\n")
-	return bw.Flush()
+	h, ok := s.handlers[req.Command]
+	if !ok {
+		return nil, fmt.Errorf("unknown command %q: is the CLI newer than the running relay?", req.Command)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	res, err := h(ctx, req.Args)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	if st, ok := res.(Stream); ok {
+		return st, nil
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return nil, err
+	}
+	return func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}, nil
 }
 
 // Close removes the socket and waits for running commands.
