@@ -16,7 +16,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"dkimrelay/relay/config"
+	"dkimrelay/config"
 )
 
 // unit parses a systemd unit file into section -> key -> values.

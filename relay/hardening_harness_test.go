@@ -25,12 +25,12 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/config"
+	"dkimrelay/internal/selfsigned"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/setup"
-	"dkimrelay/relay/users"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
+	"dkimrelay/users"
 )
 
 // hardDomain is the sending domain of the hardening tests.
@@ -139,7 +139,7 @@ func newHardRelay(t *testing.T, dns *dnstest.Server, o hardOptions) *hardRelay {
 func prepareHardRelay(t *testing.T, dns *dnstest.Server, o hardOptions) *hardRelay {
 	t.Helper()
 	cfg := hardConfig(t, t.TempDir(), dns, o)
-	if err := setup.SelfSignedCert(cfg.Submission.TLSCert, cfg.Submission.TLSKey, cfg.Hostname); err != nil {
+	if err := selfsigned.Write(cfg.Submission.TLSCert, cfg.Submission.TLSKey, cfg.Hostname); err != nil {
 		t.Fatal(err)
 	}
 	st, err := keys.Open(cfg.KeysDir())

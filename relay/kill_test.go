@@ -26,8 +26,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
 	"dkimrelay/resolver/dnstest"
 )
 

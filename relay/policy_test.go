@@ -18,11 +18,11 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
+	"dkimrelay/config"
+	"dkimrelay/internal/selfsigned"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/setup"
-	"dkimrelay/relay/users"
 	"dkimrelay/resolver/dnstest"
+	"dkimrelay/users"
 )
 
 // policyZone gives each sending domain one SPF or DMARC situation. The
@@ -101,7 +101,7 @@ func startRelayWith(t *testing.T, srv *dnstest.Server, spfPolicy, submission str
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := setup.SelfSignedCert(cfg.Submission.TLSCert, cfg.Submission.TLSKey, cfg.Hostname); err != nil {
+	if err := selfsigned.Write(cfg.Submission.TLSCert, cfg.Submission.TLSKey, cfg.Hostname); err != nil {
 		t.Fatal(err)
 	}
 	st, err := keys.Open(cfg.KeysDir())

@@ -8,45 +8,10 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
-	"dkimrelay/relay/control"
+	"dkimrelay/control"
 	"dkimrelay/relay/queue"
 )
-
-// QueueMessage is one queued message as the control socket reports it to
-// `dkimrelay queue list` and `queue show` (and their --json output).
-type QueueMessage struct {
-	QID      string           `json:"qid"`
-	From     string           `json:"from"` // "" for a bounce (null sender)
-	User     string           `json:"user,omitempty"`
-	Received time.Time        `json:"received"`
-	Size     int64            `json:"size"`
-	Rcpts    []QueueRecipient `json:"rcpts"`
-	// Headers is the message's header block as it goes on the wire (the
-	// DKIM-Signature fields first), for `queue show` only.
-	Headers string `json:"headers,omitempty"`
-}
-
-// QueueRecipient is one recipient of a QueueMessage.
-type QueueRecipient struct {
-	Addr        string     `json:"addr"`
-	State       string     `json:"state"` // queued, delivered, bounced, expired
-	Attempts    int        `json:"attempts"`
-	NextAttempt *time.Time `json:"next_attempt,omitempty"` // while queued
-	LastReply   string     `json:"last_reply,omitempty"`
-}
-
-// QueueArgs are the arguments of the queue commands.
-type QueueArgs struct {
-	QID string `json:"qid,omitempty"`
-	All bool   `json:"all,omitempty"` // queue.retry: every message
-}
-
-// QueueRetried is the result of queue.retry.
-type QueueRetried struct {
-	Messages int `json:"messages"` // messages made due now
-}
 
 // registerQueueCommands serves `dkimrelay queue ...` on the control socket.
 func (r *Relay) registerQueueCommands() {
@@ -116,13 +81,13 @@ func (r *Relay) registerQueueCommands() {
 		if a.All {
 			n := r.queue.RetryAll()
 			r.log.Info("retry", "messages", n)
-			return QueueRetried{Messages: n}, nil
+			return control.QueueRetried{Messages: n}, nil
 		}
 		if err := r.queue.Retry(a.QID); err != nil {
 			return nil, notQueued(a.QID, err)
 		}
 		r.log.Info("retry", "qid", a.QID)
-		return QueueRetried{Messages: 1}, nil
+		return control.QueueRetried{Messages: 1}, nil
 	})
 	r.ctl.Handle("queue.delete", func(ctx context.Context, raw json.RawMessage) (any, error) {
 		// Right after a start the queue may still be loading: answer
@@ -154,8 +119,8 @@ func (r *Relay) registerQueueCommands() {
 	})
 }
 
-func queueArgs(raw json.RawMessage) (QueueArgs, error) {
-	var a QueueArgs
+func queueArgs(raw json.RawMessage) (control.QueueArgs, error) {
+	var a control.QueueArgs
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return a, fmt.Errorf("malformed arguments: %w", err)
@@ -175,17 +140,17 @@ func notQueued(qid string, err error) error {
 	return err
 }
 
-func queueMessage(m *queue.Message) QueueMessage {
-	out := QueueMessage{
+func queueMessage(m *queue.Message) control.QueueMessage {
+	out := control.QueueMessage{
 		QID:      m.ID,
 		From:     m.Envelope.From,
 		User:     m.Envelope.User,
 		Received: m.Envelope.Received,
 		Size:     m.Size,
-		Rcpts:    make([]QueueRecipient, len(m.Rcpts)),
+		Rcpts:    make([]control.QueueRecipient, len(m.Rcpts)),
 	}
 	for i, rc := range m.Rcpts {
-		q := QueueRecipient{Addr: rc.Addr, State: rc.State.String(), Attempts: rc.Attempts, LastReply: rc.LastReply}
+		q := control.QueueRecipient{Addr: rc.Addr, State: rc.State.String(), Attempts: rc.Attempts, LastReply: rc.LastReply}
 		if rc.State == queue.Queued && !rc.NextAttempt.IsZero() {
 			t := rc.NextAttempt
 			q.NextAttempt = &t

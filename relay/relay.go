@@ -15,17 +15,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dkimrelay/config"
+	"dkimrelay/control"
 	"dkimrelay/dkim"
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/keys"
 	"dkimrelay/relay/abuse"
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/control"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
-	"dkimrelay/relay/users"
 	"dkimrelay/resolver"
+	"dkimrelay/users"
 )
 
 // Relay is a running relay.

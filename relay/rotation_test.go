@@ -16,8 +16,8 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
+	"dkimrelay/control"
 	"dkimrelay/keys"
-	"dkimrelay/relay/control"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
 )

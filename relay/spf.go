@@ -10,7 +10,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/authcheck"
-	"dkimrelay/relay/config"
+	"dkimrelay/config"
 	"dkimrelay/resolver"
 )
 

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"dkimrelay/relay/setup"
+	"dkimrelay/internal/selfsigned"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -138,7 +138,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	}
 
 	// A renewal: both files replaced by rename.
-	if err := setup.SelfSignedCert(cert, key, "renewed.example.net"); err != nil {
+	if err := selfsigned.Write(cert, key, "renewed.example.net"); err != nil {
 		t.Fatal(err)
 	}
 	second := peerCert(t, h.TLSAddr())
@@ -152,7 +152,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	// A broken renewal: a new certificate whose key never arrives. The
 	// last good pair stays in use and the problem is logged once.
 	other := t.TempDir()
-	if err := setup.SelfSignedCert(other+"/cert.pem", other+"/key.pem", "other.example.net"); err != nil {
+	if err := selfsigned.Write(other+"/cert.pem", other+"/key.pem", "other.example.net"); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(other + "/cert.pem")

@@ -25,6 +25,6 @@ echo "== go test"
 # -p 2: this is sized for a 2-core machine.
 go test -p 2 -count=1 -timeout 20m ./...
 echo "== queue, submission, login cache and control socket under the race detector"
-go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./relay/users/ ./relay/control/
+go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./users/ ./control/
 echo "== hot-path benchmarks, once each"; go test -run '^$' -bench . -benchtime 1x ./dkim/ ./relay/queue/ ./relay/submission/
 echo "== fuzzing (FUZZTIME each, default 10s)"; bash scripts/fuzz.sh

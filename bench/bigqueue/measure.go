@@ -12,7 +12,7 @@ import (
 	"slices"
 	"time"
 
-	"dkimrelay/relay/config"
+	"dkimrelay/config"
 )
 
 // listed is what the bench checks in `queue list --json` (the shape of
@@ -91,7 +91,7 @@ type socketTiming struct {
 	bytes            int64
 }
 
-// timeSocket sends the relay's control socket (relay/control's protocol:
+// timeSocket sends the relay's control socket (control's protocol:
 // one JSON request, one JSON response) a queue.list.
 func timeSocket(ctx context.Context, configPath string) (socketTiming, error) {
 	cfg, err := config.Load(configPath)

@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"dkimrelay/authcheck"
+	"dkimrelay/config"
 	"dkimrelay/dnscheck"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
 )
 
 func runCheck(e *env, args []string) error {

@@ -13,8 +13,8 @@ import (
 
 	"github.com/miekg/dns"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
 	"dkimrelay/resolver/dnstest"
 )
 

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"dkimrelay/cmd/dkimrelay/internal/setup"
 	"dkimrelay/keys"
-	"dkimrelay/relay/setup"
 )
 
 func runInit(e *env, args []string) error {

@@ -7,10 +7,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/keys"
 	"dkimrelay/keys/publish"
-	"dkimrelay/relay"
-	"dkimrelay/relay/config"
 )
 
 func openKeys(e *env) (*config.Config, *keys.Store, error) {
@@ -238,7 +238,7 @@ func runKeysActivate(e *env, args []string) error {
 // logEvent appends one event to the relay's log, for actions an auditor
 // wants to see beside the relay's own (a forced activation).
 func logEvent(cfg *config.Config, msg string, attrs ...any) {
-	log, lf, err := relay.OpenLog(cfg.Log.File, cfg.Log.Level)
+	log, lf, err := events.OpenLog(cfg.Log.File, cfg.Log.Level)
 	if err != nil {
 		return
 	}

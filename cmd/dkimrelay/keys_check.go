@@ -8,8 +8,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
 	"dkimrelay/resolver"
 )
 

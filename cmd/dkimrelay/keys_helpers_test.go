@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
 	"dkimrelay/resolver/dnstest"
 )
 

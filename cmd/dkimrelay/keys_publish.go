@@ -6,9 +6,9 @@ import (
 	"io"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
 	"dkimrelay/keys/publish"
-	"dkimrelay/relay/config"
 )
 
 // newUpdater prepares the dynamic DNS updates of --publish from the

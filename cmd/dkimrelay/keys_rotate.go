@@ -8,9 +8,9 @@ import (
 	"strings"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
 	"dkimrelay/keys/publish"
-	"dkimrelay/relay/config"
 )
 
 func runKeysRotate(e *env, args []string) error { return keysRotate(e, args, time.Now()) }

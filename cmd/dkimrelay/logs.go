@@ -8,8 +8,8 @@ import (
 	"syscall"
 	"time"
 
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/logview"
+	"dkimrelay/cmd/dkimrelay/internal/logview"
+	"dkimrelay/config"
 )
 
 func runLogs(e *env, args []string) error {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"time"
 
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/control"
+	"dkimrelay/config"
+	"dkimrelay/control"
 )
 
 // notifyRelay asks a running relay to reload logins and keys, so a change

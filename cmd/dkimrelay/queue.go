@@ -10,9 +10,8 @@ import (
 	"time"
 	"unicode"
 
-	"dkimrelay/relay"
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/control"
+	"dkimrelay/config"
+	"dkimrelay/control"
 )
 
 // callQueue sends one queue command to the running relay.
@@ -58,7 +57,7 @@ func runQueueList(e *env, args []string) error {
 		bw.WriteString("\n")
 		return bw.Flush()
 	}
-	var list []relay.QueueMessage
+	var list []control.QueueMessage
 	if err := callQueue(e, "queue.list", nil, &list); err != nil {
 		return err
 	}
@@ -87,8 +86,8 @@ func runQueueShow(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var m relay.QueueMessage
-	if err := callQueue(e, "queue.show", relay.QueueArgs{QID: pos[0]}, &m); err != nil {
+	var m control.QueueMessage
+	if err := callQueue(e, "queue.show", control.QueueArgs{QID: pos[0]}, &m); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -107,7 +106,7 @@ func runQueueRetry(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	a := relay.QueueArgs{All: *all}
+	a := control.QueueArgs{All: *all}
 	switch {
 	case *all && len(pos) == 1:
 		return usagef("queue retry takes a queue ID or --all, not both")
@@ -116,7 +115,7 @@ func runQueueRetry(e *env, args []string) error {
 	case !*all:
 		a.QID = pos[0]
 	}
-	var res relay.QueueRetried
+	var res control.QueueRetried
 	if err := callQueue(e, "queue.retry", a, &res); err != nil {
 		return err
 	}
@@ -138,8 +137,8 @@ func runQueueDelete(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var m relay.QueueMessage
-	if err := callQueue(e, "queue.delete", relay.QueueArgs{QID: pos[0]}, &m); err != nil {
+	var m control.QueueMessage
+	if err := callQueue(e, "queue.delete", control.QueueArgs{QID: pos[0]}, &m); err != nil {
 		return err
 	}
 	if *asJSON {
@@ -161,7 +160,7 @@ func runQueueDelete(e *env, args []string) error {
 
 // writeQueueMessage prints one message: a line about it, then one line
 // per recipient with where its delivery stands and the last reply.
-func writeQueueMessage(w io.Writer, m relay.QueueMessage, now time.Time) {
+func writeQueueMessage(w io.Writer, m control.QueueMessage, now time.Time) {
 	from := "<" + m.From + ">"
 	fmt.Fprintf(w, "%s  age %s  from %s", m.QID, fmtAge(now.Sub(m.Received)), sanitize(from, false))
 	if m.User != "" {

@@ -21,13 +21,14 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/config"
+	"dkimrelay/control"
+	"dkimrelay/events"
+	"dkimrelay/internal/selfsigned"
 	"dkimrelay/keys"
 	"dkimrelay/relay"
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/control"
-	"dkimrelay/relay/setup"
-	"dkimrelay/relay/users"
 	"dkimrelay/resolver/dnstest"
+	"dkimrelay/users"
 )
 
 const (
@@ -112,7 +113,7 @@ func startTestRelay(t *testing.T) *testRelay {
 		`example.org. 300 IN TXT "v=spf1 ip4:127.0.0.1 -all"`,
 	)
 
-	if err := setup.SelfSignedCert(filepath.Join(tr.dir, "tls", "cert.pem"), filepath.Join(tr.dir, "tls", "key.pem"), "mail.example.org"); err != nil {
+	if err := selfsigned.Write(filepath.Join(tr.dir, "tls", "cert.pem"), filepath.Join(tr.dir, "tls", "key.pem"), "mail.example.org"); err != nil {
 		t.Fatal(err)
 	}
 	tr.submit = "127.0.0.1:" + freePort(t)
@@ -173,7 +174,7 @@ listen = "127.0.0.1:0"
 		t.Fatal(err)
 	}
 
-	log, logFile, err := relay.OpenLog(tr.cfg.Log.File, "info")
+	log, logFile, err := events.OpenLog(tr.cfg.Log.File, "info")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"dkimrelay/control"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,8 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"dkimrelay/relay"
 )
 
 // TestQueueCommands drives a running relay whose destination defers:
@@ -50,14 +49,14 @@ func TestQueueCommands(t *testing.T) {
 
 	// Both are attempted at once; the MX takes dan@example.com and
 	// defers the others.
-	list := func() map[string]relay.QueueMessage {
+	list := func() map[string]control.QueueMessage {
 		t.Helper()
-		var msgs []relay.QueueMessage
+		var msgs []control.QueueMessage
 		out := tr.mustCLI("queue", "list", "--json")
 		if err := json.Unmarshal([]byte(out), &msgs); err != nil {
 			t.Fatalf("queue list --json is not a JSON array of messages: %v\n%s", err, out)
 		}
-		m := map[string]relay.QueueMessage{}
+		m := map[string]control.QueueMessage{}
 		for _, msg := range msgs {
 			m[msg.QID] = msg
 		}
@@ -160,7 +159,7 @@ func TestQueueCommands(t *testing.T) {
 		strings.Index(out, "DKIM-Signature:") > strings.Index(out, "Subject:") || !strings.Contains(out, "alice@example.net") {
 		t.Errorf("queue show %s:\n%s", q1, out)
 	}
-	var shown relay.QueueMessage
+	var shown control.QueueMessage
 	if err := json.Unmarshal([]byte(tr.mustCLI("queue", "show", "--json", q1)), &shown); err != nil {
 		t.Fatalf("queue show --json: %v", err)
 	}
@@ -181,7 +180,7 @@ func TestQueueCommands(t *testing.T) {
 	if a := attempts(q2); a != 1 {
 		t.Errorf("%s, not retried, has %d attempts, want 1", q2, a)
 	}
-	var retried relay.QueueRetried
+	var retried control.QueueRetried
 	if err := json.Unmarshal([]byte(tr.mustCLI("queue", "retry", "--all", "--json")), &retried); err != nil || retried.Messages != 2 {
 		t.Errorf("queue retry --all --json = %+v, %v; want 2 messages", retried, err)
 	}

@@ -8,9 +8,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"dkimrelay/cmd/dkimrelay/internal/setup"
+	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/relay"
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/setup"
 )
 
 // tryDir is where the try-out relay keeps its files.
@@ -34,7 +35,7 @@ func runServe(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	log, logFile, err := relay.OpenLog(cfg.Log.File, cfg.Log.Level)
+	log, logFile, err := events.OpenLog(cfg.Log.File, cfg.Log.Level)
 	if err != nil {
 		return fmt.Errorf("opening log.file: %w", err)
 	}

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/users"
+	"dkimrelay/config"
+	"dkimrelay/users"
 )
 
 func usersFile(e *env) (string, *config.Config, error) {

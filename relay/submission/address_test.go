@@ -16,7 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"dkimrelay/relay/users"
+	"dkimrelay/users"
 )
 
 // rcptParser runs go-smtp's server, as the relay does, behind a session

@@ -20,7 +20,7 @@ import (
 	"dkimrelay/dkim"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/queue"
-	"dkimrelay/relay/users"
+	"dkimrelay/users"
 )
 
 // Replies named by the contract. Enhanced codes follow RFC 3463 and the

@@ -18,7 +18,7 @@ import (
 	"dkimrelay/dkim"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/queue"
-	"dkimrelay/relay/users"
+	"dkimrelay/users"
 )
 
 // Config holds what the server needs from the relay's configuration.
@@ -33,7 +33,7 @@ type Config struct {
 	MaxHeaderSize     int
 	MaxConnections    int
 	CommandTimeout    time.Duration
-	// Abuse limits (see relay/config for each key's meaning).
+	// Abuse limits (see config for each key's meaning).
 	PreAuthTimeout      time.Duration
 	MaxConnectionsPerIP int
 	MaxCommandLength    int

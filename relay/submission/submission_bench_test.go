@@ -26,7 +26,7 @@ import (
 
 	"dkimrelay/dkim"
 	"dkimrelay/relay/queue"
-	"dkimrelay/relay/users"
+	"dkimrelay/users"
 )
 
 // benchPolicy is a fixed Policy: one login, the given keys, no DNS checks

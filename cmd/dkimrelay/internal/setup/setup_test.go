@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
-	"dkimrelay/relay/users"
+	"dkimrelay/users"
 )
 
 func TestInit(t *testing.T) {

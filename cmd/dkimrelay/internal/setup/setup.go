@@ -15,8 +15,9 @@ import (
 	"text/template"
 	"time"
 
+	"dkimrelay/config"
+	"dkimrelay/internal/selfsigned"
 	"dkimrelay/keys"
-	"dkimrelay/relay/config"
 )
 
 // ConfigName is the config file's name inside the init folder.
@@ -150,7 +151,7 @@ func Init(o Options) (*Result, error) {
 	}
 	res := &Result{ConfigPath: path, Config: cfg}
 	if _, err := os.Stat(cfg.Submission.TLSCert); errors.Is(err, os.ErrNotExist) {
-		if err := SelfSignedCert(cfg.Submission.TLSCert, cfg.Submission.TLSKey, o.Hostname); err != nil {
+		if err := selfsigned.Write(cfg.Submission.TLSCert, cfg.Submission.TLSKey, o.Hostname); err != nil {
 			return nil, err
 		}
 		res.CertMade = true

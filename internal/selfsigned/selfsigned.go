@@ -1,4 +1,6 @@
-package setup
+// Package selfsigned writes the self-signed certificate that a new
+// relay (init, the try-out) starts with, and that tests use.
+package selfsigned
 
 import (
 	"crypto/ecdsa"
@@ -17,12 +19,12 @@ import (
 	"dkimrelay/internal/atomicfile"
 )
 
-// SelfSignedCert writes a self-signed ECDSA P-256 certificate for hostname,
+// Write writes a self-signed ECDSA P-256 certificate for hostname,
 // valid ten years, with its key in a 0600 file. It is for the relay's
 // submission port, whose only client is the administrator's own
 // application: Mastodon then sets SMTP_OPENSSL_VERIFY_MODE=none, or the
 // administrator swaps in a certificate from their ACME client.
-func SelfSignedCert(certPath, keyPath, hostname string) error {
+func Write(certPath, keyPath, hostname string) error {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err

@@ -1,4 +1,6 @@
-package relay
+// Package events is the relay's event log: one JSON object per line,
+// each naming one thing that happened.
+package events
 
 import (
 	"io"

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"dkimrelay/keys"
-	"dkimrelay/relay/users"
+	"dkimrelay/users"
 )
 
 // Try-out relay: what `dkimrelay serve` runs when there is no config, so a

@@ -1,0 +1,40 @@
+package control
+
+import "time"
+
+// The queue commands' wire types: what `dkimrelay queue ...` sends and the
+// relay answers over the control socket.
+
+// QueueMessage is one queued message as the control socket reports it to
+// `dkimrelay queue list` and `queue show` (and their --json output).
+type QueueMessage struct {
+	QID      string           `json:"qid"`
+	From     string           `json:"from"` // "" for a bounce (null sender)
+	User     string           `json:"user,omitempty"`
+	Received time.Time        `json:"received"`
+	Size     int64            `json:"size"`
+	Rcpts    []QueueRecipient `json:"rcpts"`
+	// Headers is the message's header block as it goes on the wire (the
+	// DKIM-Signature fields first), for `queue show` only.
+	Headers string `json:"headers,omitempty"`
+}
+
+// QueueRecipient is one recipient of a QueueMessage.
+type QueueRecipient struct {
+	Addr        string     `json:"addr"`
+	State       string     `json:"state"` // queued, delivered, bounced, expired
+	Attempts    int        `json:"attempts"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"` // while queued
+	LastReply   string     `json:"last_reply,omitempty"`
+}
+
+// QueueArgs are the arguments of the queue commands.
+type QueueArgs struct {
+	QID string `json:"qid,omitempty"`
+	All bool   `json:"all,omitempty"` // queue.retry: every message
+}
+
+// QueueRetried is the result of queue.retry.
+type QueueRetried struct {
+	Messages int `json:"messages"` // messages made due now
+}
