@@ -1,6 +1,8 @@
 package dkim
 
 import (
+	"encoding"
+	"fmt"
 	"hash"
 	"strings"
 )
@@ -12,19 +14,32 @@ import (
 // (which verifies) treats it. It works on runs of ordinary bytes rather
 // than byte by byte: the body is hashed once for every key, so this loop is
 // most of what a large message costs the signer.
+//
+// Line breaks are held back until text follows (at the end of the body
+// they go), and they are counted, not buffered, so a body of nothing but
+// empty lines costs no memory: a counted run is hashed in chunks from a
+// constant block once text follows. A bare CR among held-back line breaks
+// (which submission refuses, but a signer may be given) breaks the run;
+// then the breaks so far are hashed at once, and the hash's state before
+// them is kept, to go back to if no text follows.
 type relaxedBody struct {
 	h       hash.Hash
 	out     []byte // canonical bytes not yet hashed
-	pending []byte // line breaks seen but not yet known to be followed by text
+	crlfs   int    // line breaks held back, each one CRLF
+	cr      bool   // a CR held back whose LF may still come
+	before  []byte // the hash's state before line breaks hashed ahead of text
 	wsp     bool   // white space seen since the last text byte
-	prevCR  bool   // the last byte was CR
 	written bool   // some text was written
+	err     error  // the hash's state could not be saved or restored
 }
 
 // hashChunk is how many canonical bytes gather before they are hashed:
 // enough to make the hash's per-call cost vanish, small enough that the
 // buffer, made once per message, stays small.
 const hashChunk = 4 << 10
+
+// crlfBlock is hashChunk bytes of CRLFs, hashed in place of a counted run.
+var crlfBlock = []byte(strings.Repeat(crlf, hashChunk/2))
 
 // special marks the bytes the canonicalization looks at.
 var special = [256]bool{' ': true, '\t': true, '\r': true, '\n': true}
@@ -33,34 +48,33 @@ func (c *relaxedBody) Write(p []byte) (int, error) {
 	for i := 0; i < len(p); {
 		switch ch := p[i]; ch {
 		case ' ', '\t':
-			c.wsp, c.prevCR = true, false
+			if c.cr {
+				c.bareCR()
+			}
+			c.wsp = true
 			i++
 		case '\r':
-			c.wsp, c.prevCR = false, true
-			c.pending = append(c.pending, '\r')
+			if c.cr {
+				c.bareCR()
+			}
+			c.wsp, c.cr = false, true
 			i++
 		case '\n':
-			if !c.prevCR {
-				c.pending = append(c.pending, '\r')
-			}
-			c.wsp, c.prevCR = false, false
-			c.pending = append(c.pending, '\n')
+			c.wsp, c.cr = false, false
+			c.crlfs++
 			i++
 		default:
 			j := i + 1
 			for j < len(p) && !special[p[j]] {
 				j++
 			}
-			if len(c.pending) > 0 {
-				c.out = append(c.out, c.pending...)
-				c.pending = c.pending[:0]
-			}
+			c.releaseBreaks()
 			if c.wsp {
 				c.out = append(c.out, ' ')
 				c.wsp = false
 			}
 			c.out = append(c.out, p[i:j]...)
-			c.prevCR, c.written = false, true
+			c.written = true
 			i = j
 			if len(c.out) >= hashChunk {
 				c.h.Write(c.out)
@@ -71,14 +85,77 @@ func (c *relaxedBody) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// sum ends the body and returns its hash.
-func (c *relaxedBody) sum() []byte {
+// releaseBreaks adds the held-back line breaks to the canonical output:
+// text follows them.
+func (c *relaxedBody) releaseBreaks() {
+	if c.crlfs > 0 {
+		if len(c.out)+2*c.crlfs > hashChunk {
+			c.h.Write(c.out)
+			c.out = c.out[:0]
+			writeCRLFs(c.h, c.crlfs)
+		} else {
+			c.out = append(c.out, crlfBlock[:2*c.crlfs]...)
+		}
+		c.crlfs = 0
+	}
+	if c.cr {
+		c.out = append(c.out, '\r')
+		c.cr = false
+	}
+	c.before = nil
+}
+
+// bareCR is called when the CR held back is known to be bare (no LF
+// follows) while no text has come yet: the breaks held back so far, this
+// CR last, are hashed now, and the hash's state before the first of them
+// is kept, since the body may still end here.
+func (c *relaxedBody) bareCR() {
+	if c.before == nil && c.err == nil {
+		c.h.Write(c.out)
+		c.out = c.out[:0]
+		m, ok := c.h.(encoding.BinaryMarshaler)
+		if !ok {
+			c.err = fmt.Errorf("dkim: the body hash %T cannot save its state", c.h)
+		} else {
+			c.before, c.err = m.MarshalBinary()
+		}
+	}
+	writeCRLFs(c.h, c.crlfs)
+	c.h.Write([]byte{'\r'})
+	c.crlfs, c.cr = 0, false
+}
+
+// writeCRLFs hashes n CRLFs, a block at a time.
+func writeCRLFs(h hash.Hash, n int) {
+	for n > 0 {
+		k := min(n, len(crlfBlock)/2)
+		h.Write(crlfBlock[:2*k])
+		n -= k
+	}
+}
+
+// sum ends the body and returns its hash. Line breaks still held back end
+// the body and are not hashed.
+func (c *relaxedBody) sum() ([]byte, error) {
+	if c.err != nil {
+		return nil, c.err
+	}
+	if c.before != nil {
+		u, ok := c.h.(encoding.BinaryUnmarshaler)
+		if !ok {
+			return nil, fmt.Errorf("dkim: the body hash %T cannot restore its state", c.h)
+		}
+		if err := u.UnmarshalBinary(c.before); err != nil {
+			return nil, fmt.Errorf("dkim: restoring the body hash: %w", err)
+		}
+		c.before = nil
+	}
 	if c.written {
 		c.out = append(c.out, crlf...)
 	}
 	c.h.Write(c.out)
 	c.out = nil
-	return c.h.Sum(nil)
+	return c.h.Sum(nil), nil
 }
 
 // relaxedHeader is the "relaxed" canonical form of one raw header field

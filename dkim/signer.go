@@ -101,7 +101,12 @@ func (s *Signer) Sign() ([]string, error) {
 		return s.sigs, s.err
 	}
 	s.done = true
-	bh := base64.StdEncoding.EncodeToString(s.body.sum())
+	sum, err := s.body.sum()
+	if err != nil {
+		s.err = err
+		return nil, err
+	}
+	bh := base64.StdEncoding.EncodeToString(sum)
 	// The canonical header fields the signatures cover, picked as a
 	// verifier picks them: for each name in h=, the next instance from
 	// the bottom up; an oversigned name finds none and adds nothing (RFC
