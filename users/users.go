@@ -42,9 +42,11 @@ type User struct {
 }
 
 // MaySend reports whether the login may use addr as MAIL FROM or From:.
-// Domains compare without regard to case (RFC 5321 section 2.4); local
-// parts compare exactly as written, except that an ASCII local part is
-// matched case-insensitively since no mailbox provider distinguishes them.
+// Domains compare without regard to ASCII case (RFC 5321 section 2.4), and
+// so do local parts, since no mailbox provider distinguishes them; every
+// other byte compares exactly. Unicode case folding would let a login
+// allowed notifications@example.org send as a look-alike such as
+// notification\u017f@example.org (LONG S folds to s, and KELVIN SIGN to k).
 func (u *User) MaySend(addr string) bool {
 	local, domain, ok := SplitAddress(addr)
 	if !ok {
@@ -52,14 +54,35 @@ func (u *User) MaySend(addr string) bool {
 	}
 	for _, a := range u.Allow {
 		al, ad, _ := strings.Cut(a, "@")
-		if !strings.EqualFold(ad, domain) {
+		if !EqualFoldASCII(ad, domain) {
 			continue
 		}
-		if al == "" || strings.EqualFold(al, local) {
+		if al == "" || EqualFoldASCII(al, local) {
 			return true
 		}
 	}
 	return false
+}
+
+// EqualFoldASCII reports whether a and b are equal when ASCII letters are
+// taken without regard to case; bytes outside ASCII must be identical.
+func EqualFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if lowerASCII(a[i]) != lowerASCII(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 // SplitAddress splits addr at its last "@".

@@ -62,6 +62,9 @@ func TestMaySend(t *testing.T) {
 		{"", false},
 		{"@example.net", false},
 		{"noat", false},
+		{"notificationſ@example.org", false},       // U+017F folds to s
+		{"notifications@example.org\u212a", false}, // KELVIN SIGN folds to k
+		{"anyone@example.ne\u0442", false},
 	}
 	for _, c := range cases {
 		if got := u.MaySend(c.addr); got != c.want {
