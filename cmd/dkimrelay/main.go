@@ -69,6 +69,7 @@ func commands() []*command {
 		}},
 		{name: "logs", args: "[--id QID] [--rcpt ADDR] [--status S] [--since D] [--follow] [--json]", help: "show the relay's events, one line each", run: runLogs},
 		{name: "check", args: "--domain D [--json] [--no-probe]", help: "check the DNS records and network for sending as D", run: runCheck},
+		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
 		{name: "version", help: "print version and build information", run: runVersion},
 	}
 }
