@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"dkimrelay/control"
+	"dkimrelay/events"
 	"dkimrelay/relay/queue"
 )
 
@@ -114,7 +115,7 @@ func (r *Relay) registerQueueCommands() {
 		}
 		// An administrator's deletion is part of the message's story:
 		// `dkimrelay logs --id QID` must show where it ended.
-		r.log.Info("deleted", "qid", a.QID, "from", m.Envelope.From, "rcpts", pending, "reason", "deleted by the administrator (queue delete); no bounce sent")
+		events.Deletion{QID: a.QID, From: m.Envelope.From, Rcpts: pending, Reason: "deleted by the administrator (queue delete); no bounce sent"}.Log(r.log)
 		return queueMessage(m), nil
 	})
 }

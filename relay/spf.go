@@ -11,6 +11,7 @@ import (
 
 	"dkimrelay/authcheck"
 	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/resolver"
 )
 
@@ -64,12 +65,8 @@ func (c *spfChecker) check(ctx context.Context, from string) error {
 	}
 	for _, ip := range c.ips {
 		r := c.spf.Check(ctx, ip, from)
-		level := slog.LevelInfo
-		if r.Result != spf.Pass {
-			level = slog.LevelWarn
-		}
-		c.log.Log(ctx, level, "spf", "domain", r.Domain, "ip", ip.String(), "result", string(r.Result),
-			"detail", r.Reason(), "cached", r.Cached, "policy", c.policy)
+		events.SPFCheck{Domain: r.Domain, IP: ip.String(), Result: string(r.Result),
+			Detail: r.Reason(), Cached: r.Cached, Policy: c.policy}.Log(c.log)
 		if c.policy != "reject" {
 			continue
 		}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"dkimrelay/dkim"
+	"dkimrelay/events"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/dsn"
 	"dkimrelay/relay/queue"
@@ -61,13 +62,13 @@ func (r *Relay) attempt(m *queue.Message) {
 	// Deliveries and permanent failures are logged before the queue
 	// records them: a crash in between repeats the attempt (and the event)
 	// rather than leave a delivered message without its event.
-	delay := time.Since(m.Envelope.Received).Round(time.Millisecond).String()
+	delay := time.Since(m.Envelope.Received)
 	for _, res := range results {
 		switch res.Status {
 		case delivery.Delivered:
-			r.log.Info("delivered", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "tls", tlsName(res.TLS), "code", res.Code, "delay", delay, "reply", res.Reply)
+			events.Delivery{QID: m.ID, Rcpt: res.Rcpt, MX: res.MX, TLS: res.TLS, Code: res.Code, Delay: delay, Reply: res.Reply}.Log(r.log)
 		case delivery.Permanent:
-			r.log.Info("bounced", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "code", res.Code, "reason", res.Reply)
+			events.Bounce{QID: m.ID, Rcpt: res.Rcpt, MX: res.MX, Code: res.Code, Reason: res.Reply}.Log(r.log)
 		}
 	}
 	failed, next, err := r.queue.DoneThen(m, outcomes, func(failed []*queue.Recipient) error {
@@ -86,18 +87,11 @@ func (r *Relay) attempt(m *queue.Message) {
 		switch {
 		case res.Status == delivery.Delivered || res.Status == delivery.Permanent:
 		case final[res.Rcpt] != nil && final[res.Rcpt].State == queue.Expired:
-			r.log.Info("expired", "qid", m.ID, "rcpt", res.Rcpt, "reason", res.Reply, "delay", delay)
+			events.Expiry{QID: m.ID, Rcpt: res.Rcpt, Reason: res.Reply, Delay: delay}.Log(r.log)
 		default:
-			r.log.Info("deferred", "qid", m.ID, "rcpt", res.Rcpt, "mx", res.MX, "code", res.Code, "reason", res.Reply, "next_attempt", next.UTC().Format(time.RFC3339))
+			events.Deferral{QID: m.ID, Rcpt: res.Rcpt, MX: res.MX, Code: res.Code, Reason: res.Reply, NextAttempt: next}.Log(r.log)
 		}
 	}
-}
-
-func tlsName(v string) string {
-	if v == "" {
-		return "none"
-	}
-	return v
 }
 
 // bounce queues one delivery status notification (RFC 3464) to the
@@ -182,7 +176,7 @@ func (r *Relay) enqueueBounce(origQID string, rcpts []string, msg []byte) error 
 		d.Abort()
 		return err
 	}
-	r.log.Info("accepted", "qid", d.ID(), "user", "", "from", from, "rcpts", rcpts, "size", len(msg), "dkim", dkim.Selectors(keys), "kind", "bounce", "orig_qid", origQID)
+	events.Acceptance{QID: d.ID(), From: from, Rcpts: rcpts, Size: int64(len(msg)), DKIM: dkim.Selectors(keys), Kind: "bounce", OrigQID: origQID}.Log(r.log)
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dkimrelay/events"
 )
 
 // scrape fetches /metrics and returns each sample by its exposed name
@@ -58,30 +60,36 @@ func TestCountsFromEvents(t *testing.T) {
 	var logged bytes.Buffer
 	log := slog.New(m.Tee(slog.NewJSONHandler(&logged, &slog.HandlerOptions{Level: slog.LevelWarn})))
 
-	log.Info("connect", "remote", "127.0.0.1:1")
-	log.Info("connect", "remote", "127.0.0.1:2")
-	log.Info("auth", "user", "app", "mechanism", "PLAIN", "result", "ok")
-	log.Info("auth", "user", "app", "mechanism", "LOGIN", "result", "failed")
-	log.Info("auth", "user", "x", "mechanism", "LOGIN", "result", "failed")
-	log.Info("spf", "domain", "example.org", "ip", "192.0.2.1", "result", "pass")
-	log.Info("spf", "detail", "smarthost mode without delivery.egress_ips: SPF is not checked")
-	log.Info("rejected", "code", 530, "reason", "Authentication required: log in with AUTH first")
-	log.Info("rejected", "code", 550, "reason", "Sender <a@example.org> is not allowed for login app")
-	log.Info("rejected", "code", 550, "reason", "SPF fail: 192.0.2.1 is not authorized to send for example.org; add ...")
-	log.Error("rejected", "code", 452, "reason", "writing the queue: no space")
-	log.Info("accepted", "qid", "Q1", "rcpts", []string{"a@x", "b@x"}, "size", 100, "dkim", []string{"s1"}, "sign_time", "1.5ms")
-	log.Info("accepted", "qid", "Q2", "sign_time", 3*time.Millisecond)
-	log.Info("accepted", "qid", "Q3", "kind", "bounce", "dkim", 0)
-	log.Info("delivered", "qid", "Q1", "rcpt", "a@x", "tls", "TLS1.3", "code", 250, "delay", "2s")
-	log.Info("delivered", "qid", "Q1", "rcpt", "b@x", "tls", "none", "code", 250, "delay", "500ms")
-	log.Info("deferred", "qid", "Q2", "rcpt", "c@y", "next_attempt", "2026-11-02T12:01:00Z")
-	log.Info("deferred", "qid", "Q2", "rcpt", "d@y", "next_attempt", "2026-11-02T12:01:00Z")
-	log.Info("deferred", "qid", "Q2", "rcpt", "c@y", "next_attempt", "2026-11-02T12:03:00Z")
-	log.Info("bounced", "qid", "Q2", "rcpt", "c@y", "code", 550)
-	log.Info("expired", "qid", "Q2", "rcpt", "d@y")
-	log.With("qid", "Q3").Info("delivered", "rcpt", "z@x", "tls", "TLS1.2", "delay", "1s")
-	log.WithGroup("smtp").Info("delivered", "qid", "Q4", "rcpt", "grouped@x")
-	log.Info("deleted", "qid", "Q5")
+	next := now.Add(time.Minute)
+	for _, e := range []events.Event{
+		events.Connection{Remote: "127.0.0.1:1"},
+		events.Connection{Remote: "127.0.0.1:2"},
+		events.AuthAttempt{User: "app", Mechanism: "PLAIN", OK: true},
+		events.AuthAttempt{User: "app", Mechanism: "LOGIN"},
+		events.AuthAttempt{User: "x", Mechanism: "LOGIN"},
+		events.SPFCheck{Domain: "example.org", IP: "192.0.2.1", Result: "pass"},
+		events.Rejection{Code: 530, Reason: "Authentication required: log in with AUTH first"},
+		events.Rejection{Code: 550, Reason: "Sender <a@example.org> is not allowed for login app"},
+		events.Rejection{Code: 550, Reason: "SPF fail: 192.0.2.1 is not authorized to send for example.org; add ..."},
+		events.Rejection{Level: slog.LevelError, Code: 452, Reason: "writing the queue: no space"},
+		events.Acceptance{QID: "Q1", Rcpts: []string{"a@x", "b@x"}, Size: 100, DKIM: []string{"s1"}, SignTime: 1500 * time.Microsecond},
+		events.Acceptance{QID: "Q2", SignTime: 3 * time.Millisecond},
+		events.Acceptance{QID: "Q3", Kind: "bounce"},
+		events.Delivery{QID: "Q1", Rcpt: "a@x", TLS: "TLS1.3", Code: 250, Delay: 2 * time.Second},
+		events.Delivery{QID: "Q1", Rcpt: "b@x", TLS: "none", Code: 250, Delay: 500 * time.Millisecond},
+		events.Deferral{QID: "Q2", Rcpt: "c@y", NextAttempt: next},
+		events.Deferral{QID: "Q2", Rcpt: "d@y", NextAttempt: next},
+		events.Deferral{QID: "Q2", Rcpt: "c@y", NextAttempt: next.Add(2 * time.Minute)},
+		events.Bounce{QID: "Q2", Rcpt: "c@y", Code: 550},
+		events.Expiry{QID: "Q2", Rcpt: "d@y"},
+		events.Deletion{QID: "Q5"},
+	} {
+		e.Log(log)
+	}
+	// An spf event without a result (the note at start) is not counted.
+	log.Info(events.SPF, events.DetailKey, "smarthost mode without delivery.egress_ips: SPF is not checked")
+	events.Delivery{Rcpt: "z@x", TLS: "TLS1.2", Delay: time.Second}.Log(log.With(events.QIDKey, "Q3"))
+	events.Delivery{QID: "Q4", Rcpt: "grouped@x"}.Log(log.WithGroup("smtp"))
 	log.Warn("no_active_key", "domain", "example.com")
 
 	got := scrape(t, m.HTTPHandler(nil))

@@ -5,7 +5,8 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"time"
+
+	"dkimrelay/events"
 )
 
 // Tee returns a slog.Handler that counts each event the relay logs and
@@ -53,122 +54,71 @@ func (t *tee) WithGroup(name string) slog.Handler {
 	return &c
 }
 
-// event is the fields of a log record the metrics read.
-type event struct {
-	qid, kind, reason, result, mechanism, tls, next string
-	code                                            int64
-	delay, sign                                     time.Duration
-	hasDelay, hasSign, hasResult                    bool
-}
-
-func (e *event) set(a slog.Attr) {
-	v := a.Value.Resolve()
-	switch a.Key {
-	case "qid":
-		e.qid = v.String()
-	case "kind":
-		e.kind = v.String()
-	case "reason":
-		e.reason = v.String()
-	case "result":
-		e.result, e.hasResult = v.String(), true
-	case "mechanism":
-		e.mechanism = v.String()
-	case "tls":
-		e.tls = v.String()
-	case "next_attempt":
-		e.next = v.String()
-	case "code":
-		switch v.Kind() {
-		case slog.KindInt64:
-			e.code = v.Int64()
-		case slog.KindUint64:
-			e.code = int64(v.Uint64())
-		default:
-			e.code, _ = strconv.ParseInt(v.String(), 10, 64)
-		}
-	case "delay":
-		e.delay, e.hasDelay = duration(v)
-	case "sign_time":
-		e.sign, e.hasSign = duration(v)
-	}
-}
-
-// duration reads a duration logged as a time.Duration or as its string
-// ("1.5s", the form the event log uses).
-func duration(v slog.Value) (time.Duration, bool) {
-	if v.Kind() == slog.KindDuration {
-		return v.Duration(), true
-	}
-	d, err := time.ParseDuration(v.String())
-	return d, err == nil
-}
-
-// observe counts one event. The event names and fields are those of the
-// contract's event log.
+// observe counts one event: the typed events the relay logs (package
+// events), read back from the record with their values as logged.
 func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
-	switch r.Message {
-	case "connect", "accepted", "rejected", "auth", "delivered", "deferred", "bounced", "expired", "spf", "deleted":
-	default:
+	ev, ok := events.FromRecord(r, pre)
+	if !ok {
 		return
 	}
-	var e event
-	for _, a := range pre {
-		e.set(a)
-	}
-	r.Attrs(func(a slog.Attr) bool { e.set(a); return true })
-
-	switch r.Message {
-	case "connect":
+	switch e := ev.(type) {
+	case events.Connection:
 		m.connections.Inc()
-	case "accepted":
-		kind := e.kind
+	case events.Acceptance:
+		kind := e.Kind
 		if kind == "" {
 			kind = "submission"
 		}
 		m.accepted.WithLabelValues(kind).Inc()
-		if e.hasSign {
-			m.signing.Observe(e.sign.Seconds())
+		if e.SignTime > 0 {
+			m.signing.Observe(e.SignTime.Seconds())
 		}
-	case "rejected":
-		m.rejected.WithLabelValues(RejectClass(e.code, e.reason)).Inc()
-	case "auth":
-		result := e.result
-		if result != "ok" {
+	case events.Rejection:
+		m.rejected.WithLabelValues(RejectClass(int64(e.Code), e.Reason)).Inc()
+	case events.AuthAttempt:
+		result := "ok"
+		if !e.OK {
 			result = "failed"
-			m.authFailures.WithLabelValues(e.mechanism).Inc()
+			m.authFailures.WithLabelValues(e.Mechanism).Inc()
 		}
-		m.authAttempts.WithLabelValues(e.mechanism, result).Inc()
-	case "delivered":
-		m.recipients.WithLabelValues("delivered").Inc()
-		tls := e.tls
+		m.authAttempts.WithLabelValues(e.Mechanism, result).Inc()
+	case events.Delivery:
+		m.recipients.WithLabelValues(events.Delivered).Inc()
+		tls := e.TLS
 		if tls == "" {
 			tls = "none"
 		}
 		m.tlsVersions.WithLabelValues(tls).Inc()
-		if e.hasDelay {
-			m.deliveryDelay.Observe(e.delay.Seconds())
-		}
-		if m.countOnce("delivered|" + e.qid) {
+		m.deliveryDelay.Observe(e.Delay.Seconds())
+		if m.countOnce("delivered|" + e.QID) {
 			m.msgDelivered.Inc()
 		}
-	case "deferred":
-		m.recipients.WithLabelValues("deferred").Inc()
+	case events.Deferral:
+		m.recipients.WithLabelValues(events.Deferred).Inc()
 		// The recipients deferred in one attempt share its next_attempt.
-		if m.countOnce("deferred|" + e.qid + "|" + e.next) {
+		if m.countOnce("deferred|" + e.QID + "|" + strconv.FormatInt(e.NextAttempt.Unix(), 10)) {
 			m.msgDeferred.Inc()
 		}
-	case "bounced", "expired":
-		m.recipients.WithLabelValues(r.Message).Inc()
-		if m.countOnce("failed|" + e.qid) {
-			m.msgBounced.Inc()
+	case events.Bounce:
+		m.recipients.WithLabelValues(events.Bounced).Inc()
+		m.countFailed(e.QID)
+	case events.Expiry:
+		m.recipients.WithLabelValues(events.Expired).Inc()
+		m.countFailed(e.QID)
+	case events.SPFCheck:
+		if e.Result != "" {
+			m.spfResults.WithLabelValues(strings.ToLower(e.Result)).Inc()
 		}
-	case "spf":
-		if e.hasResult {
-			m.spfResults.WithLabelValues(strings.ToLower(e.result)).Inc()
-		}
-	case "deleted":
+	case events.Deletion:
 		m.deleted.Inc()
+	}
+}
+
+// countFailed counts a message that failed for good, once whatever the
+// number of its recipients that bounced or expired.
+func (m *Metrics) countFailed(qid string) {
+	if m.countOnce("failed|" + qid) {
+		m.msgBounced.Inc()
 	}
 }
 

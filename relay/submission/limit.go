@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dkimrelay/events"
 	"dkimrelay/relay/abuse"
 )
 
@@ -84,16 +85,16 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		}
 		ip := abuse.Prefix(addrOf(c.RemoteAddr()))
 		if blocked, until := l.guard.Blocked(ip); blocked {
-			l.log.Warn("rejected", "code", 421, "reason", "address blocked after repeated AUTH failures", "remote", c.RemoteAddr().String(), "until", until.UTC().Format(time.RFC3339))
+			events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: "address blocked after repeated AUTH failures", Remote: c.RemoteAddr().String(), Until: until}.Log(l.log)
 			go l.refuse(c, "too many failed logins from your address, try again later")
 			continue
 		}
 		if ok, reason := l.limit.acquire(ip); !ok {
-			l.log.Warn("rejected", "code", 421, "reason", reason, "remote", c.RemoteAddr().String())
+			events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: reason, Remote: c.RemoteAddr().String()}.Log(l.log)
 			go l.refuse(c, reason+", try again later")
 			continue
 		}
-		l.log.Info("connect", "remote", c.RemoteAddr().String(), "local", c.LocalAddr().String())
+		events.Connection{Remote: c.RemoteAddr().String(), Local: c.LocalAddr().String()}.Log(l.log)
 		return &limitedConn{Conn: c, limit: l.limit, ip: ip, preAuth: l.preAuth}, nil
 	}
 }

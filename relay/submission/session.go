@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/dkim"
+	"dkimrelay/events"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/queue"
 	"dkimrelay/users"
@@ -62,12 +63,18 @@ func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 
 func (s *session) log() *slog.Logger { return s.srv.log }
 
-func (s *session) reject(err *smtp.SMTPError, attrs ...any) error {
-	a := append([]any{"code", err.Code, "reason", err.Message, "remote", s.remote}, attrs...)
-	if s.user != nil {
-		a = append(a, "user", s.user.Name)
+// reject logs and returns the reply refusing a command; e names what was
+// refused (the sender or the recipient), if anything.
+func (s *session) reject(err *smtp.SMTPError, about ...events.Rejection) error {
+	var ev events.Rejection
+	if len(about) > 0 {
+		ev = about[0]
 	}
-	s.log().Info("rejected", a...)
+	ev.Code, ev.Reason, ev.Remote = err.Code, err.Message, s.remote
+	if s.user != nil {
+		ev.User = s.user.Name
+	}
+	ev.Log(s.log())
 	return err
 }
 
@@ -132,23 +139,15 @@ func (s *session) closeWith(err *smtp.SMTPError) error {
 	if s.conn != nil {
 		s.conn.closeAfter.Store(true)
 	}
-	s.log().Warn("rejected", "code", err.Code, "reason", err.Message, "remote", s.remote)
+	events.Rejection{Level: slog.LevelWarn, Code: err.Code, Reason: err.Message, Remote: s.remote}.Log(s.log())
 	return err
 }
 
 // authResult logs an AUTH's outcome (cached: answered from the verified
 // login cache) and counts failures.
 func (s *session) authResult(username, mech string, cached bool, err error) error {
-	result := "ok"
-	if err != nil {
-		result = "failed"
-	}
 	// The attempted name is logged, the password never is.
-	attrs := []any{"user", username, "mechanism", mech, "result", result, "remote", s.remote, "helo", s.helo}
-	if cached {
-		attrs = append(attrs, "cached", true)
-	}
-	s.log().Info("auth", attrs...)
+	events.AuthAttempt{User: username, Mechanism: mech, OK: err == nil, Remote: s.remote, Helo: s.helo, Cached: cached}.Log(s.log())
 	if err == nil {
 		return nil
 	}
@@ -172,21 +171,21 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		return s.reject(errNullSender)
 	}
 	if err := checkAddress(from); err != nil {
-		return s.reject(err, "from", from)
+		return s.reject(err, events.Rejection{From: from})
 	}
 	if !s.user.MaySend(from) {
-		return s.reject(policyError("Sender <%s> is not allowed for login %s", from, s.user.Name), "from", from)
+		return s.reject(policyError("Sender <%s> is not allowed for login %s", from, s.user.Name), events.Rejection{From: from})
 	}
 	_, domain, _ := users.SplitAddress(from)
 	if len(s.srv.policy.SigningKeys(domain)) == 0 {
-		return s.reject(noKeyError(domain), "from", from)
+		return s.reject(noKeyError(domain), events.Rejection{From: from})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := s.srv.policy.CheckSender(ctx, from); err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
-			return s.reject(se, "from", from)
+			return s.reject(se, events.Rejection{From: from})
 		}
 		return err
 	}
@@ -206,7 +205,7 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return s.reject(errAuthRequired)
 	}
 	if err := checkAddress(to); err != nil {
-		return s.reject(err, "rcpt", to)
+		return s.reject(err, events.Rejection{Rcpt: to})
 	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
@@ -336,7 +335,7 @@ func (s *session) Data(r io.Reader) error {
 	if err != nil {
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
-			return s.reject(se, "from", s.from)
+			return s.reject(se, events.Rejection{From: s.from})
 		}
 		return err
 	}
@@ -400,8 +399,8 @@ func (s *session) Data(r io.Reader) error {
 		return s.tempFailure("writing the queue", err)
 	}
 	committed = true
-	s.log().Info("accepted", "qid", draft.ID(), "user", s.user.Name, "from", s.from, "rcpts", env.Rcpts,
-		"size", int64(h.Len())+size, "dkim", dkim.Selectors(keys), "sign_time", signTime.String(), "remote", s.remote)
+	events.Acceptance{QID: draft.ID(), User: s.user.Name, From: s.from, Rcpts: env.Rcpts,
+		Size: int64(h.Len()) + size, DKIM: dkim.Selectors(keys), SignTime: signTime, Remote: s.remote}.Log(s.log())
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + draft.ID()}
 }
 
@@ -412,7 +411,7 @@ func (s *session) tempFailure(what string, err error) error {
 	if errors.Is(err, queue.ErrNoSpace) {
 		code, ec, msg = 452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later"
 	}
-	s.log().Error("rejected", "code", code, "reason", what+": "+err.Error(), "remote", s.remote)
+	events.Rejection{Level: slog.LevelError, Code: code, Reason: what + ": " + err.Error(), Remote: s.remote}.Log(s.log())
 	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
 }
 

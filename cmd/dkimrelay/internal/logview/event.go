@@ -12,8 +12,10 @@ package logview
 
 import (
 	"bytes"
+	"dkimrelay/events"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"strings"
 	"time"
 )
@@ -22,7 +24,7 @@ import (
 type Event struct {
 	Time  time.Time
 	Level string
-	Name  string // the "msg" field: accepted, delivered, deferred, ...
+	Name  string // the "msg" field: events.Accepted, events.Delivered, ...
 	QID   string // "" for events about no message
 	// Fields holds every other field as decoded from JSON (numbers as
 	// json.Number).
@@ -50,8 +52,8 @@ func Parse(line []byte) (*Event, error) {
 	if d.More() {
 		return nil, errNotEvent // trailing data: two lines glued together
 	}
-	ts, _ := m["time"].(string)
-	name, _ := m["msg"].(string)
+	ts, _ := m[slog.TimeKey].(string)
+	name, _ := m[slog.MessageKey].(string)
 	if ts == "" || name == "" {
 		return nil, errNotEvent
 	}
@@ -60,9 +62,9 @@ func Parse(line []byte) (*Event, error) {
 		return nil, err
 	}
 	e := &Event{Time: t, Name: name, Raw: line}
-	e.Level, _ = m["level"].(string)
-	e.QID, _ = m["qid"].(string)
-	for _, k := range []string{"time", "msg", "level", "qid"} {
+	e.Level, _ = m[slog.LevelKey].(string)
+	e.QID, _ = m[events.QIDKey].(string)
+	for _, k := range []string{slog.TimeKey, slog.MessageKey, slog.LevelKey, events.QIDKey} {
 		delete(m, k)
 	}
 	e.Fields = m
@@ -97,14 +99,14 @@ func text(v any) string {
 }
 
 // Mentions reports whether the event concerns the recipient addr: its
-// "rcpt" field, or one of its "rcpts". Addresses compare without regard
+// rcpt field, or one of its rcpts. Addresses compare without regard
 // to case: in practice mailboxes are case-insensitive, and the log keeps
 // what the application wrote.
 func (e *Event) Mentions(addr string) bool {
-	if r, ok := e.Fields["rcpt"].(string); ok && strings.EqualFold(r, addr) {
+	if r, ok := e.Fields[events.RcptKey].(string); ok && strings.EqualFold(r, addr) {
 		return true
 	}
-	if list, ok := e.Fields["rcpts"].([]any); ok {
+	if list, ok := e.Fields[events.RcptsKey].([]any); ok {
 		for _, r := range list {
 			if s, ok := r.(string); ok && strings.EqualFold(s, addr) {
 				return true

@@ -1,6 +1,7 @@
 package logview
 
 import (
+	"dkimrelay/events"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,9 +13,12 @@ import (
 // fieldOrder puts the fields an administrator looks for first: who, where
 // it went, how (TLS), the outcome and delay, and the long texts last.
 var fieldOrder = []string{
-	"rcpt", "from", "rcpts", "user", "mechanism", "result", "domain", "ip",
-	"mx", "remote", "tls", "code", "delay", "next_attempt", "attempts",
-	"size", "dkim", "kind", "messages", "reply", "reason", "detail", "error",
+	events.RcptKey, events.FromKey, events.RcptsKey, events.UserKey,
+	events.MechanismKey, events.ResultKey, events.DomainKey, events.IPKey,
+	events.MXKey, events.RemoteKey, events.TLSKey, events.CodeKey,
+	events.DelayKey, events.NextAttemptKey, events.AttemptsKey,
+	events.SizeKey, events.DKIMKey, events.KindKey, events.MessagesKey,
+	events.ReplyKey, events.ReasonKey, events.DetailKey, events.ErrorKey,
 }
 
 // timeLayout is the time column: to the second, which is what a person

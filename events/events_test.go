@@ -1,0 +1,147 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"reflect"
+	"testing"
+	"time"
+)
+
+// capture is a handler that keeps the records it gets and writes them as
+// the relay's log does, without the time.
+type capture struct {
+	slog.Handler
+	records *[]slog.Record
+}
+
+func (c capture) Handle(ctx context.Context, r slog.Record) error {
+	*c.records = append(*c.records, r.Clone())
+	return c.Handler.Handle(ctx, r)
+}
+
+func (c capture) WithAttrs(as []slog.Attr) slog.Handler {
+	return capture{c.Handler.WithAttrs(as), c.records}
+}
+
+func newCapture() (*slog.Logger, *bytes.Buffer, *[]slog.Record) {
+	var buf bytes.Buffer
+	var records []slog.Record
+	h := slog.NewJSONHandler(&buf, &slog.HandlerOptions{
+		Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		},
+	})
+	return slog.New(capture{h, &records}), &buf, &records
+}
+
+// TestLogLines pins each event's line, field by field and in order: the
+// log is read by administrators' scripts (README.md, "Logs"), so these
+// bytes only ever gain fields.
+func TestLogLines(t *testing.T) {
+	next := time.Date(2026, 11, 2, 12, 1, 0, 0, time.FixedZone("CET", 3600))
+	tests := []struct {
+		name  string
+		event Event
+		want  string
+	}{
+		{"connect", Connection{Remote: "192.0.2.1:5000", Local: "127.0.0.1:587"},
+			`{"level":"INFO","msg":"connect","remote":"192.0.2.1:5000","local":"127.0.0.1:587"}`},
+		{"auth ok", AuthAttempt{User: "app", Mechanism: "PLAIN", OK: true, Remote: "192.0.2.1:5000", Helo: "web"},
+			`{"level":"INFO","msg":"auth","user":"app","mechanism":"PLAIN","result":"ok","remote":"192.0.2.1:5000","helo":"web"}`},
+		{"auth cached failure", AuthAttempt{User: "app", Mechanism: "LOGIN", Remote: "r", Helo: "h", Cached: true},
+			`{"level":"INFO","msg":"auth","user":"app","mechanism":"LOGIN","result":"failed","remote":"r","helo":"h","cached":true}`},
+		{"rejected sender", Rejection{Code: 550, Reason: "Sender <a@x> is not allowed for login app", Remote: "r", From: "a@x", User: "app"},
+			`{"level":"INFO","msg":"rejected","code":550,"reason":"Sender <a@x> is not allowed for login app","remote":"r","from":"a@x","user":"app"}`},
+		{"rejected rcpt", Rejection{Code: 501, Reason: "bad", Remote: "r", Rcpt: "b"},
+			`{"level":"INFO","msg":"rejected","code":501,"reason":"bad","remote":"r","rcpt":"b"}`},
+		{"rejected blocked", Rejection{Level: slog.LevelWarn, Code: 421, Reason: "address blocked after repeated AUTH failures", Remote: "r", Until: next},
+			`{"level":"WARN","msg":"rejected","code":421,"reason":"address blocked after repeated AUTH failures","remote":"r","until":"2026-11-02T11:01:00Z"}`},
+		{"accepted", Acceptance{QID: "Q1", User: "app", From: "a@x", Rcpts: []string{"b@y", "c@y"}, Size: 4096, DKIM: []string{"s1", "s2"}, SignTime: 1500 * time.Microsecond, Remote: "r"},
+			`{"level":"INFO","msg":"accepted","qid":"Q1","user":"app","from":"a@x","rcpts":["b@y","c@y"],"size":4096,"dkim":["s1","s2"],"sign_time":"1.5ms","remote":"r"}`},
+		{"accepted bounce", Acceptance{QID: "Q2", Rcpts: []string{"a@x"}, Size: 900, Kind: "bounce", OrigQID: "Q1"},
+			`{"level":"INFO","msg":"accepted","qid":"Q2","user":"","from":"","rcpts":["a@x"],"size":900,"dkim":[],"kind":"bounce","orig_qid":"Q1"}`},
+		{"delivered", Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx.y", TLS: "TLS1.3", Code: 250, Delay: 1234567 * time.Microsecond, Reply: "mx.y said: 250 ok"},
+			`{"level":"INFO","msg":"delivered","qid":"Q1","rcpt":"b@y","mx":"mx.y","tls":"TLS1.3","code":250,"delay":"1.235s","reply":"mx.y said: 250 ok"}`},
+		{"delivered in the clear", Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx.y", Code: 250, Delay: 2 * time.Second},
+			`{"level":"INFO","msg":"delivered","qid":"Q1","rcpt":"b@y","mx":"mx.y","tls":"none","code":250,"delay":"2s","reply":""}`},
+		{"deferred", Deferral{QID: "Q1", Rcpt: "c@y", MX: "mx.y", Code: 451, Reason: "try later", NextAttempt: next},
+			`{"level":"INFO","msg":"deferred","qid":"Q1","rcpt":"c@y","mx":"mx.y","code":451,"reason":"try later","next_attempt":"2026-11-02T11:01:00Z"}`},
+		{"bounced", Bounce{QID: "Q1", Rcpt: "c@y", MX: "mx.y", Code: 550, Reason: "no such user"},
+			`{"level":"INFO","msg":"bounced","qid":"Q1","rcpt":"c@y","mx":"mx.y","code":550,"reason":"no such user"}`},
+		{"expired", Expiry{QID: "Q1", Rcpt: "c@y", Reason: "try later", Delay: 120 * time.Hour},
+			`{"level":"INFO","msg":"expired","qid":"Q1","rcpt":"c@y","reason":"try later","delay":"120h0m0s"}`},
+		{"deleted", Deletion{QID: "Q1", From: "a@x", Rcpts: []string{"c@y"}, Reason: "deleted by the administrator"},
+			`{"level":"INFO","msg":"deleted","qid":"Q1","from":"a@x","rcpts":["c@y"],"reason":"deleted by the administrator"}`},
+		{"deleted, none pending", Deletion{QID: "Q1", From: "a@x", Reason: "gone"},
+			`{"level":"INFO","msg":"deleted","qid":"Q1","from":"a@x","rcpts":null,"reason":"gone"}`},
+		{"spf pass", SPFCheck{Domain: "x", IP: "192.0.2.1", Result: "pass", Detail: "matched ip4", Policy: "reject"},
+			`{"level":"INFO","msg":"spf","domain":"x","ip":"192.0.2.1","result":"pass","detail":"matched ip4","cached":false,"policy":"reject"}`},
+		{"spf fail", SPFCheck{Domain: "x", IP: "192.0.2.1", Result: "fail", Cached: true, Policy: "warn"},
+			`{"level":"WARN","msg":"spf","domain":"x","ip":"192.0.2.1","result":"fail","detail":"","cached":true,"policy":"warn"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log, buf, _ := newCapture()
+			tt.event.Log(log)
+			if got := string(bytes.TrimSuffix(buf.Bytes(), []byte("\n"))); got != tt.want {
+				t.Errorf("line\n got %s\nwant %s", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestFromRecord reads back what Log wrote, with typed values: the
+// metrics count from these.
+func TestFromRecord(t *testing.T) {
+	next := time.Date(2026, 11, 2, 12, 1, 0, 0, time.UTC)
+	tests := []Event{
+		Connection{Remote: "r", Local: "l"},
+		AuthAttempt{User: "app", Mechanism: "PLAIN", OK: true, Remote: "r", Helo: "h", Cached: true},
+		Rejection{Level: slog.LevelError, Code: 452, Reason: "writing the queue: no space", Remote: "r", User: "app"},
+		Rejection{Level: slog.LevelWarn, Code: 421, Reason: "blocked", Remote: "r", Until: next},
+		Acceptance{QID: "Q1", User: "app", From: "a@x", Rcpts: []string{"b@y"}, Size: 10, DKIM: []string{"s1"}, SignTime: 1500 * time.Microsecond, Remote: "r"},
+		Acceptance{QID: "Q2", Rcpts: []string{"a@x"}, Size: 9, DKIM: []string{}, Kind: "bounce", OrigQID: "Q1"},
+		Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx", TLS: "TLS1.2", Code: 250, Delay: 2500 * time.Millisecond, Reply: "ok"},
+		Deferral{QID: "Q1", Rcpt: "b@y", MX: "mx", Code: 451, Reason: "later", NextAttempt: next},
+		Bounce{QID: "Q1", Rcpt: "b@y", MX: "mx", Code: 550, Reason: "no"},
+		Expiry{QID: "Q1", Rcpt: "b@y", Reason: "later", Delay: time.Hour},
+		Deletion{QID: "Q1", From: "a@x", Rcpts: []string{"b@y"}, Reason: "admin"},
+		SPFCheck{Domain: "x", IP: "192.0.2.1", Result: "softfail", Detail: "d", Cached: true, Policy: "warn"},
+	}
+	for _, want := range tests {
+		t.Run(want.Name(), func(t *testing.T) {
+			log, _, records := newCapture()
+			want.Log(log)
+			got, ok := FromRecord((*records)[0], nil)
+			if !ok {
+				t.Fatalf("FromRecord does not know %q", want.Name())
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("read back\n got %#v\nwant %#v", got, want)
+			}
+		})
+	}
+}
+
+// TestFromRecordWith reads the attributes a logger carries (log.With)
+// before the record's own, and passes over other records.
+func TestFromRecordWith(t *testing.T) {
+	log, _, records := newCapture()
+	Delivery{Rcpt: "b@y", Code: 250, Delay: time.Second}.Log(log.With(QIDKey, "Q3"))
+	log.Info(Reload, ResultKey, "ok")
+	pre := []slog.Attr{slog.String(QIDKey, "Q3")}
+	got, ok := FromRecord((*records)[0], pre)
+	want := Delivery{QID: "Q3", Rcpt: "b@y", TLS: "none", Code: 250, Delay: time.Second}
+	if !ok || !reflect.DeepEqual(got, want) {
+		t.Errorf("FromRecord = %#v, %v; want %#v", got, ok, want)
+	}
+	if e, ok := FromRecord((*records)[1], nil); ok {
+		t.Errorf("FromRecord(reload) = %#v, want none", e)
+	}
+}

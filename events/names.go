@@ -1,0 +1,66 @@
+package events
+
+// The events' names: the "msg" field of each line of the event log. They
+// are part of the documented interface (README.md, "Logs"): administrators'
+// scripts and `dkimrelay logs --status` select on them, so a name, once
+// logged, is never changed.
+const (
+	// Submission: one SMTP client's session.
+	Connect  = "connect"  // a connection was taken
+	Auth     = "auth"     // an AUTH attempt and its result
+	Rejected = "rejected" // a command or connection refused, with the reply
+	Accepted = "accepted" // a message durably queued (also a bounce)
+	SPF      = "spf"      // an SPF check of the egress addresses
+	DMARC    = "dmarc"    // a DMARC alignment check
+
+	// Delivery: one recipient's outcome.
+	Delivered = "delivered" // the receiving server took the message
+	Deferred  = "deferred"  // a temporary failure: tried again later
+	Bounced   = "bounced"   // a permanent failure: a bounce goes back
+	Expired   = "expired"   // temporary failures until max_lifetime: bounced
+
+	// Queue commands of the administrator.
+	Deleted = "deleted" // queue delete
+	Retry   = "retry"   // queue retry
+
+	// The relay's own life.
+	Reload       = "reload"        // SIGHUP: config, logins and keys read again
+	KeyDamaged   = "key_damaged"   // a key file that cannot be used
+	QueueDamaged = "queue_damaged" // a queue file moved aside at start
+)
+
+// The events' field names. slog.TimeKey, slog.LevelKey and
+// slog.MessageKey (the event's name) come first on every line.
+const (
+	QIDKey         = "qid"          // the queue ID of the message concerned
+	UserKey        = "user"         // the submission login
+	MechanismKey   = "mechanism"    // the SASL mechanism of an AUTH
+	ResultKey      = "result"       // auth: "ok" or "failed"; spf, dmarc: the result
+	CodeKey        = "code"         // an SMTP reply code (ours or the remote's)
+	ReasonKey      = "reason"       // why: the reply text or the failure
+	FromKey        = "from"         // the envelope sender
+	RcptsKey       = "rcpts"        // the envelope recipients
+	RcptKey        = "rcpt"         // the one recipient an event is about
+	SizeKey        = "size"         // the message size in bytes
+	DKIMKey        = "dkim"         // the selectors that signed
+	SignTimeKey    = "sign_time"    // how long signing took
+	KindKey        = "kind"         // accepted: "bounce" for a bounce; absent for submitted mail
+	OrigQIDKey     = "orig_qid"     // a bounce's original message
+	MXKey          = "mx"           // the host that answered
+	TLSKey         = "tls"          // the TLS version of the delivery, or "none"
+	DelayKey       = "delay"        // time from acceptance to delivery or expiry
+	ReplyKey       = "reply"        // the remote's reply to a delivery
+	NextAttemptKey = "next_attempt" // when a deferred recipient is tried again
+	RemoteKey      = "remote"       // the client's address and port
+	LocalKey       = "local"        // the listener's address and port
+	HeloKey        = "helo"         // the name the client gave in EHLO
+	CachedKey      = "cached"       // answered from a cache
+	UntilKey       = "until"        // when a block ends
+	DomainKey      = "domain"       // the domain checked
+	IPKey          = "ip"           // the address checked
+	PolicyKey      = "policy"       // spf, dmarc: the configured spf_policy
+	DetailKey      = "detail"       // a longer explanation for the administrator
+	ErrorKey       = "error"        // what went wrong
+	MessagesKey    = "messages"     // retry --all: how many messages
+	AttemptsKey    = "attempts"     // how many delivery attempts were made
+)

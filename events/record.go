@@ -1,0 +1,151 @@
+package events
+
+import (
+	"log/slog"
+	"time"
+)
+
+// FromRecord returns the typed event a log record carries, for readers of
+// the records themselves (the metrics). pre holds the attributes the
+// logger added before the record's own (log.With). It reports false for a
+// record that is not one of the typed events.
+func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
+	switch r.Message {
+	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF:
+	default:
+		return nil, false
+	}
+	var f fields
+	for _, a := range pre {
+		f.set(a)
+	}
+	r.Attrs(func(a slog.Attr) bool { f.set(a); return true })
+
+	switch r.Message {
+	case Connect:
+		return Connection{Remote: f.remote, Local: f.local}, true
+	case Auth:
+		return AuthAttempt{User: f.user, Mechanism: f.mechanism, OK: f.result == "ok", Remote: f.remote, Helo: f.helo, Cached: f.cached}, true
+	case Rejected:
+		return Rejection{Level: r.Level, Code: f.code, Reason: f.reason, Remote: f.remote, From: f.from, Rcpt: f.rcpt, Until: f.until, User: f.user}, true
+	case Accepted:
+		return Acceptance{QID: f.qid, User: f.user, From: f.from, Rcpts: f.rcpts, Size: f.size, DKIM: f.dkim,
+			SignTime: f.signTime, Remote: f.remote, Kind: f.kind, OrigQID: f.origQID}, true
+	case Delivered:
+		return Delivery{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, TLS: f.tls, Code: f.code, Delay: f.delay, Reply: f.reply}, true
+	case Deferred:
+		return Deferral{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reason: f.reason, NextAttempt: f.nextAttempt}, true
+	case Bounced:
+		return Bounce{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reason: f.reason}, true
+	case Expired:
+		return Expiry{QID: f.qid, Rcpt: f.rcpt, Reason: f.reason, Delay: f.delay}, true
+	case Deleted:
+		return Deletion{QID: f.qid, From: f.from, Rcpts: f.rcpts, Reason: f.reason}, true
+	default: // SPF
+		return SPFCheck{Domain: f.domain, IP: f.ip, Result: f.result, Detail: f.detail, Cached: f.cached, Policy: f.policy}, true
+	}
+}
+
+// fields is the union of the typed events' fields, as a record's
+// attributes set them.
+type fields struct {
+	qid, user, mechanism, result, reason, from, rcpt, kind, origQID string
+	mx, tls, reply, remote, local, helo, domain, ip, detail, policy string
+
+	code        int
+	size        int64
+	rcpts, dkim []string
+	cached      bool
+	delay       time.Duration
+	signTime    time.Duration
+	nextAttempt time.Time
+	until       time.Time
+}
+
+func (f *fields) set(a slog.Attr) {
+	switch x := a.Value.Any().(type) {
+	case Duration:
+		switch a.Key {
+		case DelayKey:
+			f.delay = time.Duration(x)
+		case SignTimeKey:
+			f.signTime = time.Duration(x)
+		}
+		return
+	case Time:
+		switch a.Key {
+		case NextAttemptKey:
+			f.nextAttempt = time.Time(x)
+		case UntilKey:
+			f.until = time.Time(x)
+		}
+		return
+	}
+	v := a.Value.Resolve()
+	switch a.Key {
+	case CodeKey:
+		f.code = int(integer(v))
+	case SizeKey:
+		f.size = integer(v)
+	case RcptsKey:
+		f.rcpts, _ = v.Any().([]string)
+	case DKIMKey:
+		f.dkim, _ = v.Any().([]string)
+	case CachedKey:
+		f.cached = v.Kind() == slog.KindBool && v.Bool()
+	}
+	if v.Kind() != slog.KindString {
+		return
+	}
+	s := v.String()
+	switch a.Key {
+	case QIDKey:
+		f.qid = s
+	case UserKey:
+		f.user = s
+	case MechanismKey:
+		f.mechanism = s
+	case ResultKey:
+		f.result = s
+	case ReasonKey:
+		f.reason = s
+	case FromKey:
+		f.from = s
+	case RcptKey:
+		f.rcpt = s
+	case KindKey:
+		f.kind = s
+	case OrigQIDKey:
+		f.origQID = s
+	case MXKey:
+		f.mx = s
+	case TLSKey:
+		f.tls = s
+	case ReplyKey:
+		f.reply = s
+	case RemoteKey:
+		f.remote = s
+	case LocalKey:
+		f.local = s
+	case HeloKey:
+		f.helo = s
+	case DomainKey:
+		f.domain = s
+	case IPKey:
+		f.ip = s
+	case DetailKey:
+		f.detail = s
+	case PolicyKey:
+		f.policy = s
+	}
+}
+
+func integer(v slog.Value) int64 {
+	switch v.Kind() {
+	case slog.KindInt64:
+		return v.Int64()
+	case slog.KindUint64:
+		return int64(v.Uint64())
+	}
+	return 0
+}
