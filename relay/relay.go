@@ -179,9 +179,9 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 		}
 		dc.SmarthostPassword = pw
 	}
-	if cfg.Delivery.Mode == "smarthost" && cfg.Delivery.SmarthostInsecureSkipVerify {
-		dc.SmarthostTLSConfig = insecureTLS(cfg.Delivery.Smarthost)
-	}
+	// A smarthost with a self-signed certificate the administrator chose
+	// to trust: TLS stays required, the certificate is not checked.
+	dc.SmarthostInsecureSkipVerify = cfg.Delivery.SmarthostInsecureSkipVerify
 	for _, s := range cfg.Delivery.EgressIPs {
 		dc.LocalAddrs = append(dc.LocalAddrs, net.ParseIP(s))
 	}

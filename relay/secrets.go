@@ -1,9 +1,7 @@
 package relay
 
 import (
-	"crypto/tls"
 	"fmt"
-	"net"
 	"os"
 	"strings"
 )
@@ -27,11 +25,4 @@ func readSecretFile(path string) (string, error) {
 		return "", fmt.Errorf("%s is empty: write the password on its first line", path)
 	}
 	return s, nil
-}
-
-// insecureTLS is for a smarthost with a self-signed certificate that the
-// administrator chose to trust (delivery.smarthost_insecure_skip_verify).
-func insecureTLS(hostport string) *tls.Config {
-	host, _, _ := net.SplitHostPort(hostport)
-	return &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}
 }

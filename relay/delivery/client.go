@@ -81,6 +81,7 @@ type client struct {
 	cmdTimeout time.Duration
 	ext        map[string]string // EHLO keywords (upper case) and parameters
 	tls        *tls.ConnectionState
+	info       TLSInfo // what TLS the session got; the handshake's verification fills it in
 }
 
 func newClient(conn net.Conn, cmdTimeout time.Duration) *client {
@@ -257,6 +258,7 @@ func (c *client) startTLS(cfg *tls.Config) (*reply, error) {
 func (c *client) useTLS(tc *tls.Conn) {
 	state := tc.ConnectionState()
 	c.tls = &state
+	c.info.Version = tlsVersion(c.tls)
 	c.setConn(tc)
 	c.ext = nil
 }

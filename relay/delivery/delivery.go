@@ -7,7 +7,7 @@ package delivery
 
 import (
 	"context"
-	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -68,9 +68,14 @@ type Config struct {
 	// SmarthostTLS is "implicit" or "starttls"; empty: implicit for port
 	// 465, else starttls.
 	SmarthostTLS string
-	// SmarthostTLSConfig verifies the smarthost; nil: system roots with
-	// ServerName = the smarthost's host.
-	SmarthostTLSConfig *tls.Config
+	// SmarthostInsecureSkipVerify still requires TLS with the
+	// smarthost but does not verify its certificate: for test rigs only.
+	SmarthostInsecureSkipVerify bool
+
+	// RootCAs are trusted besides the system roots wherever a
+	// certificate is verified (the smarthost; MX hosts whose policy
+	// asks for it); nil: the system roots alone.
+	RootCAs *x509.CertPool
 
 	Resolver   Resolver
 	LocalAddrs []net.IP // egress addresses to bind, at most one per family used; nil: the kernel's choice
@@ -91,13 +96,12 @@ type Config struct {
 
 // Deliverer delivers messages. It is safe for concurrent use.
 type Deliverer struct {
-	cfg     Config
-	log     *slog.Logger
-	limit   *limiter
-	smartTC *tls.Config // smarthost mode
-	smartH  string      // smarthost host
-	smartP  string      // smarthost port
-	pool    *pool       // idle sessions; nil when reuse is off
+	cfg    Config
+	log    *slog.Logger
+	limit  *limiter
+	mxPort string      // Config.Port, in mx mode
+	smart  sessionSpec // the session to the smarthost but for its address, in smarthost mode
+	pool   *pool       // idle sessions; nil when reuse is off
 }
 
 // Status is the outcome for one recipient.
@@ -196,12 +200,12 @@ func New(cfg Config) (*Deliverer, error) {
 		if cfg.Port < 1 || cfg.Port > 65535 {
 			return nil, fmt.Errorf("delivery: port %d out of range", cfg.Port)
 		}
+		d.mxPort = strconv.Itoa(cfg.Port)
 	case ModeSmarthost:
 		host, port, err := net.SplitHostPort(cfg.Smarthost)
 		if err != nil || host == "" || port == "" {
 			return nil, fmt.Errorf("delivery: smarthost %q: want host:port", cfg.Smarthost)
 		}
-		d.smartH, d.smartP = host, port
 		switch cfg.SmarthostTLS {
 		case "":
 			d.cfg.SmarthostTLS = TLSStartTLS
@@ -213,14 +217,7 @@ func New(cfg Config) (*Deliverer, error) {
 			return nil, fmt.Errorf("delivery: smarthost TLS mode %q: want %q or %q",
 				cfg.SmarthostTLS, TLSImplicit, TLSStartTLS)
 		}
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.SmarthostTLSConfig != nil {
-			tc = cfg.SmarthostTLSConfig.Clone()
-		}
-		if tc.ServerName == "" {
-			tc.ServerName = host
-		}
-		d.smartTC = tc
+		d.smart = smarthostSpec(d.cfg, host, port)
 		if cfg.Resolver == nil && net.ParseIP(host) == nil {
 			return nil, errors.New("delivery: a smarthost given by name needs a Resolver")
 		}

@@ -2,12 +2,9 @@ package delivery
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
-	"strconv"
-	"time"
 )
 
 // txn is the delivery of one message to one destination's recipients.
@@ -60,7 +57,7 @@ hops:
 				break hops
 			}
 			tried++
-			results, o := t.tryAddr(ctx, h.name, ip, true)
+			results, o := t.tryAddr(ctx, h.name, ip)
 			if results != nil {
 				return results
 			}
@@ -79,110 +76,18 @@ hops:
 	}
 }
 
-// tryAddr opens one session to host at ip. It returns the final results
-// once the mail transaction started, or, when the session failed before
-// that, the outcome that made it move on: no connection, no greeting, a
-// negative greeting or EHLO (RFC 5321 section 3.1 and 5.1).
+// tryAddr delivers through the MX host at ip; see attempt.
 //
 // STARTTLS is used whenever offered (opportunistic TLS, RFC 3207 and RFC
 // 7435): certificates are not verified, since MX hosts are found through
 // unauthenticated DNS and checking them would stop delivery without adding
 // protection, but TLS 1.2 is the minimum. If the handshake fails, the same
-// address is tried once more in plaintext, as Postfix does: a broken TLS
-// stack on the receiving side must not block mail that would otherwise
-// travel in clear anyway.
-func (t *txn) tryAddr(ctx context.Context, host string, ip net.IP, useTLS bool) ([]Result, *outcome) {
-	cfg := t.d.cfg
-	where := host + "[" + ip.String() + "]"
-	key := "mx " + host + " " + net.JoinHostPort(ip.String(), strconv.Itoa(cfg.Port))
-	if useTLS {
-		if results := t.reuse(ctx, key, host, where); results != nil {
-			return results, nil
-		}
-	}
-	conn, err := t.d.dial(ctx, ip, strconv.Itoa(cfg.Port))
-	if err != nil {
-		o := local(Transient, "4.4.1", "cannot connect to "+where+":"+strconv.Itoa(cfg.Port)+": "+describe(err))
-		o.MX = host
-		return nil, &o
-	}
-	born := time.Now()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	c := newClient(conn, cfg.CommandTimeout)
-	pooled := false
-	defer func() {
-		if !pooled {
-			c.close()
-		}
-	}()
-
-	moveOn := func(stage string, rep *reply, err error) (*outcome, bool) {
-		if err != nil {
-			o := lost(ctx, where, stage, err)
-			o.MX = host
-			return &o, true
-		}
-		if !rep.positive() {
-			o := remote(host, rep)
-			return &o, true
-		}
-		return nil, false
-	}
-
-	rep, err := c.greet()
-	if o, bad := moveOn("waiting for the greeting", rep, err); bad {
-		return nil, o
-	}
-	rep, err = c.hello(cfg.Hostname)
-	if o, bad := moveOn("in reply to EHLO", rep, err); bad {
-		return nil, o
-	}
-
-	if useTLS && c.has("STARTTLS") {
-		rep, err := c.startTLS(opportunisticTLS(host))
-		var he *tlsHandshakeError
-		switch {
-		case errors.As(err, &he):
-			t.log.Warn("TLS handshake failed; retrying in plaintext", "mx", host, "addr", ip.String(), "err", he.err.Error())
-			c.close()
-			return t.tryAddr(ctx, host, ip, false)
-		case err != nil:
-			o := lost(ctx, where, "in reply to STARTTLS", err)
-			o.MX = host
-			return nil, &o
-		case rep.Code != 220:
-			// The server offered STARTTLS and then declined it: RFC
-			// 3207 section 4 lets the client go on in plaintext.
-			t.log.Info("STARTTLS declined; continuing in plaintext", "mx", host, "reply", rep.String())
-		default:
-			rep, err = c.hello(cfg.Hostname)
-			if o, bad := moveOn("in reply to EHLO after STARTTLS", rep, err); bad {
-				return nil, o
-			}
-		}
-	}
-	results, e := t.transact(ctx, c, host, where, false)
-	if !stop() {
-		e = endClose // ctx ended and closed the connection
-	}
-	pooled = e == endKeep
-	t.finish(key, c, born, e)
-	return results, nil
-}
-
-// opportunisticTLS is the client configuration for MX hosts. The server
-// name is still sent (SNI) so hosts serving several names pick the right
-// certificate.
-func opportunisticTLS(host string) *tls.Config {
-	cfg := &tls.Config{
-		InsecureSkipVerify: true, // opportunistic: RFC 7435 section 1.3
-		MinVersion:         tls.VersionTLS12,
-	}
-	if net.ParseIP(host) == nil && host[0] != '[' {
-		cfg.ServerName = host
-	}
-	return cfg
+// address is tried once more in plaintext.
+func (t *txn) tryAddr(ctx context.Context, host string, ip net.IP) ([]Result, *outcome) {
+	return t.attempt(ctx, &sessionSpec{
+		hop: target{kind: ModeMX, host: host, ip: ip, port: t.d.mxPort},
+		tls: TLSRequirement{Level: TLSOpportunistic},
+	})
 }
 
 var errNoLocalAddr = errors.New("no egress address of this address family is configured")

@@ -2,304 +2,231 @@ package delivery
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"strconv"
-	"strings"
+	"crypto/tls"
+	"errors"
+	"net"
 	"time"
 )
 
-// ending says what to do with a session after transact.
-type ending int
+// target is one next hop: a host at one address and port.
+type target struct {
+	kind string // "mx" or "smarthost": the pool key and the wording of failures
+	host string // the name: TLS SNI, verification, and what results name as MX
+	ip   net.IP
+	port string
+}
+
+// where names the hop in messages: "mx1.example.net[192.0.2.1]".
+func (h target) where() string { return h.host + "[" + h.ip.String() + "]" }
+
+// label is where with the hop's role when that helps the reader:
+// "smarthost smtp.example.net[192.0.2.1]".
+func (h target) label() string {
+	if h.kind == "smarthost" {
+		return "smarthost " + h.where()
+	}
+	return h.where()
+}
+
+// credentials log in with AUTH (RFC 4954) after TLS.
+type credentials struct {
+	user, password string
+}
+
+// sessionSpec is everything one outbound session needs: where it goes,
+// what TLS it must have, whether it logs in, and what a refusal before the
+// transaction means. MX and smarthost delivery differ only in how they
+// find the hop and in classify.
+type sessionSpec struct {
+	hop  target
+	tls  TLSRequirement
+	auth *credentials // nil: no AUTH
+	// classify turns the outcome of a failure before the transaction
+	// (a negative greeting, EHLO or STARTTLS reply, a broken
+	// connection) into this hop's outcome; nil keeps it.
+	classify func(outcome) outcome
+}
+
+// poolKey is what a session was shaped by: a pooled session is reused only
+// for the same hop under the same TLS requirement.
+func (s *sessionSpec) poolKey() string {
+	key := s.hop.kind + " " + s.hop.host + " " + net.JoinHostPort(s.hop.ip.String(), s.hop.port) + " " + s.tls.Level.String()
+	if s.tls.Implicit {
+		key += " implicit"
+	}
+	return key
+}
+
+// opened says how opening a session ended.
+type opened int
 
 const (
-	endClose ending = iota // the connection broke or is unusable: close it
-	endQuit                // say QUIT (RFC 5321 section 4.1.1.10) and close
-	endKeep                // a transaction completed: the session may carry the next one
-	// endStale: a session taken from the pool was dead before MAIL FROM
-	// was answered. Nothing reached the server; the caller closes it and
-	// starts over on another session.
-	endStale
+	openOK        opened = iota
+	openMoveOn           // this address failed before the transaction: try the next one
+	openFinal            // the attempt is over for every recipient (a refused login)
+	openPlaintext        // an opportunistic handshake failed: retry the address without TLS
 )
 
-// transact runs the mail transaction (RFC 5321 section 3.3) on a greeted
-// session and returns the final result of every recipient, and what to do
-// with the session (the caller ends or pools it). reused says the session
-// comes from the pool, so that a dead one is reported as endStale rather
-// than as a failed delivery.
-//
-//   - MAIL FROM refused: every recipient gets that reply (4xx Transient,
-//     5xx Permanent).
-//   - RCPT TO: each recipient its own reply; 2xx recipients go on.
-//   - the reply to the final dot applies to every accepted recipient.
-//   - a dropped connection or a timeout: Transient for everyone not yet
-//     final. After the dot this may mean a duplicate on retry; delivery
-//     is at-least-once, never at-most-once.
-func (t *txn) transact(ctx context.Context, c *client, host, where string, reused bool) ([]Result, ending) {
-	m := t.msg
-	tlsVer := tlsVersion(c.tls)
-	results := make([]Result, len(t.rcpts))
-	final := make([]bool, len(t.rcpts))
-	set := func(i int, o outcome) {
-		o.MX, o.TLS = host, tlsVer
-		results[i], final[i] = o.forRcpt(t.rcpts[i]), true
+// attempt delivers the transaction on one session to spec.hop: an idle
+// one from the pool, or a new one. It returns the final results once the
+// transaction started, or, when the session failed before that, the
+// outcome that made it move on to the next address (RFC 5321 section 5.1).
+func (t *txn) attempt(ctx context.Context, spec *sessionSpec) ([]Result, *outcome) {
+	key := spec.poolKey()
+	if results := t.reuse(ctx, key, spec.hop); results != nil {
+		return results, nil
 	}
-	setPending := func(o outcome) []Result {
-		for i := range t.rcpts {
-			if !final[i] {
-				set(i, o)
-			}
-		}
-		return results
-	}
-	broken := func(stage string, err error) ([]Result, ending) {
-		return setPending(lost(ctx, where, stage, err)), endClose
-	}
-
-	// SMTPUTF8 (RFC 6531 section 3.2): without it, non-ASCII addresses
-	// cannot be sent at all. A UTF-8 header alone is sent anyway, as
-	// Postfix does: most receivers take it.
-	smtputf8 := c.has("SMTPUTF8")
-	utf8Envelope := !isASCII(m.From)
-	for i, r := range t.rcpts {
-		if isASCII(r) {
+	req := spec.tls
+	for {
+		results, o, end := t.session(ctx, spec, req, key)
+		switch end {
+		case openOK:
+			return results, nil
+		case openFinal:
+			return o.forAll(t.rcpts), nil
+		case openPlaintext:
+			// A broken TLS stack on the receiving side must not
+			// block mail that would travel in clear anyway: the same
+			// address once more in plaintext, as Postfix does.
+			req = TLSRequirement{Level: TLSPlaintext}
 			continue
 		}
-		utf8Envelope = true
-		if !smtputf8 {
-			set(i, local(Permanent, "5.6.7", "recipient address needs SMTPUTF8, which "+host+" does not support"))
-		}
+		return nil, o
 	}
-	if !isASCII(m.From) && !smtputf8 {
-		setPending(local(Permanent, "5.6.7", "sender address needs SMTPUTF8, which "+host+" does not support"))
-	}
-	// SIZE (RFC 1870 section 4): a server that states its limit is
-	// spared a transfer it would refuse.
-	if limit, err := strconv.ParseInt(c.ext["SIZE"], 10, 64); err == nil && limit > 0 && m.Size > limit {
-		setPending(local(Permanent, "5.3.4",
-			fmt.Sprintf("message of %d bytes exceeds the %d-byte limit of %s", m.Size, limit, host)))
-	}
-	if !anyPending(final) {
-		return results, endQuit
-	}
+}
 
-	rc, err := m.Open()
+// session connects to spec.hop, opens the session under req, runs the
+// transaction and ends or pools the session.
+func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement, key string) ([]Result, *outcome, opened) {
+	h := spec.hop
+	conn, err := t.d.dial(ctx, h.ip, h.port)
 	if err != nil {
-		return setPending(local(Transient, "4.3.0", "cannot read the queued message: "+err.Error())), endQuit
+		o := local(Transient, "4.4.1", "cannot connect to "+h.label()+":"+h.port+": "+describe(err))
+		o.MX = h.host
+		return nil, &o, openMoveOn
 	}
-	defer rc.Close()
+	born := time.Now()
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	c := newClient(conn, t.d.cfg.CommandTimeout)
+	if o, end := t.open(ctx, c, spec, req); end != openOK {
+		c.close()
+		return nil, o, end
+	}
+	results, e := t.transact(ctx, c, h.host, h.where(), false)
+	if !stop() {
+		e = endClose // ctx ended and closed the connection
+	}
+	t.finish(key, c, born, e)
+	return results, nil, openOK
+}
 
-	var params strings.Builder
-	if c.has("SIZE") && m.Size > 0 {
-		fmt.Fprintf(&params, " SIZE=%d", m.Size)
+// open takes a connected session through the greeting, EHLO, TLS as req
+// asks (RFC 3207, RFC 8314), EHLO again and AUTH, to the point where the
+// mail transaction can start. On failure the caller closes c; open says
+// QUIT first where the server is owed one.
+func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSRequirement) (*outcome, opened) {
+	h := spec.hop
+	hostname := t.d.cfg.Hostname
+	fail := func(enhanced, reason string) (*outcome, opened) {
+		o := local(Transient, enhanced, reason)
+		o.MX = h.host
+		return &o, openMoveOn
 	}
-	if t.body.eightBit && c.has("8BITMIME") {
-		params.WriteString(" BODY=8BITMIME") // RFC 6152 section 2
+	moveOn := func(stage string, rep *reply, err error) (*outcome, opened) {
+		var o outcome
+		switch {
+		case err != nil:
+			o = lost(ctx, h.where(), stage, err)
+			o.MX = h.host
+		case !rep.positive():
+			o = remote(h.host, rep)
+		default:
+			return nil, openOK
+		}
+		if spec.classify != nil {
+			o = spec.classify(o)
+		}
+		return &o, openMoveOn
 	}
-	if (utf8Envelope || t.body.utf8Header) && smtputf8 {
-		params.WriteString(" SMTPUTF8")
+
+	if req.Implicit {
+		tc := tls.Client(c.raw, t.d.tlsConfig(h.host, req, &c.info))
+		_ = tc.SetDeadline(time.Now().Add(t.d.cfg.CommandTimeout))
+		if err := tc.Handshake(); err != nil {
+			return fail("4.7.0", "TLS handshake with "+h.label()+" failed: "+tlsReason(ctx, err))
+		}
+		_ = tc.SetDeadline(time.Time{})
+		c.useTLS(tc)
 	}
-	// PIPELINING (RFC 2920 section 3.1): MAIL, the RCPTs and DATA leave
-	// in one write and their replies are read in order, one round trip
-	// instead of two plus one per recipient.
-	pipeline := c.has("PIPELINING")
-	timeout := t.d.cfg.CommandTimeout
-	var sent []int // recipients whose RCPT went out with the group
-	err = c.queue("MAIL FROM:<%s>%s", m.From, params.String())
-	if err == nil && pipeline {
-		for i, rcpt := range t.rcpts {
-			if !final[i] {
-				sent = append(sent, i)
-				if err = c.queue("RCPT TO:<%s>", rcpt); err != nil {
-					break
+	rep, err := c.greet()
+	if o, end := moveOn("waiting for the greeting", rep, err); end != openOK {
+		return o, end
+	}
+	rep, err = c.hello(hostname)
+	if o, end := moveOn("in reply to EHLO", rep, err); end != openOK {
+		return o, end
+	}
+
+	if !req.Implicit && req.Level != TLSPlaintext {
+		without := "mail"
+		if spec.auth != nil {
+			without = "mail or credentials"
+		}
+		switch {
+		case !c.has("STARTTLS") && req.Level.required():
+			c.quit()
+			return fail("4.7.0", h.label()+" does not offer STARTTLS; refusing to send "+without+" without TLS")
+		case !c.has("STARTTLS"):
+			// Opportunistic: plaintext it is.
+		default:
+			rep, err := c.startTLS(t.d.tlsConfig(h.host, req, &c.info))
+			var he *tlsHandshakeError
+			switch {
+			case errors.As(err, &he) && !req.Level.required():
+				t.log.Warn("TLS handshake failed; retrying in plaintext", "mx", h.host, "addr", h.ip.String(), "err", he.err.Error())
+				return nil, openPlaintext
+			case errors.As(err, &he):
+				return fail("4.7.0", "TLS handshake with "+h.label()+" failed: "+tlsReason(ctx, he.err))
+			case err != nil:
+				return moveOn("in reply to STARTTLS", rep, err)
+			case rep.Code != 220 && req.Level.required():
+				c.quit()
+				return fail("4.7.0", h.label()+" refused STARTTLS: "+rep.String())
+			case rep.Code != 220:
+				// The server offered STARTTLS and then declined it:
+				// RFC 3207 section 4 lets the client go on in
+				// plaintext.
+				t.log.Info("STARTTLS declined; continuing in plaintext", "mx", h.host, "reply", rep.String())
+			default:
+				rep, err = c.hello(hostname)
+				if o, end := moveOn("in reply to EHLO after STARTTLS", rep, err); end != openOK {
+					return o, end
 				}
 			}
 		}
-		if err == nil {
-			err = c.queue("DATA")
-		}
-	}
-	var rep *reply
-	if err == nil {
-		err = c.flush()
-	}
-	if err == nil {
-		rep, err = c.readReply(timeout)
-	}
-	// A pooled session the server closed meanwhile fails here, or says
-	// 421 (RFC 5321 section 3.8: a server closing an idle session may
-	// answer every command with 421). Nothing was accepted yet.
-	if reused && ctx.Err() == nil && (err != nil || rep.Code == 421) {
-		return nil, endStale
-	}
-	if err != nil {
-		return broken("in reply to MAIL FROM", err)
-	}
-	if !rep.positive() {
-		mailRep := rep
-		if pipeline {
-			// The RCPTs and DATA still get their (negative) replies;
-			// read them so they are not taken for later ones.
-			if _, err := t.drain(c, len(sent)+1); err != nil {
-				return setPending(remote(host, mailRep)), endClose
-			}
-		}
-		return setPending(remote(host, mailRep)), endQuit
 	}
 
-	var accepted []int
-	for i, rcpt := range t.rcpts {
-		if final[i] {
-			continue
+	if spec.auth != nil {
+		if o := t.authenticate(ctx, c, h, spec.auth); o != nil {
+			// A refused login is final for this attempt: another
+			// address of the same hop has the same password.
+			c.quit()
+			return o, openFinal
 		}
-		if pipeline {
-			rep, err = c.readReply(timeout)
-		} else {
-			rep, err = c.cmd(timeout, "RCPT TO:<%s>", rcpt)
-		}
-		if err != nil {
-			return broken("in reply to RCPT TO", err)
-		}
-		if rep.positive() {
-			accepted = append(accepted, i)
-			continue
-		}
-		set(i, remote(host, rep))
 	}
-	if len(accepted) == 0 {
-		if pipeline {
-			// DATA went out anyway. A server should refuse it with no
-			// recipient (RFC 2920 section 3.1); one that says 354 gets
-			// an empty message, which it must not deliver.
-			if rep, err := c.readReply(timeout); err != nil || (rep.Code == 354 && t.emptyBody(c) != nil) {
-				return results, endClose
-			}
-		}
-		return results, endQuit
-	}
-
-	src := &trackedReader{r: rc}
-	sentBody := false
-	if pipeline {
-		rep, err = c.readReply(timeout)
-		if err == nil && rep.Code == 354 {
-			sentBody = true
-			rep, err = c.body(src, t.d.cfg.DataTimeout)
-		}
-	} else {
-		rep, sentBody, err = c.data(src, t.d.cfg.DataTimeout)
-	}
-	switch {
-	case src.err != nil:
-		// Our own copy failed: the final dot was not sent, closing the
-		// connection makes the server drop the partial message.
-		return setPending(local(Transient, "4.3.0", "reading the queued message failed: "+src.err.Error())), endClose
-	case err != nil && !sentBody:
-		return broken("while sending the message", err)
-	case err != nil:
-		return broken("waiting for the reply to the end of the message", err)
-	}
-	o := remote(host, rep)
-	for _, i := range accepted {
-		set(i, o)
-	}
-	t.log.Debug("transaction done", "mx", host, "reply", rep.String(), "tls", tlsVer, "reused", reused)
-	if rep.Code == 421 {
-		return results, endClose // the server is closing the session
-	}
-	// After the reply to the final dot both ends are back in the initial
-	// state (RFC 5321 section 4.1.1.4): the session can carry another
-	// transaction.
-	return results, endKeep
+	return nil, openOK
 }
 
-// finish ends a session after transact, or pools it under key.
-func (t *txn) finish(key string, c *client, born time.Time, e ending) {
-	switch e {
-	case endKeep:
-		t.d.pool.put(key, c, born)
-	case endQuit:
-		c.quit()
-	default:
-		c.close()
+// tlsReason words a failed handshake: the certificate problem, or the
+// network's.
+func tlsReason(ctx context.Context, err error) string {
+	if ctx.Err() != nil {
+		return ctx.Err().Error()
 	}
-}
-
-// reuse runs the transaction on an idle session for key from the pool. It
-// returns nil when no live session was there: the caller then connects.
-func (t *txn) reuse(ctx context.Context, key, host, where string) []Result {
-	for {
-		c, born := t.d.pool.get(key)
-		if c == nil {
-			return nil
-		}
-		stop := context.AfterFunc(ctx, func() { c.close() })
-		results, e := t.transact(ctx, c, host, where, true)
-		if !stop() {
-			e = endClose // ctx ended and closed the connection
-		}
-		if e == endStale {
-			t.log.Debug("pooled session was closed by the server; trying another", "mx", host)
-			c.close()
-			continue
-		}
-		t.finish(key, c, born, e)
-		return results
+	var ce *certError
+	if errors.As(err, &ce) {
+		return ce.reason
 	}
-}
-
-// drain reads n replies of pipelined commands whose outcome no longer
-// matters, ending a DATA the server took with an empty message.
-func (t *txn) drain(c *client, n int) (*reply, error) {
-	var rep *reply
-	var err error
-	for range n {
-		if rep, err = c.readReply(t.d.cfg.CommandTimeout); err != nil {
-			return nil, err
-		}
-	}
-	if rep != nil && rep.Code == 354 {
-		return rep, t.emptyBody(c)
-	}
-	return rep, nil
-}
-
-// emptyBody ends a DATA that should not have been accepted with an empty
-// message and reads the reply.
-func (t *txn) emptyBody(c *client) error {
-	_, err := c.body(strings.NewReader(""), t.d.cfg.DataTimeout)
-	return err
-}
-
-func anyPending(final []bool) bool {
-	for _, f := range final {
-		if !f {
-			return true
-		}
-	}
-	return false
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
-// trackedReader remembers a read error so a failure of the local spool can
-// be told apart from a failure of the network.
-type trackedReader struct {
-	r   io.Reader
-	err error
-}
-
-func (t *trackedReader) Read(p []byte) (int, error) {
-	n, err := t.r.Read(p)
-	if err != nil && err != io.EOF {
-		t.err = err
-	}
-	return n, err
+	return describe(err)
 }

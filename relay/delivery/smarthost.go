@@ -2,12 +2,9 @@ package delivery
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
-	"errors"
 	"net"
 	"strings"
-	"time"
 
 	"github.com/emersion/go-sasl"
 )
@@ -31,7 +28,7 @@ func (t *txn) viaSmarthost(ctx context.Context) []Result {
 }
 
 func (t *txn) smarthostResults(ctx context.Context) []Result {
-	host := t.d.smartH
+	host := t.d.smart.hop.host
 	var ips []net.IP
 	if ip := net.ParseIP(host); ip != nil {
 		ips = []net.IP{ip}
@@ -66,121 +63,53 @@ func (t *txn) smarthostResults(ctx context.Context) []Result {
 	return last.forAll(t.rcpts)
 }
 
-// trySmarthost is tryAddr for the smarthost: mandatory TLS, then AUTH.
+// trySmarthost delivers through the smarthost at ip; see attempt.
 func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]Result, *outcome) {
-	cfg := t.d.cfg
-	where := host + "[" + ip.String() + "]"
-	fail := func(enhanced, reason string) *outcome {
-		o := local(Transient, enhanced, reason)
-		o.MX = host
-		return &o
-	}
-	key := "smarthost " + host + " " + net.JoinHostPort(ip.String(), t.d.smartP)
-	if results := t.reuse(ctx, key, host, where); results != nil {
-		return results, nil
-	}
-	conn, err := t.d.dial(ctx, ip, t.d.smartP)
-	if err != nil {
-		return nil, fail("4.4.1", "cannot connect to smarthost "+where+":"+t.d.smartP+": "+describe(err))
-	}
-	born := time.Now()
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
-	defer stop()
-	c := newClient(conn, cfg.CommandTimeout)
-	pooled := false
-	defer func() {
-		if !pooled {
-			c.close()
-		}
-	}()
+	spec := t.d.smart
+	spec.hop.ip = ip
+	return t.attempt(ctx, &spec)
+}
 
-	if cfg.SmarthostTLS == TLSImplicit {
-		tc := tls.Client(conn, t.d.smartTC)
-		_ = tc.SetDeadline(time.Now().Add(cfg.CommandTimeout))
-		if err := tc.Handshake(); err != nil {
-			return nil, fail("4.7.0", "TLS handshake with smarthost "+where+" failed: "+tlsReason(ctx, err))
-		}
-		_ = tc.SetDeadline(time.Time{})
-		c.useTLS(tc)
+// smarthostSpec is the session to the smarthost, but for its address:
+// verified TLS (implicit or STARTTLS), AUTH when configured, and every
+// refusal before the transaction Transient.
+func smarthostSpec(cfg Config, host, port string) sessionSpec {
+	req := TLSRequirement{Level: TLSVerifyNames, Implicit: cfg.SmarthostTLS == TLSImplicit}
+	if cfg.SmarthostInsecureSkipVerify {
+		req.Level = TLSEncrypt // for test rigs; the README warns
 	}
-
-	step := func(stage string, rep *reply, err error) *outcome {
-		if err != nil {
-			o := lost(ctx, where, stage, err)
-			o.MX = host
-			return &o
-		}
-		if !rep.positive() {
-			o := remote(host, rep)
-			o.Status = Transient // the smarthost is ours: retry, never bounce for its session trouble
-			o.Enhanced = transientStatus(o.Enhanced)
-			return &o
-		}
-		return nil
+	spec := sessionSpec{
+		hop:      target{kind: ModeSmarthost, host: host, port: port},
+		tls:      req,
+		classify: smarthostRefusal,
 	}
-	rep, err := c.greet()
-	if o := step("waiting for the greeting", rep, err); o != nil {
-		return nil, o
-	}
-	rep, err = c.hello(cfg.Hostname)
-	if o := step("in reply to EHLO", rep, err); o != nil {
-		return nil, o
-	}
-
-	if cfg.SmarthostTLS == TLSStartTLS {
-		if !c.has("STARTTLS") {
-			c.quit()
-			return nil, fail("4.7.0", "smarthost "+where+" does not offer STARTTLS; "+
-				"refusing to send mail or credentials without TLS")
-		}
-		rep, err := c.startTLS(t.d.smartTC)
-		var he *tlsHandshakeError
-		if errors.As(err, &he) {
-			return nil, fail("4.7.0", "TLS handshake with smarthost "+where+" failed: "+tlsReason(ctx, he.err))
-		}
-		if o := step("in reply to STARTTLS", rep, err); o != nil {
-			return nil, o
-		}
-		if rep.Code != 220 {
-			c.quit()
-			return nil, fail("4.7.0", "smarthost "+where+" refused STARTTLS: "+rep.String())
-		}
-		rep, err = c.hello(cfg.Hostname)
-		if o := step("in reply to EHLO after STARTTLS", rep, err); o != nil {
-			return nil, o
-		}
-	}
-
 	if cfg.SmarthostUser != "" {
-		if o := t.authenticate(ctx, c, host, where); o != nil {
-			// A refused login is final for this attempt: another
-			// address of the same upstream has the same password.
-			c.quit()
-			return o.forAll(t.rcpts), nil
-		}
+		spec.auth = &credentials{user: cfg.SmarthostUser, password: cfg.SmarthostPassword}
 	}
-	results, e := t.transact(ctx, c, host, where, false)
-	if !stop() {
-		e = endClose // ctx ended and closed the connection
-	}
-	pooled = e == endKeep
-	t.finish(key, c, born, e)
-	return results, nil
+	return spec
+}
+
+// smarthostRefusal keeps a refusal by the smarthost Transient: the
+// smarthost is ours, so its session trouble is retried, never bounced.
+func smarthostRefusal(o outcome) outcome {
+	o.Status = Transient
+	o.Enhanced = transientStatus(o.Enhanced)
+	return o
 }
 
 // authenticate logs in with PLAIN (RFC 4616), or LOGIN when PLAIN is not
 // offered. It returns nil on success.
-func (t *txn) authenticate(ctx context.Context, c *client, host, where string) *outcome {
-	cfg := t.d.cfg
+func (t *txn) authenticate(ctx context.Context, c *client, h target, cred *credentials) *outcome {
+	host, where := h.host, h.where()
 	mechs := strings.Fields(strings.ToUpper(c.ext["AUTH"]))
 	var a sasl.Client
 	switch {
 	case contains(mechs, sasl.Plain):
-		a = sasl.NewPlainClient("", cfg.SmarthostUser, cfg.SmarthostPassword)
+		a = sasl.NewPlainClient("", cred.user, cred.password)
 	case contains(mechs, sasl.Login):
-		a = sasl.NewLoginClient(cfg.SmarthostUser, cfg.SmarthostPassword)
+		a = sasl.NewLoginClient(cred.user, cred.password)
 	default:
-		o := local(Transient, "4.7.0", "smarthost "+where+" offers neither AUTH PLAIN nor AUTH LOGIN"+
+		o := local(Transient, "4.7.0", h.label()+" offers neither AUTH PLAIN nor AUTH LOGIN"+
 			offered(c.ext["AUTH"]))
 		o.MX = host
 		return &o
@@ -196,9 +125,9 @@ func (t *txn) authenticate(ctx context.Context, c *client, host, where string) *
 		o.Status = Transient
 		o.Enhanced = transientStatus(o.Enhanced)
 		o.TLS = tlsVersion(c.tls)
-		o.Reply = "smarthost " + host + " rejected the login of " + cfg.SmarthostUser + ": " + rep.String() +
+		o.Reply = h.kind + " " + host + " rejected the login of " + cred.user + ": " + rep.String() +
 			" (check smarthost_user and smarthost_password_file)"
-		t.log.Error("smarthost authentication failed", "smarthost", host, "user", cfg.SmarthostUser, "reply", t.redact(rep.String()))
+		t.log.Error("smarthost authentication failed", "smarthost", host, "user", cred.user, "reply", t.redact(rep.String()))
 		return &o
 	}
 	return nil
@@ -229,13 +158,6 @@ func transientStatus(s string) string {
 		return "4.0.0"
 	}
 	return s
-}
-
-func tlsReason(ctx context.Context, err error) string {
-	if ctx.Err() != nil {
-		return ctx.Err().Error()
-	}
-	return describe(err)
 }
 
 // redact removes the smarthost password, raw or in the base64 forms the

@@ -1,0 +1,168 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"dkimrelay/resolver"
+)
+
+// syncBuffer collects log output from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestSmarthost(t *testing.T) {
+	const password = "s3cret-Pa55"
+	cert, pool := selfSigned(t, []string{"smarthost.test"}, nil)
+	users := map[string]string{"relay": password}
+
+	tests := []struct {
+		name     string
+		implicit bool
+		opts     []sinkOption
+		user     string
+		password string
+		pool     bool
+		want     want
+		wantAuth int // AUTH attempts the sink saw
+		wantUser string
+	}{
+		{"STARTTLS and PLAIN", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN", "LOGIN"}, users)},
+			"relay", password, true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+		{"STARTTLS and LOGIN", false, []sinkOption{withTLS(cert), withAuth([]string{"LOGIN"}, users)},
+			"relay", password, true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+		{"implicit TLS and PLAIN", true, []sinkOption{withAuth([]string{"PLAIN"}, users)},
+			"relay", password, true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+		{"no AUTH configured", false, []sinkOption{withTLS(cert)},
+			"", "", true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 0, ""},
+		{"no STARTTLS offered", false, []sinkOption{withAuth([]string{"PLAIN"}, users)},
+			"relay", password, true, want{status: Transient, mx: "smarthost.test", enhanced: "4.7.0", reply: "does not offer STARTTLS"}, 0, ""},
+		{"untrusted certificate", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN"}, users)},
+			"relay", password, false, want{status: Transient, mx: "smarthost.test", enhanced: "4.7.0", reply: "TLS handshake with smarthost"}, 0, ""},
+		{"wrong password", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN"}, users)},
+			"relay", "wrong-" + password, true, want{status: Transient, code: 535, mx: "smarthost.test", tls: "TLS1.3", enhanced: "4.7.8", reply: "rejected the login of relay: 535 5.7.8"}, 1, ""},
+		{"no usable mechanism", false, []sinkOption{withTLS(cert), withAuth([]string{"XOAUTH2"}, users)},
+			"relay", password, true, want{status: Transient, mx: "smarthost.test", reply: "offers neither AUTH PLAIN nor AUTH LOGIN"}, 0, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.dns.Add("smarthost.test. A 127.0.0.2")
+			ln := e.ln2
+			if tt.implicit {
+				ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
+			}
+			s := serveSink(t, ln, tt.opts...)
+			logs := &syncBuffer{}
+			d := e.deliverer(t, func(c *Config) {
+				c.Mode = ModeSmarthost
+				c.Smarthost = "smarthost.test:" + strconv.Itoa(e.port)
+				c.SmarthostUser = tt.user
+				c.SmarthostPassword = tt.password
+				if tt.implicit {
+					c.SmarthostTLS = TLSImplicit
+				}
+				if tt.pool {
+					c.RootCAs = pool
+				}
+				c.Logger = slog.New(slog.NewJSONHandler(io.MultiWriter(logs, t.Output()), &slog.HandlerOptions{Level: slog.LevelDebug}))
+			})
+			rcpts := []string{"a@one.example", "b@two.example"}
+			got := d.Deliver(context.Background(), message(body, rcpts...))
+			check(t, got, rcpts, tt.want, tt.want)
+
+			s.mu.Lock()
+			authSeen := s.authSeen
+			s.mu.Unlock()
+			if authSeen != tt.wantAuth {
+				t.Errorf("sink saw %d AUTH attempts, want %d", authSeen, tt.wantAuth)
+			}
+			rec := s.received()
+			if tt.want.status == Delivered {
+				if len(rec) != 1 || strings.Join(rec[0].Rcpts, ",") != "a@one.example,b@two.example" ||
+					rec[0].User != tt.wantUser || !rec[0].TLS {
+					t.Errorf("sink got %+v, want one TLS transaction for both recipients by %q", rec, tt.wantUser)
+				}
+			} else if len(rec) != 0 {
+				t.Errorf("sink got %+v", rec)
+			}
+			for _, r := range got {
+				if tt.password != "" && strings.Contains(r.Reply, tt.password) {
+					t.Errorf("reply leaks the password: %q", r.Reply)
+				}
+			}
+			if tt.password != "" && strings.Contains(logs.String(), tt.password) {
+				t.Error("logs leak the password")
+			}
+		})
+	}
+}
+
+func TestRedact(t *testing.T) {
+	tx := &txn{d: &Deliverer{cfg: Config{SmarthostUser: "relay", SmarthostPassword: "pw123"}}}
+	for _, in := range []string{
+		"535 bad pw123",
+		"535 bad cHcxMjM=",              // base64("pw123")
+		"535 bad AHJlbGF5AHB3MTIz echo", // base64("\0relay\0pw123")
+	} {
+		out := tx.redact(in)
+		if strings.Contains(out, "pw123") || strings.Contains(out, "cHcxMjM=") || strings.Contains(out, "AHJlbGF5AHB3MTIz") ||
+			!strings.Contains(out, "[redacted]") {
+			t.Errorf("redact(%q) = %q", in, out)
+		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	res, err := resolver.New(resolver.Options{Servers: []string{"127.0.0.1:53"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"mx defaults", Config{Hostname: "h", Resolver: res}, true},
+		{"no hostname", Config{Resolver: res}, false},
+		{"mx without resolver", Config{Hostname: "h"}, false},
+		{"bad mode", Config{Hostname: "h", Resolver: res, Mode: "carrier-pigeon"}, false},
+		{"smarthost without port", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "smtp.example"}, false},
+		{"smarthost by IP needs no resolver", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "127.0.0.1:587"}, true},
+		{"smarthost by name needs a resolver", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "smtp.example:587"}, false},
+		{"bad TLS mode", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "127.0.0.1:25", SmarthostTLS: "none"}, false},
+	}
+	for _, tt := range tests {
+		_, err := New(tt.cfg)
+		if (err == nil) != tt.ok {
+			t.Errorf("%s: New error %v, want ok=%v", tt.name, err, tt.ok)
+		}
+	}
+	for port, mode := range map[string]string{"465": TLSImplicit, "587": TLSStartTLS, "25": TLSStartTLS} {
+		d, err := New(Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "127.0.0.1:" + port})
+		if err != nil || d.cfg.SmarthostTLS != mode {
+			t.Errorf("port %s: TLS mode %q (%v), want %q", port, d.cfg.SmarthostTLS, err, mode)
+		}
+	}
+}
