@@ -1,0 +1,118 @@
+package importer
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"dkimrelay/reports/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const corpus = "../testdata/corpus"
+
+// importAll imports every corpus entry as the CLI does and returns one line
+// per outcome.
+func importAll(t *testing.T, st store.Store) string {
+	t.Helper()
+	ents, err := os.ReadDir(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	im := New(st)
+	for _, e := range ents {
+		err := im.Path(context.Background(), filepath.Join(corpus, e.Name()), nil, func(o Outcome) {
+			fmt.Fprintln(&out, describe(o))
+		})
+		if err != nil {
+			t.Fatalf("importing %s: %v", e.Name(), err)
+		}
+	}
+	return out.String()
+}
+
+func describe(o Outcome) string {
+	in := strings.TrimPrefix(o.Input, corpus+"/")
+	if o.Where != "" {
+		in += " (" + o.Where + ")"
+	}
+	switch {
+	case o.Err != nil:
+		return fmt.Sprintf("skipped %s: %v", in, o.Err)
+	case o.Added:
+		return fmt.Sprintf("imported %s %q %q from %s", o.Report.Kind, o.Report.Reporter, o.Report.ID, in)
+	default:
+		return fmt.Sprintf("already stored %s %q %q from %s", o.Report.Kind, o.Report.Reporter, o.Report.ID, in)
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from what the import printed:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// TestCorpus imports the corpus twice: the first time stores every sound
+// report and skips the damaged input and the bomb; the second stores
+// nothing new.
+func TestCorpus(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.OpenFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "import-first.golden", importAll(t, st))
+	golden(t, "import-again.golden", importAll(t, st))
+
+	reports, err := st.List(context.Background(), time2026())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds = map[store.Kind]int{}
+	for _, r := range reports {
+		kinds[r.Kind]++
+	}
+	if kinds[store.DMARC] != 5 || kinds[store.TLSRPT] != 3 {
+		t.Errorf("stored %v, want 5 DMARC and 3 TLS reports", kinds)
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*", "*.json"))
+	if len(files) != 8 {
+		t.Errorf("store holds %d files, want 8: %v", len(files), files)
+	}
+}
+
+func TestStdin(t *testing.T) {
+	st, err := store.OpenFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(corpus, "02-yahoo.xml.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Outcome
+	if err := New(st).Path(context.Background(), "-", bytes.NewReader(b), func(o Outcome) { got = append(got, o) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !got[0].Added || got[0].Report.Reporter != "Yahoo" || got[0].Input != "-" {
+		t.Fatalf("stdin import: %+v", got)
+	}
+}
