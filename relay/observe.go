@@ -124,7 +124,7 @@ func (r *Relay) readiness() []string {
 	if err := writable(r.cfg.QueueDir()); err != nil {
 		problems = append(problems, "queue is not writable: "+err.Error())
 	}
-	if len(r.signing.Load().Domains()) == 0 {
+	if len(r.current.Load().Keys.Domains()) == 0 {
 		problems = append(problems, "no active DKIM key: see `dkimrelay keys list`")
 	}
 	return problems

@@ -15,13 +15,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"dkimrelay/authcheck"
 	"dkimrelay/config"
 	"dkimrelay/control"
-	"dkimrelay/dkim"
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/keys"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/delivery"
+	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
 	"dkimrelay/resolver"
@@ -38,13 +39,15 @@ type Relay struct {
 	keys     *keys.Store
 	resolver *resolver.Resolver
 	deliver  *delivery.Deliverer
+	ingest   *ingest.Ingest
 	smtp     *submission.Server
-	spf      *spfChecker
 	ctl      *control.Server
 	obs      *observer // metrics.listen; nil when off (observe.go)
 
-	users   atomic.Pointer[users.DB]
-	signing atomic.Pointer[keys.Snapshot]
+	// current is the logins and keys in force, swapped whole on reload
+	// (under reloading) so that no reader sees half of a reload.
+	current   atomic.Pointer[submission.Snapshot]
+	reloading sync.Mutex
 
 	workers sync.WaitGroup
 }
@@ -88,16 +91,21 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if r.keys, err = keys.Open(cfg.KeysDir()); err != nil {
 		return nil, err
 	}
-	if err := r.reloadKeys(); err != nil {
-		return nil, err
-	}
-	if err := r.reloadUsers(); err != nil {
+	if err := r.reload(); err != nil {
 		return nil, err
 	}
 	if r.resolver, err = resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout.Duration}); err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
-	if r.spf, err = newSPFChecker(cfg, r.resolver, log); err != nil {
+	checks, err := authcheck.NewSenderPolicy(authcheck.SenderOptions{
+		Policy:    cfg.Delivery.SPFPolicy,
+		EgressIPs: cfg.Delivery.EgressIPs,
+		Mode:      cfg.Delivery.Mode,
+		Hostname:  cfg.Hostname,
+		Resolver:  r.resolver,
+		Log:       log,
+	})
+	if err != nil {
 		return nil, err
 	}
 	if r.deliver, err = newDeliverer(cfg, r.resolver, log); err != nil {
@@ -116,6 +124,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
+	r.ingest = ingest.New(r.queue, log)
 	certs, err := newCertLoader(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
 		log.Error("tls_reload", "error", err.Error())
 	})
@@ -151,7 +160,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 			MessagesPerMinute: cfg.Submission.RateMessagesPerMinute,
 			RecipientsPerHour: cfg.Submission.RateRecipientsPerHour,
 		}, nil),
-	}, r, r.queue, log)
+	}, submission.Backend{Snapshot: r.current.Load, Checks: checks, Ingest: r.ingest}, log)
 	r.ctl = control.NewServer(cfg.ControlSocket(), log)
 	r.registerControl()
 	ok = true
@@ -257,7 +266,7 @@ func (r *Relay) closeStores() {
 // Reload re-reads logins and keys. A problem keeps the previous ones in
 // force and is returned (and logged), so a typo never stops mail.
 func (r *Relay) Reload() error {
-	err := errors.Join(r.reloadUsers(), r.reloadKeys())
+	err := r.reload()
 	if err != nil {
 		r.log.Error("reload", "error", err.Error())
 	} else {
@@ -266,43 +275,38 @@ func (r *Relay) Reload() error {
 	return err
 }
 
-func (r *Relay) reloadUsers() error {
-	db, err := users.Load(r.cfg.UsersFile())
-	if err != nil {
-		return err
+// reload reads logins and keys and puts them in force together. Logins
+// that do not load keep the previous ones (none at startup, which is then
+// refused by the error).
+func (r *Relay) reload() error {
+	r.reloading.Lock()
+	defer r.reloading.Unlock()
+	next := submission.Snapshot{}
+	if prev := r.current.Load(); prev != nil {
+		next = *prev
 	}
-	r.users.Store(db)
-	return nil
+	db, usersErr := users.Load(r.cfg.UsersFile())
+	if usersErr == nil {
+		next.Users = db
+	}
+	next.Keys = r.loadKeys()
+	r.current.Store(&next)
+	return usersErr
 }
 
-func (r *Relay) reloadKeys() error {
+// loadKeys reads the key store. A damaged key is logged and skipped: the
+// sound ones keep signing.
+func (r *Relay) loadKeys() *ingest.Keyring {
 	sn, errs := r.keys.Snapshot()
 	for _, e := range errs {
-		// A damaged key is skipped: the sound ones keep signing.
 		r.log.Error("key_damaged", "error", e.Error())
 	}
-	r.signing.Store(sn)
-	for _, d := range r.cfg.Domains {
+	domains := make([]string, len(r.cfg.Domains))
+	for i, d := range r.cfg.Domains {
+		domains[i] = d.Name
 		if !sn.HasActive(d.Name) {
 			r.log.Warn("no_active_key", "domain", d.Name, "detail", "mail from this domain is refused until a key is active: see `dkimrelay keys list`")
 		}
 	}
-	return nil
-}
-
-// Users implements submission.Policy.
-func (r *Relay) Users() *users.DB { return r.users.Load() }
-
-// SigningKeys implements submission.Policy: the active keys of a
-// configured domain.
-func (r *Relay) SigningKeys(domain string) []dkim.Key {
-	if !r.cfg.HasDomain(domain) {
-		return nil
-	}
-	return r.signing.Load().Signers(domain)
-}
-
-// CheckSender implements submission.Policy.
-func (r *Relay) CheckSender(ctx context.Context, from string) error {
-	return r.spf.check(ctx, from)
+	return ingest.NewKeyring(sn, domains)
 }

@@ -1,17 +1,16 @@
 package relay
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
 	"time"
 
-	"dkimrelay/dkim"
 	"dkimrelay/events"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/dsn"
+	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/queue"
 )
 
@@ -155,46 +154,13 @@ func statusCode(res delivery.Result, f *queue.Recipient) string {
 // (RFC 5321 section 4.5.5), signed for the relay's hostname when that is a
 // domain with an active key.
 func (r *Relay) enqueueBounce(origQID string, rcpts []string, msg []byte) error {
-	const from = ""
-	d, err := r.queue.NewDraft()
-	if err != nil {
-		return err
-	}
-	var sigs []string
-	keys := r.signing.Load().Signers(r.cfg.Hostname)
-	if len(keys) > 0 {
-		if sigs, err = signBytes(keys, msg); err != nil {
-			d.Abort()
-			return err
-		}
-	}
-	if _, err := d.Write(msg); err != nil {
-		d.Abort()
-		return err
-	}
-	if err := d.Commit(queue.Envelope{From: from, Rcpts: rcpts, Signatures: sigs, Received: time.Now()}); err != nil {
-		d.Abort()
-		return err
-	}
-	events.Acceptance{QID: d.ID(), From: from, Rcpts: rcpts, Size: int64(len(msg)), DKIM: dkim.Selectors(keys), Kind: "bounce", OrigQID: origQID}.Log(r.log)
-	return nil
+	_, err := r.ingest.Accept(ingest.Message{
+		From:    "",
+		Rcpts:   rcpts,
+		Keys:    r.current.Load().Keys.Own(r.cfg.Hostname),
+		Body:    bytes.NewReader(msg),
+		Kind:    "bounce",
+		OrigQID: origQID,
+	})
+	return err
 }
-
-func signBytes(keys []dkim.Key, msg []byte) ([]string, error) {
-	br := bytesReader(msg)
-	h, err := dkim.ReadHeader(br, len(msg))
-	if err != nil {
-		return nil, err
-	}
-	s, err := dkim.NewSigner(keys, h)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := io.Copy(s, br); err != nil {
-		s.Sign()
-		return nil, err
-	}
-	return s.Sign()
-}
-
-func bytesReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }

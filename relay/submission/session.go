@@ -1,7 +1,6 @@
 package submission
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -9,17 +8,18 @@ import (
 	"mime"
 	"net/mail"
 	"net/netip"
-	"strconv"
+	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/authcheck"
 	"dkimrelay/dkim"
 	"dkimrelay/events"
 	"dkimrelay/relay/abuse"
+	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/queue"
 	"dkimrelay/users"
 )
@@ -36,6 +36,16 @@ func policyError(format string, args ...any) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: sprintf(format, args...)}
 }
 
+// verdictReply is the reply to a sender check's refusal: 451 4.4.3 when
+// the check could not be completed (RFC 3463: X.4.3 is a directory, here
+// DNS, server failure), 550 5.7.1 when the receiver would reject.
+func verdictReply(v authcheck.Verdict) *smtp.SMTPError {
+	if v.Action == authcheck.TempFail {
+		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 4, 3}, Message: v.Reason}
+	}
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: v.Reason}
+}
+
 func syntaxError(ec smtp.EnhancedCode, format string, args ...any) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: 501, EnhancedCode: ec, Message: sprintf(format, args...)}
 }
@@ -49,8 +59,10 @@ type session struct {
 	ip     netip.Addr
 	tls    bool
 	user   *users.User
-	from   string
-	rcpts  []string
+	// snap is the transaction's view of logins and keys, taken at MAIL.
+	snap  *Snapshot
+	from  string
+	rcpts []string
 
 	authFailures int // on this connection
 }
@@ -116,7 +128,7 @@ func (s *session) login(username, password, mech string) error {
 	if d := guard.Delay(s.ip, username); d > 0 {
 		time.Sleep(d)
 	}
-	u, cached, err := s.srv.cfg.AuthCache.Authenticate(s.srv.policy.Users(), username, password)
+	u, cached, err := s.srv.cfg.AuthCache.Authenticate(s.srv.backend.Snapshot().Users, username, password)
 	if err == nil {
 		s.user = u
 		guard.Success(s.ip)
@@ -176,22 +188,26 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !s.user.MaySend(from) {
 		return s.reject(policyError("Sender <%s> is not allowed for login %s", from, s.user.Name), events.Rejection{From: from})
 	}
+	snap := s.srv.backend.Snapshot()
 	_, domain, _ := users.SplitAddress(from)
-	if len(s.srv.policy.SigningKeys(domain)) == 0 {
+	if !snap.Keys.CanSend(domain) {
 		return s.reject(noKeyError(domain), events.Rejection{From: from})
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := s.srv.policy.CheckSender(ctx, from); err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			return s.reject(se, events.Rejection{From: from})
+	if checks := s.srv.backend.Checks; checks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		v := checks.CheckSender(ctx, from)
+		cancel()
+		if !v.Passed() {
+			return s.reject(verdictReply(v), events.Rejection{From: from})
 		}
-		return err
 	}
+	s.snap = snap
 	s.from = from
 	return nil
 }
+
+// checkTimeout bounds each sender check's DNS lookups.
+const checkTimeout = 30 * time.Second
 
 func noKeyError(domain string) *smtp.SMTPError {
 	return policyError("Domain %s has no active DKIM key: run `dkimrelay keys list` and activate one", strings.ToLower(domain))
@@ -211,101 +227,8 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
-// checkAddress accepts a mailbox the relay can pass on unchanged, as
-// "<local@domain>", to the MX of its one domain. go-smtp has already
-// stripped a source route ("@a,@b:user@c" is user@c: RFC 5321 section
-// 4.1.1.3 and appendix C let a server ignore the route) and the quotes of a
-// quoted local part. What is left is refused when it cannot be written back
-// as a dot-string: a local part with "@" (user@b@c, the old relay trick of
-// resolve_dequoted_address in Postfix), spaces, "<", ">" or other specials
-// (a quoted "a> NOTIFY=..." would become parameters downstream), control
-// characters or invalid UTF-8 (the queue's JSON would change it). "%" and
-// "!" are ordinary characters of a local part (RFC 5322 atext): like Postfix
-// for an authenticated client, the relay passes user%host@domain and
-// host!user@domain unchanged to domain's MX, which alone decides what they
-// mean. An address literal must be an IPv4 address or "IPv6:" and an IPv6
-// address (RFC 5321 section 4.1.3).
-func checkAddress(addr string) *smtp.SMTPError {
-	local, domain, ok := users.SplitAddress(addr)
-	shown := printableAddr(addr)
-	if !ok || local == "" || !utf8.ValidString(addr) {
-		return syntaxError(smtp.EnhancedCode{5, 1, 3}, "Address %s is not of the form local-part@domain", shown)
-	}
-	if strings.HasPrefix(domain, "[") {
-		if !validLiteral(domain) {
-			return syntaxError(smtp.EnhancedCode{5, 1, 3}, "Address %s has a malformed address literal", shown)
-		}
-	} else if !validDomain(domain) {
-		return syntaxError(smtp.EnhancedCode{5, 1, 3}, "Address %s has a malformed domain", shown)
-	}
-	for _, r := range local {
-		if r < 0x80 && !strings.ContainsRune(localPartASCII, r) {
-			return &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: sprintf(
-				"Address %s has a local part that needs quoting (it holds %q); the relay passes on only local parts of letters, digits, dots and !#$%%&'*+-/=?^_`{|}~", shown, r)}
-		}
-	}
-	return nil
-}
-
-// printableAddr is addr for a reply: in angle brackets, or quoted with
-// escapes when it holds control characters (a bare CR would break the
-// reply line) or invalid UTF-8.
-func printableAddr(addr string) string {
-	for _, r := range addr {
-		if r < 0x20 || r == 0x7f || r == utf8.RuneError {
-			return strconv.Quote(addr)
-		}
-	}
-	return "<" + addr + ">"
-}
-
-// localPartASCII are the ASCII characters of an unquoted local part: RFC
-// 5322 atext and the dot. Any dot is accepted, even leading or doubled: such
-// addresses exist (some Japanese carriers issued them) and a dot is never
-// special to a receiver's parser. Non-ASCII UTF-8 is allowed too (RFC 6531).
-const localPartASCII = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-/=?^_`{|}~."
-
-// validLiteral checks an address literal: [1.2.3.4] or [IPv6:2001:db8::1].
-func validLiteral(d string) bool {
-	lit, ok := strings.CutSuffix(strings.TrimPrefix(d, "["), "]")
-	if !ok {
-		return false
-	}
-	if v6, ok := cutPrefixFold(lit, "IPv6:"); ok {
-		ip, err := netip.ParseAddr(v6)
-		return err == nil && ip.Is6() && ip.Zone() == ""
-	}
-	ip, err := netip.ParseAddr(lit)
-	return err == nil && ip.Is4()
-}
-
-func cutPrefixFold(s, prefix string) (string, bool) {
-	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
-		return s[len(prefix):], true
-	}
-	return s, false
-}
-
-func validDomain(d string) bool {
-	if d == "" || len(d) > 253 {
-		return false
-	}
-	for _, l := range strings.Split(d, ".") {
-		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
-			return false
-		}
-		for _, r := range l {
-			// Non-ASCII labels are U-labels of an internationalised domain
-			// (RFC 6531); anything else outside LDH is malformed.
-			if r < 0x80 && !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// Data implements smtp.Session: check, sign, spool, fsync, then 250.
+// Data implements smtp.Session: check, then sign, spool and fsync through
+// ingest, then 250.
 func (s *session) Data(r io.Reader) error {
 	if s.user == nil {
 		return s.reject(errAuthRequired)
@@ -317,10 +240,9 @@ func (s *session) Data(r io.Reader) error {
 		return s.reject(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: err.Error()})
 	}
 	br := srv.buffers.reader(newStrictReader(r))
-	var bw *bufio.Writer
-	// Back to the pool when Data returns; nothing keeps them, as
+	// Back to the pool when Data returns; nothing keeps it, as
 	// ReadHeader copies the header out of br.
-	defer func() { srv.buffers.put(br, bw) }()
+	defer srv.buffers.put(br)
 	h, err := dkim.ReadHeader(br, srv.cfg.MaxHeaderSize)
 	if err != nil {
 		return s.reject(headerError(err))
@@ -329,17 +251,15 @@ func (s *session) Data(r io.Reader) error {
 	if serr != nil {
 		return s.reject(serr)
 	}
-	actx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	err = srv.policy.CheckAlignment(actx, s.from, fromDomain)
-	cancel()
-	if err != nil {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			return s.reject(se, events.Rejection{From: s.from})
+	keys := s.snap.Keys.Sending(fromDomain)
+	if checks := srv.backend.Checks; checks != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), checkTimeout)
+		v := checks.CheckAlignment(ctx, s.from, fromDomain, signingDomains(keys))
+		cancel()
+		if !v.Passed() {
+			return s.reject(verdictReply(v), events.Rejection{From: s.from})
 		}
-		return err
 	}
-	keys := srv.policy.SigningKeys(fromDomain)
 	if len(keys) == 0 {
 		return s.reject(noKeyError(fromDomain))
 	}
@@ -349,69 +269,47 @@ func (s *session) Data(r io.Reader) error {
 	h.EnsureDate(srv.now())
 	h.EnsureMessageID(fromDomain)
 
-	draft, err := srv.queue.NewDraft()
+	qid, err := srv.backend.Ingest.Accept(ingest.Message{
+		From:   s.from,
+		Rcpts:  s.rcpts,
+		User:   s.user.Name,
+		Keys:   keys,
+		Header: h,
+		Body:   br,
+		Remote: s.remote,
+	})
 	if err != nil {
-		return s.tempFailure("opening the queue", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			draft.Abort()
-		}
-	}()
-	signer, err := dkim.NewSigner(keys, h)
-	if err != nil {
-		return s.tempFailure("starting the DKIM signer", err)
-	}
-	// The signer has the header already (NewSigner hashed it); only the
-	// spool gets it here, and both get the body.
-	if _, err := h.WriteTo(draft); err != nil {
-		signer.Sign()
-		return s.tempFailure("spooling", err)
-	}
-	bw = srv.buffers.writer(io.MultiWriter(draft, signer))
-	size, err := io.Copy(bw, br)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err != nil {
-		signer.Sign()
 		var se *smtp.SMTPError
 		if errors.As(err, &se) {
+			// The client broke the protocol mid-message (a bare LF, a
+			// message over the size limit).
 			return s.reject(se)
 		}
-		return s.tempFailure("spooling", err)
+		return s.tempFailure(err)
 	}
-	signStart := time.Now()
-	sigs, err := signer.Sign()
-	signTime := time.Since(signStart) // the signatures alone: the body was hashed while it was spooled
-	if err != nil {
-		return s.tempFailure("signing", err)
+	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + qid}
+}
+
+// signingDomains lists the d= domains of keys, each once.
+func signingDomains(keys []dkim.Key) []string {
+	var domains []string
+	for _, k := range keys {
+		if !slices.ContainsFunc(domains, func(d string) bool { return strings.EqualFold(d, k.Domain) }) {
+			domains = append(domains, k.Domain)
+		}
 	}
-	env := queue.Envelope{
-		From:       s.from,
-		Rcpts:      append([]string(nil), s.rcpts...),
-		User:       s.user.Name,
-		Signatures: sigs,
-		Received:   srv.now(),
-	}
-	if err := draft.Commit(env); err != nil {
-		return s.tempFailure("writing the queue", err)
-	}
-	committed = true
-	events.Acceptance{QID: draft.ID(), User: s.user.Name, From: s.from, Rcpts: env.Rcpts,
-		Size: int64(h.Len()) + size, DKIM: dkim.Selectors(keys), SignTime: signTime, Remote: s.remote}.Log(s.log())
-	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + draft.ID()}
+	return domains
 }
 
 // tempFailure answers a local fault (disk, signer) with a 4xx so the client
-// keeps the message and retries; the detail goes to the log only.
-func (s *session) tempFailure(what string, err error) error {
+// keeps the message and retries; the detail, which names the step that
+// failed, goes to the log only.
+func (s *session) tempFailure(err error) error {
 	code, ec, msg := 451, smtp.EnhancedCode{4, 3, 0}, "Local error, try again later"
 	if errors.Is(err, queue.ErrNoSpace) {
 		code, ec, msg = 452, smtp.EnhancedCode{4, 3, 1}, "Insufficient system storage, try again later"
 	}
-	events.Rejection{Level: slog.LevelError, Code: code, Reason: what + ": " + err.Error(), Remote: s.remote}.Log(s.log())
+	events.Rejection{Level: slog.LevelError, Code: code, Reason: err.Error(), Remote: s.remote}.Log(s.log())
 	return &smtp.SMTPError{Code: code, EnhancedCode: ec, Message: msg}
 }
 
@@ -462,6 +360,7 @@ var addressParser = &mail.AddressParser{WordDecoder: &mime.WordDecoder{
 
 // Reset implements smtp.Session.
 func (s *session) Reset() {
+	s.snap = nil
 	s.from = ""
 	s.rcpts = nil
 }

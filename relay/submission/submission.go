@@ -1,7 +1,8 @@
 // Package submission is the relay's SMTP submission server (RFC 6409): it
 // authenticates the application, checks that the login may use the sender
-// addresses, DKIM-signs the message while it streams to the queue, and says
-// 250 only once the queue has it on disk.
+// addresses, turns the sender checks' verdicts into replies, streams the
+// message into ingest (which signs and spools it), and says 250 only once
+// the queue has it on disk.
 package submission
 
 import (
@@ -15,9 +16,9 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"dkimrelay/dkim"
+	"dkimrelay/authcheck"
 	"dkimrelay/relay/abuse"
-	"dkimrelay/relay/queue"
+	"dkimrelay/relay/ingest"
 	"dkimrelay/users"
 )
 
@@ -45,31 +46,42 @@ type Config struct {
 	Rate      *abuse.RateLimiter
 }
 
-// Policy answers the questions a session asks while it runs. The relay
-// swaps what stands behind it on reload, so sessions always see the
-// current logins and keys.
-type Policy interface {
-	// Users returns the current login database.
-	Users() *users.DB
-	// SigningKeys returns the active DKIM keys of a domain, none when the
-	// relay may not sign for it.
-	SigningKeys(domain string) []dkim.Key
-	// CheckSender runs the checks that depend on DNS (SPF) for a
-	// MAIL FROM address; a non-nil error is an *smtp.SMTPError to send.
-	CheckSender(ctx context.Context, from string) error
+// Snapshot is what a session sees of the relay's logins and keys, taken
+// whole: the relay swaps in a new one on reload, and a session takes one
+// at AUTH and one for each transaction (at MAIL), so a reload in the
+// middle of a transaction never gives it a mix of old and new.
+type Snapshot struct {
+	Users *users.DB
+	Keys  *ingest.Keyring
+}
+
+// SenderChecks are the checks of a sender that depend on DNS
+// (authcheck.SenderPolicy); their verdicts become the session's replies.
+type SenderChecks interface {
+	// CheckSender checks the MAIL FROM address (SPF, RFC 7208).
+	CheckSender(ctx context.Context, from string) authcheck.Verdict
 	// CheckAlignment checks, once the From: field is read, that its
-	// domain aligns with the DKIM and MAIL FROM domains as DMARC asks
-	// (RFC 7489 section 3.1); a non-nil error is an *smtp.SMTPError to send.
-	CheckAlignment(ctx context.Context, mailFrom, fromDomain string) error
+	// domain aligns with the DKIM domains (d=) and the MAIL FROM domain
+	// as DMARC asks (RFC 7489 section 3.1).
+	CheckAlignment(ctx context.Context, mailFrom, fromDomain string, dkimDomains []string) authcheck.Verdict
+}
+
+// Backend is what the server's sessions use beyond their configuration.
+type Backend struct {
+	// Snapshot returns the logins and keys in force now.
+	Snapshot func() *Snapshot
+	// Checks judges senders.
+	Checks SenderChecks
+	// Ingest signs and queues accepted messages.
+	Ingest *ingest.Ingest
 }
 
 // Server serves the submission listeners.
 type Server struct {
-	cfg    Config
-	policy Policy
-	queue  *queue.Queue
-	log    *slog.Logger
-	now    func() time.Time
+	cfg     Config
+	backend Backend
+	log     *slog.Logger
+	now     func() time.Time
 
 	smtp *smtp.Server
 
@@ -81,8 +93,8 @@ type Server struct {
 }
 
 // New makes a Server; Listen then starts it.
-func New(cfg Config, policy Policy, q *queue.Queue, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, policy: policy, queue: q, log: log, now: time.Now}
+func New(cfg Config, b Backend, log *slog.Logger) *Server {
+	s := &Server{cfg: cfg, backend: b, log: log, now: time.Now}
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = cfg.Hostname
 	srv.TLSConfig = cfg.TLS

@@ -2,12 +2,9 @@ package submission
 
 import (
 	"bytes"
-	"context"
 	"crypto/ecdsa"
-	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -24,28 +21,18 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"dkimrelay/dkim"
+	"dkimrelay/keys"
+	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/queue"
 	"dkimrelay/users"
 )
 
-// benchPolicy is a fixed Policy: one login, the given keys, no DNS checks
-// (spf_policy = "off").
-type benchPolicy struct {
-	db   *users.DB
-	keys []dkim.Key
-}
-
-func (p *benchPolicy) Users() *users.DB                                     { return p.db }
-func (p *benchPolicy) SigningKeys(string) []dkim.Key                        { return p.keys }
-func (p *benchPolicy) CheckSender(context.Context, string) error            { return nil }
-func (p *benchPolicy) CheckAlignment(context.Context, string, string) error { return nil }
-
 const benchPassword = "bench-password-0123456789"
 
 // benchServer runs a submission server on loopback with a real queue (real
-// fsyncs) in a temporary folder and returns its address.
-func benchServer(b *testing.B, keys []dkim.Key) string {
+// fsyncs) in a temporary folder, one login, the keys in a real key store and
+// no DNS checks (spf_policy = "off"), and returns its address.
+func benchServer(b *testing.B, keys *ingest.Keyring) string {
 	b.Helper()
 	dir := b.TempDir()
 	hash, err := users.Hash(benchPassword)
@@ -75,13 +62,42 @@ func benchServer(b *testing.B, keys []dkim.Key) string {
 		MaxHeaderSize:  1 << 20,
 		MaxConnections: 100,
 		CommandTimeout: time.Minute,
-	}, &benchPolicy{db: db, keys: keys}, q, log)
+	}, Backend{
+		Snapshot: func() *Snapshot { return &Snapshot{Users: db, Keys: keys} },
+		Ingest:   ingest.New(q, log),
+	}, log)
 	if err := srv.Listen(); err != nil {
 		b.Fatal(err)
 	}
 	go srv.Serve()
 	b.Cleanup(func() { srv.Close() })
 	return srv.Addrs()[0].String()
+}
+
+// benchKeyring makes a key store with an active RSA-2048 and an active
+// Ed25519 key for example.org, and returns its keyring.
+func benchKeyring(b *testing.B) *ingest.Keyring {
+	st, err := keys.Open(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	for _, k := range []struct {
+		alg      keys.Algorithm
+		selector string
+	}{{keys.RSA2048, "r"}, {keys.Ed25519, "e"}} {
+		if _, err := st.Generate("example.org", k.alg, k.selector, now); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := st.Activate("example.org", k.selector, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	snap, errs := st.Snapshot()
+	if len(errs) > 0 {
+		b.Fatal(errs)
+	}
+	return ingest.NewKeyring(snap, []string{"example.org"})
 }
 
 func benchCert(b *testing.B) tls.Certificate {
@@ -120,18 +136,7 @@ func benchMessage(seq, size int) []byte {
 // folder, the 250, then RSET. "c8" runs eight connections at once, where
 // the queue's group commit pays off.
 func BenchmarkSubmission(b *testing.B) {
-	rk, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, ek, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys := []dkim.Key{
-		{Domain: "example.org", Selector: "r", Signer: rk},
-		{Domain: "example.org", Selector: "e", Signer: ek},
-	}
+	keys := benchKeyring(b)
 	for _, bc := range []struct {
 		name        string
 		conns, size int

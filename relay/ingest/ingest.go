@@ -1,0 +1,162 @@
+// Package ingest is the one way into the queue. Every message the relay
+// queues, whether an application submitted it or the relay wrote it itself
+// (a bounce, a report), goes through Accept: it is DKIM-signed with the keys
+// in force while it streams to the spool, made durable (written and
+// fsync'd) and logged as one `accepted` event. See docs/architecture.md.
+package ingest
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"dkimrelay/dkim"
+	"dkimrelay/events"
+	"dkimrelay/relay/queue"
+)
+
+// bufferSize is the size of the buffer a message's body passes through on
+// its way to the spool and the signer: large enough that a notification
+// passes in one piece.
+const bufferSize = 32 << 10
+
+// Ingest signs and spools messages into one queue. It is safe for
+// concurrent use.
+type Ingest struct {
+	queue *queue.Queue
+	log   *slog.Logger
+	now   func() time.Time
+
+	// writers recycles the body buffers from one message to the next,
+	// rather than allocating 32 KiB per message for the garbage collector.
+	writers sync.Pool
+}
+
+// New returns an Ingest that queues into q and logs to log.
+func New(q *queue.Queue, log *slog.Logger) *Ingest {
+	return &Ingest{queue: q, log: log, now: time.Now}
+}
+
+// Message is one message to queue, with its envelope.
+type Message struct {
+	// From is the envelope sender; "" is the null sender of a bounce
+	// (RFC 5321 section 4.5.5).
+	From  string
+	Rcpts []string
+	// User is the login that submitted the message, "" for the relay's
+	// own mail.
+	User string
+	// Keys sign the message (one DKIM-Signature each), taken from one
+	// Keyring so that they are all of the same moment. With none the
+	// message is queued unsigned.
+	Keys []dkim.Key
+	// Header is the message's header, already read (and completed, for
+	// submitted mail) by the caller; nil makes Accept read it from Body.
+	Header *dkim.Header
+	// Body is the rest of the message, streamed: it is read once, in
+	// chunks, so memory stays bounded whatever its size.
+	Body io.Reader
+	// Remote is the submitting client's address, "" for the relay's own
+	// mail.
+	Remote string
+	// Kind is what the relay's own mail is ("bounce"), "" for submitted
+	// mail; OrigQID is the message a bounce is about.
+	Kind    string
+	OrigQID string
+}
+
+// Accept signs m and queues it durably, and returns its queue ID. When it
+// returns nil the message and its signatures are on disk and fsync'd, so
+// the caller may acknowledge it; on error nothing is queued. The error
+// names the step that failed; an error of m.Body is wrapped, so that its
+// own kind (a client's protocol error) can be told from a local fault
+// with errors.As, and a full disk wraps queue.ErrNoSpace.
+func (in *Ingest) Accept(m Message) (qid string, err error) {
+	h, body := m.Header, m.Body
+	if h == nil {
+		br := bufio.NewReader(m.Body)
+		if h, err = dkim.ReadHeader(br, 0); err != nil {
+			return "", fmt.Errorf("reading the header: %w", err)
+		}
+		body = br
+	}
+	draft, err := in.queue.NewDraft()
+	if err != nil {
+		return "", fmt.Errorf("opening the queue: %w", err)
+	}
+	defer draft.Abort() // does nothing once committed
+	var signer *dkim.Signer
+	if len(m.Keys) > 0 {
+		if signer, err = dkim.NewSigner(m.Keys, h); err != nil {
+			return "", fmt.Errorf("starting the DKIM signer: %w", err)
+		}
+	}
+	size, err := in.spool(draft, signer, h, body)
+	if err != nil {
+		if signer != nil {
+			signer.Sign() // ends the signer's hashing; nothing to sign
+		}
+		return "", fmt.Errorf("spooling: %w", err)
+	}
+	var sigs []string
+	var signTime time.Duration
+	if signer != nil {
+		signStart := time.Now()
+		sigs, err = signer.Sign()
+		signTime = time.Since(signStart) // the signatures alone: the body was hashed while it was spooled
+		if err != nil {
+			return "", fmt.Errorf("signing: %w", err)
+		}
+	}
+	env := queue.Envelope{
+		From:       m.From,
+		Rcpts:      append([]string(nil), m.Rcpts...),
+		User:       m.User,
+		Signatures: sigs,
+		Received:   in.now(),
+	}
+	if err := draft.Commit(env); err != nil {
+		return "", fmt.Errorf("writing the queue: %w", err)
+	}
+	events.Acceptance{QID: draft.ID(), User: m.User, From: m.From, Rcpts: env.Rcpts, Size: size,
+		DKIM: dkim.Selectors(m.Keys), SignTime: signTime, Remote: m.Remote, Kind: m.Kind, OrigQID: m.OrigQID}.Log(in.log)
+	return draft.ID(), nil
+}
+
+// spool writes the header to the draft and the body to both the draft and
+// the signer (which hashed the header already, in NewSigner), and returns
+// the message's size.
+func (in *Ingest) spool(draft *queue.Draft, signer *dkim.Signer, h *dkim.Header, body io.Reader) (int64, error) {
+	if _, err := h.WriteTo(draft); err != nil {
+		return 0, err
+	}
+	var w io.Writer = draft
+	if signer != nil {
+		w = io.MultiWriter(draft, signer)
+	}
+	bw := in.writer(w)
+	defer in.putWriter(bw)
+	n, err := io.Copy(bw, body)
+	if err == nil {
+		err = bw.Flush()
+	}
+	return int64(h.Len()) + n, err
+}
+
+func (in *Ingest) writer(w io.Writer) *bufio.Writer {
+	if bw, ok := in.writers.Get().(*bufio.Writer); ok {
+		bw.Reset(w)
+		return bw
+	}
+	return bufio.NewWriterSize(w, bufferSize)
+}
+
+// putWriter returns a buffer, dropping its destination so that the pool
+// holds on to no draft.
+func (in *Ingest) putWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	in.writers.Put(bw)
+}
