@@ -72,9 +72,9 @@ type Config struct {
 	// smarthost but does not verify its certificate: for test rigs only.
 	SmarthostInsecureSkipVerify bool
 
-	// RootCAs are trusted besides the system roots wherever a
-	// certificate is verified (the smarthost; MX hosts whose policy
-	// asks for it); nil: the system roots alone.
+	// RootCAs are the roots trusted wherever a certificate is verified
+	// (the smarthost; MX hosts whose policy asks for it); nil: the
+	// system roots.
 	RootCAs *x509.CertPool
 
 	Resolver   Resolver

@@ -29,7 +29,7 @@ const (
 	// Postfix's "encrypt".
 	TLSEncrypt
 	// TLSVerifyNames requires TLS and a certificate that chains to a
-	// trusted root (the system's plus Config.RootCAs) and is valid for
+	// trusted root (Config.RootCAs) and is valid for
 	// one of TLSRequirement.Names (RFC 6125; RFC 8461 section 4.2).
 	// Postfix's "secure".
 	TLSVerifyNames
@@ -142,24 +142,18 @@ type certError struct{ reason string }
 
 func (e *certError) Error() string { return e.reason }
 
-// verifyPKIX checks that the leaf of certs chains to the system roots, or
-// to extra, and is valid for one of names; it returns that name.
-func verifyPKIX(certs []*x509.Certificate, names []string, extra *x509.CertPool) (string, error) {
+// verifyPKIX checks that the leaf of certs chains to roots (nil: the
+// system's) and is valid for one of names; it returns that name.
+func verifyPKIX(certs []*x509.Certificate, names []string, roots *x509.CertPool) (string, error) {
 	if len(certs) == 0 {
 		return "", &certError{"the server sent no certificate"}
 	}
 	leaf := certs[0]
-	opts := x509.VerifyOptions{Intermediates: x509.NewCertPool()}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
 	for _, c := range certs[1:] {
 		opts.Intermediates.AddCert(c)
 	}
-	_, err := leaf.Verify(opts) // the system roots
-	var unknown x509.UnknownAuthorityError
-	if errors.As(err, &unknown) && extra != nil {
-		opts.Roots = extra
-		_, err = leaf.Verify(opts)
-	}
-	if err != nil {
+	if _, err := leaf.Verify(opts); err != nil {
 		return "", chainError(err)
 	}
 	return matchName(leaf, names)
