@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -23,20 +24,20 @@ func TestAuthCache(t *testing.T) {
 			srv.AddZone(policyZone)
 			addr, logs := startRelayWith(t, srv, "off", tc.extra)
 			for i := range tc.wantCached {
-				s, _ := dialRaw(t, addr)
-				s.cmd("EHLO test")
+				s, _ := testkit.ConnectRaw(t, addr, false)
+				s.Cmd("EHLO test")
 				if i == 1 {
-					if r := s.cmd(plain("app", testPassword+"x")); !strings.HasPrefix(r, "535 5.7.8") {
+					if r := s.Cmd(testkit.PlainAuth("", "app", testkit.Password+"x")).String(); !strings.HasPrefix(r, "535 5.7.8") {
 						t.Fatalf("wrong password: %q", r)
 					}
 				}
-				if r := s.cmd(plain("app", testPassword)); !strings.HasPrefix(r, "235") {
+				if r := s.Cmd(testkit.PlainAuth("", "app", testkit.Password)).String(); !strings.HasPrefix(r, "235") {
 					t.Fatalf("login %d: %q", i+1, r)
 				}
-				s.cmd("QUIT")
+				s.Cmd("QUIT")
 			}
 			var got []bool
-			for _, ev := range logs.events("auth") {
+			for _, ev := range logs.Events("auth") {
 				if ev["result"] == "failed" {
 					if ev["cached"] != nil {
 						t.Errorf("a failed AUTH logged as cached: %v", ev)

@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -34,7 +35,7 @@ func TestBlankLinesMessageBoundedMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "app", testPassword)); err != nil {
+	if err := c.Auth(sasl.NewPlainClient("", "app", testkit.Password)); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Mail("app@"+hardDomain, nil); err != nil {
@@ -73,7 +74,7 @@ func TestBlankLinesMessageBoundedMemory(t *testing.T) {
 	if allocated > maxAlloc {
 		t.Errorf("the relay allocated %d MB while taking a %d MB message of empty lines; the signer buffers them", allocated>>20, bodySize>>20)
 	}
-	ev := h.waitEvent("accepted", 5*time.Second, nil)
+	ev := h.WaitEvent("accepted", 5*time.Second, nil)
 	if ev == nil || fmt.Sprint(ev["dkim"]) == "[]" {
 		t.Errorf("accepted event %v: the message is not signed", ev)
 	}

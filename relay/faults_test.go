@@ -22,13 +22,15 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
 
 // queueFiles lists the queue folder's files (not its subfolders).
 func queueFiles(t *testing.T, h *hardRelay) []string {
 	t.Helper()
-	ents, err := os.ReadDir(h.cfg.QueueDir())
+	ents, err := os.ReadDir(h.Config.QueueDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,9 +47,9 @@ func queueFiles(t *testing.T, h *hardRelay) []string {
 func waitEmptyQueue(t *testing.T, h *hardRelay) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
-	for h.r.queue.Len() > 0 || len(queueFiles(t, h)) > 0 {
+	for h.Daemon.queue.Len() > 0 || len(queueFiles(t, h)) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("queue not empty: %d messages, files %v", h.r.queue.Len(), queueFiles(t, h))
+			t.Fatalf("queue not empty: %d messages, files %v", h.Daemon.queue.Len(), queueFiles(t, h))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -96,7 +98,7 @@ func TestDiskFullWhileAccepting(t *testing.T) {
 				return nil
 			}
 			fault.Store(&full)
-			accepted := len(h.logs.events("accepted"))
+			accepted := len(h.Logs.Events("accepted"))
 			msg := hardMessage(fmt.Sprintf("full-%d", i), "someone@good.test") + tc.body
 			_, se := hardSend(t, h.Addr(), []string{"someone@good.test"}, msg)
 			if se == nil || se.Code != 452 || se.EnhancedCode != (smtp.EnhancedCode{4, 3, 1}) {
@@ -105,7 +107,7 @@ func TestDiskFullWhileAccepting(t *testing.T) {
 			if files := queueFiles(t, h); len(files) != 0 {
 				t.Errorf("a refused message left files in the queue: %v", files)
 			}
-			if h.r.queue.Len() != 0 || len(h.logs.events("accepted")) != accepted {
+			if h.Daemon.queue.Len() != 0 || len(h.Logs.Events("accepted")) != accepted {
 				t.Errorf("a refused message was queued or logged as accepted")
 			}
 
@@ -113,11 +115,11 @@ func TestDiskFullWhileAccepting(t *testing.T) {
 			fault.Store(nil)
 			id := fmt.Sprintf("after-%d", i)
 			qid := mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage(id, "someone@good.test"))
-			sink.waitText(t, "Hello "+id+".", 15*time.Second)
-			h.waitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+			testkit.AwaitMessage(t, 15*time.Second, "Hello "+id+".", sink)
+			h.WaitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
 		})
 	}
-	if n := len(sink.withText("Hello full-")); n != 0 {
+	if n := len(testkit.WithText(sink.Messages(), "Hello full-")); n != 0 {
 		t.Errorf("%d messages refused for want of space reached the MX", n)
 	}
 }
@@ -234,13 +236,13 @@ func TestDNSFailures(t *testing.T) {
 	gate.set("*", "through")
 	gate.set("good.test", "drop")
 	qid := mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage("mx-down", "someone@good.test"))
-	h.waitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	h.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
 	gate.set("good.test", "servfail")
 	deadline := time.Now().Add(15 * time.Second)
-	for len(h.eventsFor("deferred", qid)) < 3 && time.Now().Before(deadline) {
+	for len(h.EventsFor("deferred", qid)) < 3 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	deferred := h.eventsFor("deferred", qid)
+	deferred := h.EventsFor("deferred", qid)
 	if len(deferred) < 3 {
 		t.Fatalf("%d deferrals while the MX lookup failed, want several", len(deferred))
 	}
@@ -249,18 +251,18 @@ func TestDNSFailures(t *testing.T) {
 			t.Errorf("deferral reason %q does not name the failed lookup", ev["reason"])
 		}
 	}
-	if b := h.eventsFor("bounced", qid); len(b) > 0 {
+	if b := h.EventsFor("bounced", qid); len(b) > 0 {
 		t.Fatalf("a DNS failure bounced the message: %v", b)
 	}
-	if len(sink.all()) != 0 {
+	if len(sink.Messages()) != 0 {
 		t.Fatal("delivered although the MX could not be looked up")
 	}
 
 	// DNS is back: the message is delivered, and never bounced.
 	gate.set("good.test", "through")
-	sink.waitText(t, "Hello mx-down.", 15*time.Second)
-	h.waitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
-	if b := h.logs.events("bounced"); len(b) > 0 {
+	testkit.AwaitMessage(t, 15*time.Second, "Hello mx-down.", sink)
+	h.WaitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	if b := h.Logs.Events("bounced"); len(b) > 0 {
 		t.Errorf("bounced events: %v", b)
 	}
 }
@@ -315,15 +317,15 @@ func TestStalledMX(t *testing.T) {
 	slow := mustSend(t, h.Addr(), []string{"b@slow.test"}, hardMessage("slow", "b@slow.test"))
 	good := mustSend(t, h.Addr(), []string{"c@good.test"}, hardMessage("good", "c@good.test"))
 
-	sink.waitText(t, "Hello good.", 30*time.Second)
-	h.waitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == good })
+	testkit.AwaitMessage(t, 30*time.Second, "Hello good.", sink)
+	h.WaitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == good })
 	for _, qid := range []string{silent, slow} {
-		ev := h.waitEvent("deferred", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+		ev := h.WaitEvent("deferred", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
 		reason := fmt.Sprint(ev["reason"])
 		if !strings.Contains(reason, "timeout") && !strings.Contains(reason, "timed out") {
 			t.Errorf("deferral of %s does not say it timed out: %q", qid, reason)
 		}
-		if len(h.eventsFor("bounced", qid)) > 0 {
+		if len(h.EventsFor("bounced", qid)) > 0 {
 			t.Errorf("a stalled MX bounced %s", qid)
 		}
 	}
@@ -336,17 +338,10 @@ func TestDropInData(t *testing.T) {
 	ls, port := hardListeners(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	var drops atomic.Int32
-	sink.setData(func(c *smtp.Conn, r io.Reader) error {
+	sink.SetDataHook(func(c *smtp.Conn, r io.Reader) error {
 		if drops.Add(1) > 1 {
-			sink.setData(nil)
-			b, err := io.ReadAll(r)
-			if err != nil {
-				return err
-			}
-			sink.mu.Lock()
-			sink.mails = append(sink.mails, hardMail{Data: b})
-			sink.mu.Unlock()
-			return nil
+			sink.SetDataHook(nil)
+			return nil // the sink reads and keeps the message
 		}
 		io.CopyN(io.Discard, r, 4096)
 		c.Conn().Close()
@@ -358,14 +353,14 @@ func TestDropInData(t *testing.T) {
 
 	body := strings.Repeat("0123456789 the body of a message cut short by its MX\r\n", 4000)
 	qid := mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage("dropped", "someone@good.test")+body+"The end.\r\n")
-	ev := h.waitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	ev := h.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
 	t.Logf("first attempt: %v", ev["reason"])
-	m := sink.waitText(t, "The end.", 15*time.Second)
+	m := testkit.AwaitMessage(t, 15*time.Second, "The end.", sink)
 	if !strings.Contains(string(m.Data), body) || !strings.HasPrefix(string(m.Data), "DKIM-Signature:") {
 		t.Errorf("the retried message is not whole (%d bytes)", len(m.Data))
 	}
-	h.waitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
-	if n := len(sink.all()); n != 1 {
+	h.WaitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	if n := len(sink.Messages()); n != 1 {
 		t.Errorf("%d messages recorded, want 1", n)
 	}
 }
@@ -376,7 +371,10 @@ func TestDropInData(t *testing.T) {
 func TestDamagedRecordMovedAside(t *testing.T) {
 	ls, port := hardListeners(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
-	sink.setReply(func(stage, arg string) *smtp.SMTPError {
+	sink.SetReply(func(p smtpsink.Phase, _ string) error {
+		if p == smtpsink.Mail {
+			return nil
+		}
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "not now"}
 	})
 	dns := dnstest.NewServer(t)
@@ -388,32 +386,32 @@ func TestDamagedRecordMovedAside(t *testing.T) {
 		qids = append(qids, mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage(id, "someone@good.test")))
 	}
 	for _, qid := range qids {
-		h.waitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+		h.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
 	}
 	h.Stop()
 
 	damaged := qids[1]
-	record := filepath.Join(h.cfg.QueueDir(), damaged+".json")
+	record := filepath.Join(h.Config.QueueDir(), damaged+".json")
 	if err := os.WriteFile(record, []byte(`{"version": 1, "id": "`+damaged+`", "rcpts": [{"addr": `), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	sink.setReply(nil)
+	sink.SetReply(nil)
 	h.Start()
 
-	ev := h.waitEvent("queue_damaged", 5*time.Second, nil)
-	if ev["qid"] != damaged || ev["moved_to"] != filepath.Join(h.cfg.QueueDir(), "damaged") {
+	ev := h.WaitEvent("queue_damaged", 5*time.Second, nil)
+	if ev["qid"] != damaged || ev["moved_to"] != filepath.Join(h.Config.QueueDir(), "damaged") {
 		t.Errorf("queue_damaged event %v, want qid %s moved to damaged/", ev, damaged)
 	}
 	for _, ext := range []string{".json", ".eml"} {
-		if _, err := os.Stat(filepath.Join(h.cfg.QueueDir(), "damaged", damaged+ext)); err != nil {
+		if _, err := os.Stat(filepath.Join(h.Config.QueueDir(), "damaged", damaged+ext)); err != nil {
 			t.Errorf("the damaged message's %s was not kept aside: %v", ext, err)
 		}
 	}
 	for _, i := range []int{0, 2} {
-		sink.waitText(t, fmt.Sprintf("Hello queued-%d.", i), 15*time.Second)
+		testkit.AwaitMessage(t, 15*time.Second, fmt.Sprintf("Hello queued-%d.", i), sink)
 	}
 	waitEmptyQueue(t, h)
-	if len(sink.withText("Hello queued-1.")) != 0 {
+	if len(testkit.WithText(sink.Messages(), "Hello queued-1.")) != 0 {
 		t.Error("the damaged message was delivered")
 	}
 }
@@ -423,7 +421,7 @@ func TestDamagedRecordMovedAside(t *testing.T) {
 func TestSecondServeRefused(t *testing.T) {
 	dns := dnstest.NewServer(t)
 	h := newHardRelay(t, dns, hardOptions{})
-	r, err := New(h.cfg, discardLog())
+	r, err := New(h.Config, discardLog())
 	if err == nil {
 		r.closeStores()
 		t.Fatal("a second relay started on the same data dir")
@@ -431,7 +429,7 @@ func TestSecondServeRefused(t *testing.T) {
 	if !errors.Is(err, ErrRunning) {
 		t.Errorf("error %v is not ErrRunning", err)
 	}
-	for _, want := range []string{"already running", h.cfg.DataDir, "stop it first"} {
+	for _, want := range []string{"already running", h.Config.DataDir, "stop it first"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -441,7 +439,7 @@ func TestSecondServeRefused(t *testing.T) {
 		t.Errorf("the first relay refused mail after the second was refused: %v", se)
 	}
 	h.Stop()
-	r, err = New(h.cfg, discardLog())
+	r, err = New(h.Config, discardLog())
 	if err != nil {
 		t.Fatalf("after the first relay stopped: %v", err)
 	}

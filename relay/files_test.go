@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -30,22 +31,22 @@ func TestDataDirModes(t *testing.T) {
 	dns := dnstest.NewServer(t)
 	h := prepareHardRelay(t, dns, hardOptions{})
 	// Start from nothing but the config: the relay makes the data dir.
-	if err := os.RemoveAll(h.cfg.DataDir); err != nil {
+	if err := os.RemoveAll(h.Config.DataDir); err != nil {
 		t.Fatal(err)
 	}
 	h.Start()
-	for _, d := range []string{h.cfg.DataDir, h.cfg.QueueDir(), h.cfg.KeysDir()} {
+	for _, d := range []string{h.Config.DataDir, h.Config.QueueDir(), h.Config.KeysDir()} {
 		if m := mode(t, d); m != 0o700 {
 			t.Errorf("%s has mode %04o, want 0700", d, m)
 		}
 	}
-	if m := mode(t, h.cfg.ControlSocket()); m&0o077 != 0 {
+	if m := mode(t, h.Config.ControlSocket()); m&0o077 != 0 {
 		t.Errorf("the control socket has mode %04o: others may drive the relay", m)
 	}
 	// The files a running relay's users and keys commands write.
 	h2 := prepareHardRelay(t, dns, hardOptions{})
-	paths := []string{h2.cfg.UsersFile()}
-	pems, _ := filepath.Glob(filepath.Join(h2.cfg.KeysDir(), hardDomain, "*.pem"))
+	paths := []string{h2.Config.UsersFile()}
+	pems, _ := filepath.Glob(filepath.Join(h2.Config.KeysDir(), hardDomain, "*.pem"))
 	paths = append(paths, pems...)
 	for _, p := range paths {
 		if m := mode(t, p); m != 0o600 {
@@ -61,10 +62,10 @@ func TestSecretFilesRefused(t *testing.T) {
 	dns := dnstest.NewServer(t)
 	t.Run("users file", func(t *testing.T) {
 		h := prepareHardRelay(t, dns, hardOptions{})
-		if err := os.Chmod(h.cfg.UsersFile(), 0o644); err != nil {
+		if err := os.Chmod(h.Config.UsersFile(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		checkRefused(t, h, h.cfg.UsersFile())
+		checkRefused(t, h, h.Config.UsersFile())
 	})
 	t.Run("smarthost password file", func(t *testing.T) {
 		pw := filepath.Join(t.TempDir(), "smarthost.pw")
@@ -77,7 +78,7 @@ func TestSecretFilesRefused(t *testing.T) {
 		if err := os.Chmod(pw, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		r, err := New(h.cfg, discardLog())
+		r, err := New(h.Config, discardLog())
 		if err != nil {
 			t.Fatalf("with the password file 0600: %v", err)
 		}
@@ -87,7 +88,7 @@ func TestSecretFilesRefused(t *testing.T) {
 
 func checkRefused(t *testing.T, h *hardRelay, path string) {
 	t.Helper()
-	r, err := New(h.cfg, discardLog())
+	r, err := New(h.Config, discardLog())
 	if err == nil {
 		r.closeStores()
 		t.Fatalf("the relay started with %s readable by others", path)
@@ -104,7 +105,7 @@ func checkRefused(t *testing.T, h *hardRelay, path string) {
 func TestReadableDKIMKeyNotUsed(t *testing.T) {
 	dns := dnstest.NewServer(t)
 	h := prepareHardRelay(t, dns, hardOptions{})
-	pems, _ := filepath.Glob(filepath.Join(h.cfg.KeysDir(), hardDomain, "*.pem"))
+	pems, _ := filepath.Glob(filepath.Join(h.Config.KeysDir(), hardDomain, "*.pem"))
 	if len(pems) != 1 {
 		t.Fatalf("keys: %v", pems)
 	}
@@ -112,7 +113,7 @@ func TestReadableDKIMKeyNotUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Start()
-	ev := h.waitEvent("key_damaged", 0, nil)
+	ev := h.WaitEvent("key_damaged", 0, nil)
 	if e := fmt.Sprint(ev["error"]); !strings.Contains(e, pems[0]) || !strings.Contains(e, "chmod 600") {
 		t.Errorf("key_damaged event does not name the file and the fix: %v", ev)
 	}
@@ -123,7 +124,7 @@ func TestReadableDKIMKeyNotUsed(t *testing.T) {
 	if err := os.Chmod(pems[0], 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.r.Reload(); err != nil {
+	if err := h.Daemon.Reload(); err != nil {
 		t.Fatal(err)
 	}
 	if _, se := hardSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage("fixed", "someone@good.test")); se != nil {
@@ -135,13 +136,13 @@ func TestReadableDKIMKeyNotUsed(t *testing.T) {
 // should not run as root; started as anyone else, it does not.
 func TestRootWarning(t *testing.T) {
 	h := prepareHardRelay(t, dnstest.NewServer(t), hardOptions{})
-	logs := &lockedBuffer{}
-	r, err := New(h.cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+	logs := &testkit.Logs{}
+	r, err := New(h.Config, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r.closeStores()
-	warned := len(logs.events("running_as_root")) == 1
+	warned := len(logs.Events("running_as_root")) == 1
 	if root := os.Geteuid() == 0; warned != root {
 		t.Errorf("running as root: %v; warned: %v", root, warned)
 	}
@@ -155,20 +156,20 @@ func TestDataDirPermissionsWarning(t *testing.T) {
 		mode os.FileMode
 		warn bool
 	}{{0o755, true}, {0o750, true}, {0o700, false}} {
-		if err := os.Chmod(h.cfg.DataDir, tc.mode); err != nil {
+		if err := os.Chmod(h.Config.DataDir, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-		logs := &lockedBuffer{}
-		r, err := New(h.cfg, slog.New(slog.NewJSONHandler(logs, nil)))
+		logs := &testkit.Logs{}
+		r, err := New(h.Config, slog.New(slog.NewJSONHandler(logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.closeStores()
-		evs := logs.events("data_dir_permissions")
+		evs := logs.Events("data_dir_permissions")
 		if (len(evs) == 1) != tc.warn {
 			t.Fatalf("mode %04o: events %v, want a warning: %v", tc.mode, evs, tc.warn)
 		}
-		if tc.warn && !strings.Contains(fmt.Sprint(evs[0]["detail"]), "chmod 700 "+h.cfg.DataDir) {
+		if tc.warn && !strings.Contains(fmt.Sprint(evs[0]["detail"]), "chmod 700 "+h.Config.DataDir) {
 			t.Errorf("mode %04o: the warning does not give the fix: %v", tc.mode, evs[0])
 		}
 	}

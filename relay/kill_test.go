@@ -27,6 +27,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/config"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/resolver/dnstest"
 )
@@ -74,7 +75,7 @@ func runRelayChild(path string) {
 func startRelayChild(t *testing.T, h *hardRelay) (*exec.Cmd, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringQueueAndDelivery$")
-	cmd.Env = append(os.Environ(), killRelayEnv+"="+h.cfg.Path)
+	cmd.Env = append(os.Environ(), killRelayEnv+"="+h.Config.Path)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func submitUntilDead(addr, prefix string, mu *sync.Mutex, acked map[string]strin
 		return
 	}
 	defer c.Close()
-	if c.Auth(sasl.NewPlainClient("", "app", testPassword)) != nil {
+	if c.Auth(sasl.NewPlainClient("", "app", testkit.Password)) != nil {
 		return
 	}
 	for n := 0; ; n++ {
@@ -151,15 +152,8 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 	}
 	ls, port := hardListeners(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
-	sink.setData(func(_ *smtp.Conn, r io.Reader) error {
-		b, err := io.ReadAll(r)
-		if err != nil {
-			return err
-		}
+	sink.SetDataHook(func(*smtp.Conn, io.Reader) error {
 		time.Sleep(20 * time.Millisecond) // deliveries in flight when the kill comes
-		sink.mu.Lock()
-		sink.mails = append(sink.mails, hardMail{Data: b})
-		sink.mu.Unlock()
 		return nil
 	})
 	dns := dnstest.NewServer(t)
@@ -191,7 +185,7 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 		wg.Wait()
 	}
 	mu.Lock()
-	t.Logf("%d messages acknowledged over 3 killed relays, %d deliveries so far", len(acked), len(sink.all()))
+	t.Logf("%d messages acknowledged over 3 killed relays, %d deliveries so far", len(acked), len(sink.Messages()))
 	mu.Unlock()
 	if len(acked) < 30 {
 		t.Fatalf("only %d messages acknowledged", len(acked))
@@ -204,7 +198,7 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 	for {
 		missing = missing[:0]
 		for id := range acked {
-			if len(sink.withText("Hello "+id+".")) == 0 {
+			if len(testkit.WithText(sink.Messages(), "Hello "+id+".")) == 0 {
 				missing = append(missing, id)
 			}
 		}
@@ -222,12 +216,12 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 	if files := queueFiles(t, h); len(files) > 0 {
 		t.Errorf("the queue still holds %v after everything was delivered", files)
 	}
-	if _, err := os.Stat(filepath.Join(h.cfg.QueueDir(), "damaged")); err == nil {
+	if _, err := os.Stat(filepath.Join(h.Config.QueueDir(), "damaged")); err == nil {
 		t.Error("kills left damaged messages in the queue")
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
 	cmd.Wait()
-	logs, _ := os.ReadFile(h.cfg.Path + ".log")
+	logs, _ := os.ReadFile(h.Config.Path + ".log")
 	if strings.Contains(string(logs), `"msg":"queue_damaged"`) {
 		t.Error("a relay logged queue_damaged after a kill")
 	}
@@ -286,7 +280,7 @@ func TestKillDuringKeyRotation(t *testing.T) {
 	}
 	dns := dnstest.NewServer(t)
 	h := prepareHardRelay(t, dns, hardOptions{})
-	dir := h.cfg.KeysDir()
+	dir := h.Config.KeysDir()
 	for round := range 6 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringKeyRotation$")
 		cmd.Env = append(os.Environ(), killRotateEnv+"="+dir)
@@ -333,16 +327,16 @@ func TestKillDuringKeyRotation(t *testing.T) {
 	}
 	published := dnstest.NewServer(t)
 	for _, k := range st.Active(hardDomain) {
-		publishKey(t, published, k)
+		testkit.PublishKey(t, published, k)
 	}
 	ls, port := hardListeners(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	dns.AddZone(hardZone)
-	h.cfg.Delivery.Port = port
+	h.Config.Delivery.Port = port
 	h.Start()
 	mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage("after-kills", "someone@good.test"))
 	res := hardResolver(t, published)
-	verifyAt(t, res, sink.waitText(t, "Hello after-kills.", 15*time.Second).Data)
+	verifyAt(t, res, testkit.AwaitMessage(t, 15*time.Second, "Hello after-kills.", sink).Data)
 }
 
 // checkKeyStore checks a store after a kill: every key loads, one at least

@@ -6,105 +6,20 @@ package relay
 // messages downstream.
 
 import (
-	"bufio"
-	"crypto/tls"
 	"fmt"
-	"io"
-	"net"
-	"net/textproto"
 	"strings"
 	"testing"
 	"time"
 
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
-
-// hardRaw is an SMTP conversation byte by byte, over plaintext, STARTTLS
-// or implicit TLS.
-type hardRaw struct {
-	t    *testing.T
-	conn net.Conn
-	r    *textproto.Reader
-}
-
-// dialHardRaw connects to addr; implicit starts TLS at once. It reads the
-// greeting and says EHLO.
-func dialHardRaw(t *testing.T, addr string, implicit bool) *hardRaw {
-	t.Helper()
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	c.SetDeadline(time.Now().Add(30 * time.Second))
-	if implicit {
-		tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
-		if err := tc.Handshake(); err != nil {
-			t.Fatal(err)
-		}
-		c = tc
-	}
-	s := &hardRaw{t: t, conn: c, r: textproto.NewReader(bufio.NewReader(c))}
-	if code, text := s.reply(); code != 220 {
-		t.Fatalf("greeting: %d %s", code, text)
-	}
-	if code, text := s.cmd("EHLO client.test"); code != 250 {
-		t.Fatalf("EHLO: %d %s", code, text)
-	}
-	return s
-}
-
-// reply reads one reply; code 0 when the connection ended.
-func (s *hardRaw) reply() (int, string) {
-	code, text, err := s.r.ReadResponse(0)
-	if err != nil {
-		if _, ok := err.(*textproto.Error); !ok {
-			return 0, err.Error()
-		}
-	}
-	return code, text
-}
-
-func (s *hardRaw) send(raw string) {
-	if _, err := io.WriteString(s.conn, raw); err != nil {
-		s.t.Fatalf("writing: %v", err)
-	}
-}
-
-func (s *hardRaw) cmd(line string) (int, string) {
-	s.send(line + "\r\n")
-	return s.reply()
-}
-
-// startTLS upgrades a plaintext session and says EHLO again.
-func (s *hardRaw) startTLS() {
-	s.t.Helper()
-	if code, text := s.cmd("STARTTLS"); code != 220 {
-		s.t.Fatalf("STARTTLS: %d %s", code, text)
-	}
-	tc := tls.Client(s.conn, &tls.Config{InsecureSkipVerify: true})
-	if err := tc.Handshake(); err != nil {
-		s.t.Fatal(err)
-	}
-	s.conn = tc
-	s.r = textproto.NewReader(bufio.NewReader(tc))
-	if code, text := s.cmd("EHLO client.test"); code != 250 {
-		s.t.Fatalf("EHLO after STARTTLS: %d %s", code, text)
-	}
-}
-
-// login authenticates as the harness's login.
-func (s *hardRaw) login() {
-	s.t.Helper()
-	if code, text := s.cmd(plain("app", testPassword)); code != 235 {
-		s.t.Fatalf("AUTH: %d %s", code, text)
-	}
-}
 
 // relayBattery starts a relay as deployed (AUTH only after TLS) with the
 // destinations good.test on 127.0.0.2 and other.test, the would-be victim
 // of a relay trick, on 127.0.0.3.
-func relayBattery(t *testing.T) (h *hardRelay, good, other *hardSink) {
+func relayBattery(t *testing.T) (h *hardRelay, good, other *smtpsink.Sink) {
 	ls, port := hardListeners(t, "127.0.0.2", "127.0.0.3")
 	good, other = serveSink(t, ls[0]), serveSink(t, ls[1])
 	dns := dnstest.NewServer(t)
@@ -136,11 +51,11 @@ func TestUnauthenticatedNeverRelays(t *testing.T) {
 	h, good, other := relayBattery(t)
 	listeners := []struct {
 		name string
-		open func() *hardRaw
+		open func() *testkit.Raw
 	}{
-		{"plaintext", func() *hardRaw { return dialHardRaw(t, h.Addr(), false) }},
-		{"STARTTLS", func() *hardRaw { s := dialHardRaw(t, h.Addr(), false); s.startTLS(); return s }},
-		{"implicit TLS", func() *hardRaw { return dialHardRaw(t, h.TLSAddr(), true) }},
+		{"plaintext", func() *testkit.Raw { return dialHardRaw(t, h.Addr(), false) }},
+		{"STARTTLS", func() *testkit.Raw { s := dialHardRaw(t, h.Addr(), false); s.StartTLS("client.test"); return s }},
+		{"implicit TLS", func() *testkit.Raw { return dialHardRaw(t, h.TLSAddr(), true) }},
 	}
 	for _, l := range listeners {
 		t.Run(l.name, func(t *testing.T) {
@@ -148,39 +63,39 @@ func TestUnauthenticatedNeverRelays(t *testing.T) {
 			if l.name == "plaintext" {
 				// The right password, but in the clear: refused
 				// before it is even looked at.
-				if code, text := s.cmd(plain("app", testPassword)); code == 235 || code/100 == 2 {
-					t.Fatalf("AUTH without TLS: %d %s", code, text)
+				if rp := s.Cmd(testkit.PlainAuth("", "app", testkit.Password)); rp.Code == 235 || rp.Code/100 == 2 {
+					t.Fatalf("AUTH without TLS: %d %s", rp.Code, rp.Text())
 				}
-			} else if code, text := s.cmd(plain("app", "wrong password")); code != 535 {
-				t.Fatalf("AUTH with a wrong password: %d %s", code, text)
+			} else if rp := s.Cmd(testkit.PlainAuth("", "app", "wrong password")); rp.Code != 535 {
+				t.Fatalf("AUTH with a wrong password: %d %s", rp.Code, rp.Text())
 			}
 			for _, sender := range []string{"<app@example.org>", "<>"} {
 				for _, rcpt := range recipientForms {
-					if code, text := s.cmd("MAIL FROM:" + sender); code != 530 || !strings.HasPrefix(text, "5.7.0") {
-						t.Errorf("MAIL FROM:%s without a login: %d %s", sender, code, text)
+					if rp := s.Cmd("MAIL FROM:" + sender); rp.Code != 530 || !strings.HasPrefix(rp.Text(), "5.7.0") {
+						t.Errorf("MAIL FROM:%s without a login: %d %s", sender, rp.Code, rp.Text())
 					}
 					if !strings.HasPrefix(rcpt, "<") {
 						rcpt = "<" + rcpt + ">"
 					}
-					if code, text := s.cmd("RCPT TO:" + rcpt); code/100 != 5 {
-						t.Errorf("RCPT TO:%s without a login: %d %s", rcpt, code, text)
+					if rp := s.Cmd("RCPT TO:" + rcpt); rp.Code/100 != 5 {
+						t.Errorf("RCPT TO:%s without a login: %d %s", rcpt, rp.Code, rp.Text())
 					}
-					if code, text := s.cmd("DATA"); code == 354 || code/100 == 2 {
-						t.Fatalf("DATA without a login: %d %s", code, text)
+					if rp := s.Cmd("DATA"); rp.Code == 354 || rp.Code/100 == 2 {
+						t.Fatalf("DATA without a login: %d %s", rp.Code, rp.Text())
 					}
 				}
 			}
 			// A message pipelined after the refused DATA is read as
 			// commands, all refused, until go-smtp closes the session
 			// for too many errors.
-			s.send("DATA\r\nSubject: relayed?\r\n\r\nbody\r\n.\r\nQUIT\r\n")
+			s.Send("DATA\r\nSubject: relayed?\r\n\r\nbody\r\n.\r\nQUIT\r\n")
 			for {
-				code, text := s.reply()
-				if code == 0 || code == 221 {
+				rp := s.Reply()
+				if rp.Code == 0 || rp.Code == 221 {
 					break
 				}
-				if code/100 == 2 || code == 354 {
-					t.Fatalf("the pipelined message without a login: %d %s", code, text)
+				if rp.Code/100 == 2 || rp.Code == 354 {
+					t.Fatalf("the pipelined message without a login: %v", rp)
 				}
 			}
 		})
@@ -189,23 +104,21 @@ func TestUnauthenticatedNeverRelays(t *testing.T) {
 	// STARTTLS command injection (CVE-2011-0411): commands pipelined
 	// after STARTTLS in plaintext must not run inside the TLS session.
 	s := dialHardRaw(t, h.Addr(), false)
-	s.send("STARTTLS\r\nAUTH " + plain("app", testPassword)[5:] + "\r\nMAIL FROM:<app@example.org>\r\n")
-	if code, text := s.reply(); code != 220 {
-		t.Fatalf("STARTTLS: %d %s", code, text)
+	s.Send("STARTTLS\r\nAUTH " + testkit.PlainAuth("", "app", testkit.Password)[5:] + "\r\nMAIL FROM:<app@example.org>\r\n")
+	if rp := s.Reply(); rp.Code != 220 {
+		t.Fatalf("STARTTLS: %d %s", rp.Code, rp.Text())
 	}
-	tc := tls.Client(s.conn, &tls.Config{InsecureSkipVerify: true})
-	if err := tc.Handshake(); err == nil {
-		s.conn, s.r = tc, textproto.NewReader(bufio.NewReader(tc))
-		if code, text := s.cmd("EHLO client.test"); code != 250 {
-			t.Errorf("the first reply inside TLS is %d %s, not EHLO's: injected commands ran", code, text)
+	if err := s.Upgrade(); err == nil {
+		if rp := s.Cmd("EHLO client.test"); rp.Code != 250 {
+			t.Errorf("the first reply inside TLS is %d %s, not EHLO's: injected commands ran", rp.Code, rp.Text())
 		}
-		if code, text := s.cmd("MAIL FROM:<app@example.org>"); code != 530 {
-			t.Errorf("MAIL FROM after the injected AUTH: %d %s", code, text)
+		if rp := s.Cmd("MAIL FROM:<app@example.org>"); rp.Code != 530 {
+			t.Errorf("MAIL FROM after the injected AUTH: %d %s", rp.Code, rp.Text())
 		}
 	}
 
 	time.Sleep(200 * time.Millisecond)
-	if n := len(good.all()) + len(other.all()); n != 0 || len(h.logs.events("accepted")) != 0 {
+	if n := len(good.Messages()) + len(other.Messages()); n != 0 || len(h.Logs.Events("accepted")) != 0 {
 		t.Fatalf("%d messages reached an MX without a login", n)
 	}
 }
@@ -219,9 +132,9 @@ func TestRecipientFormsDownstream(t *testing.T) {
 	h, good, other := relayBattery(t)
 	cases := []struct {
 		rcpt string
-		code int       // 0: accepted
-		mx   *hardSink // where it must arrive
-		as   string    // the RCPT TO the MX sees
+		code int            // 0: accepted
+		mx   *smtpsink.Sink // where it must arrive
+		as   string         // the RCPT TO the MX sees
 	}{
 		{"victim%other.test@good.test", 0, good, "victim%other.test@good.test"},
 		{"other.test!victim@good.test", 0, good, "other.test!victim@good.test"},
@@ -246,13 +159,13 @@ func TestRecipientFormsDownstream(t *testing.T) {
 			t.Errorf("RCPT TO:<%s> refused: %d %s", tc.rcpt, se.Code, se.Message)
 			continue
 		}
-		m := tc.mx.waitText(t, "Hello "+id+".", 15*time.Second)
+		m := testkit.AwaitMessage(t, 15*time.Second, "Hello "+id+".", tc.mx)
 		if len(m.To) != 1 || m.To[0] != tc.as {
 			t.Errorf("RCPT TO:<%s> (%s) reached the MX as %q, want %q", tc.rcpt, qid, m.To, tc.as)
 		}
 	}
 	waitEmptyQueue(t, h)
-	for _, m := range other.all() {
+	for _, m := range other.Messages() {
 		if !strings.Contains(string(m.Data), "Hello form-8.") {
 			t.Errorf("other.test's MX received %q for %v", firstLine(m.Data), m.To)
 		}
@@ -272,7 +185,7 @@ func firstLine(b []byte) string {
 func TestSmugglingBattery(t *testing.T) {
 	h, good, other := relayBattery(t)
 	s := dialHardRaw(t, h.TLSAddr(), true)
-	s.login()
+	s.Login("app", testkit.Password)
 
 	smuggled := func(name, eol string) string {
 		return "MAIL FROM:<app@example.org>" + eol + "RCPT TO:<victim@other.test>" + eol + "DATA" + eol +
@@ -298,19 +211,19 @@ func TestSmugglingBattery(t *testing.T) {
 	for _, v := range variants {
 		for _, eol := range []string{"\r\n", "\n"} {
 			name := fmt.Sprintf("%s/%q", v.name, eol)
-			if code, text := s.cmd("MAIL FROM:<app@example.org>"); code != 250 {
-				t.Fatalf("%s: MAIL: %d %s", name, code, text)
+			if rp := s.Cmd("MAIL FROM:<app@example.org>"); rp.Code != 250 {
+				t.Fatalf("%s: MAIL: %d %s", name, rp.Code, rp.Text())
 			}
-			if code, text := s.cmd("RCPT TO:<someone@good.test>"); code != 250 {
-				t.Fatalf("%s: RCPT: %d %s", name, code, text)
+			if rp := s.Cmd("RCPT TO:<someone@good.test>"); rp.Code != 250 {
+				t.Fatalf("%s: RCPT: %d %s", name, rp.Code, rp.Text())
 			}
-			if code, text := s.cmd("DATA"); code != 354 {
-				t.Fatalf("%s: DATA: %d %s", name, code, text)
+			if rp := s.Cmd("DATA"); rp.Code != 354 {
+				t.Fatalf("%s: DATA: %d %s", name, rp.Code, rp.Text())
 			}
-			s.send(header(name) + v.end + smuggled(name, eol) + "\r\n.\r\n")
-			switch code, text := s.reply(); {
-			case code == 550 && strings.HasPrefix(text, "5.6.0"):
-			case code == 250 && v.name == "CRLF.CR":
+			s.Send(header(name) + v.end + smuggled(name, eol) + "\r\n.\r\n")
+			switch rp := s.Reply(); {
+			case rp.Code == 550 && strings.HasPrefix(rp.Text(), "5.6.0"):
+			case rp.Code == 250 && v.name == "CRLF.CR":
 				// go-smtp v0.25.1's DATA reader drops a "." and the
 				// CR after it at the start of a line (net/textproto,
 				// which it copies, puts the CR back), so the strict
@@ -318,45 +231,45 @@ func TestSmugglingBattery(t *testing.T) {
 				// clean message, checked below.
 				accepted = append(accepted, name)
 			default:
-				t.Errorf("%s: the message got %d %s, want 550 5.6.0", name, code, text)
+				t.Errorf("%s: the message got %d %s, want 550 5.6.0", name, rp.Code, rp.Text())
 			}
 			// Whatever the relay made of it, the session is in step:
 			// the next command gets its own reply.
-			if code, text := s.cmd("NOOP"); code != 250 {
-				t.Fatalf("%s: out of step after the message: NOOP got %d %s", name, code, text)
+			if rp := s.Cmd("NOOP"); rp.Code != 250 {
+				t.Fatalf("%s: out of step after the message: NOOP got %d %s", name, rp.Code, rp.Text())
 			}
 		}
 	}
 
 	// The legitimate forms: a "." line and SMTP commands in the body.
 	// DATA (dot-stuffed by the client, RFC 5321 section 4.5.2):
-	s.cmd("MAIL FROM:<app@example.org>")
-	s.cmd("RCPT TO:<someone@good.test>")
-	if code, text := s.cmd("DATA"); code != 354 {
-		t.Fatalf("DATA: %d %s", code, text)
+	s.Cmd("MAIL FROM:<app@example.org>")
+	s.Cmd("RCPT TO:<someone@good.test>")
+	if rp := s.Cmd("DATA"); rp.Code != 354 {
+		t.Fatalf("DATA: %d %s", rp.Code, rp.Text())
 	}
-	s.send(header("stuffed") + "..\r\n" + smuggled("stuffed", "\r\n") + "..\r\n\r\n.\r\n")
-	if code, text := s.reply(); code != 250 {
-		t.Fatalf("a dot-stuffed message: %d %s", code, text)
+	s.Send(header("stuffed") + "..\r\n" + smuggled("stuffed", "\r\n") + "..\r\n\r\n.\r\n")
+	if rp := s.Reply(); rp.Code != 250 {
+		t.Fatalf("a dot-stuffed message: %d %s", rp.Code, rp.Text())
 	}
 	// BDAT (RFC 3030: no dot-stuffing at all):
 	body := header("chunked") + ".\r\n" + smuggled("chunked", "\r\n") + ".\r\n"
-	s.cmd("MAIL FROM:<app@example.org>")
-	s.cmd("RCPT TO:<someone@good.test>")
-	s.send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(body), body))
-	if code, text := s.reply(); code != 250 {
-		t.Fatalf("a message in BDAT: %d %s", code, text)
+	s.Cmd("MAIL FROM:<app@example.org>")
+	s.Cmd("RCPT TO:<someone@good.test>")
+	s.Send(fmt.Sprintf("BDAT %d LAST\r\n%s", len(body), body))
+	if rp := s.Reply(); rp.Code != 250 {
+		t.Fatalf("a message in BDAT: %d %s", rp.Code, rp.Text())
 	}
 
 	legit := append([]string{"stuffed", "chunked"}, accepted...)
 	for _, name := range legit {
-		good.waitText(t, "Subject: outer "+name+"\r\n", 15*time.Second)
+		testkit.AwaitMessage(t, 15*time.Second, "Subject: outer "+name+"\r\n", good)
 	}
 	waitEmptyQueue(t, h)
-	if n := len(good.all()); n != len(legit) {
+	if n := len(good.Messages()); n != len(legit) {
 		t.Errorf("good.test's MX received %d messages, want %d: %v", n, len(legit), legit)
 	}
-	for _, m := range good.all() {
+	for _, m := range good.Messages() {
 		// One message each: one outer header, the smuggled text in its
 		// body, and no bare CR or LF to be read two ways further on.
 		d := string(m.Data)
@@ -370,7 +283,7 @@ func TestSmugglingBattery(t *testing.T) {
 			t.Errorf("a message went out with a bare CR or LF: %q", d)
 		}
 	}
-	if n := len(other.all()); n != 0 {
+	if n := len(other.Messages()); n != 0 {
 		t.Errorf("the smuggled recipient received %d messages", n)
 	}
 }

@@ -1,28 +1,17 @@
 package relay
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/miekg/dns"
 
-	"dkimrelay/config"
-	"dkimrelay/internal/selfsigned"
-	"dkimrelay/keys"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
-	"dkimrelay/users"
 )
 
 // policyZone gives each sending domain one SPF or DMARC situation. The
@@ -46,108 +35,28 @@ dmarctemp.example.  TXT "v=spf1 ip4:192.0.2.10 -all"
 var policyDomains = []string{"example.org", "bounces.example.org", "other.example", "fail.example", "soft.example",
 	"perm.example", "temp.example", "strict.example", "bounce.strict.example", "nodmarc.example", "dmarctemp.example"}
 
-// lockedBuffer collects the relay's log while sessions write it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// events returns the logged events named msg.
-func (l *lockedBuffer) events(msg string) []map[string]any {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(l.b.String(), "\n") {
-		var ev map[string]any
-		if json.Unmarshal([]byte(line), &ev) == nil && ev["msg"] == msg {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-const testPassword = "correct horse battery staple"
-
 // startRelay runs a relay on loopback whose DNS is srv, with an active
 // key for every policy domain and one login allowed to use them all.
-func startRelay(t *testing.T, srv *dnstest.Server, spfPolicy string) (string, *lockedBuffer) {
+func startRelay(t *testing.T, srv *dnstest.Server, spfPolicy string) (string, *testkit.Logs) {
 	t.Helper()
 	return startRelayWith(t, srv, spfPolicy, "")
 }
 
 // startRelayWith is startRelay with extra lines for the [submission] table.
-func startRelayWith(t *testing.T, srv *dnstest.Server, spfPolicy, submission string) (string, *lockedBuffer) {
+func startRelayWith(t *testing.T, srv *dnstest.Server, spfPolicy, submission string) (string, *testkit.Logs) {
 	t.Helper()
-	dir := t.TempDir()
-	var b strings.Builder
-	fmt.Fprintf(&b, "hostname = \"relay.example.net\"\ndata_dir = \"data\"\n")
-	fmt.Fprintf(&b, "[submission]\nlisten = [\"127.0.0.1:0\"]\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"\nallow_insecure_auth = true\n%s\n", submission)
+	var c testkit.TOML
+	c.Line(`hostname = "relay.example.net"`)
+	c.Line(`data_dir = "data"`)
+	c.Table("submission", []string{`listen = ["127.0.0.1:0"]`, `tls_cert = "tls/cert.pem"`, `tls_key = "tls/key.pem"`,
+		`allow_insecure_auth = true`}, submission)
 	for _, d := range policyDomains {
-		fmt.Fprintf(&b, "[[domains]]\nname = %q\n", d)
+		c.Line("[[domains]]\nname = %q", d)
 	}
-	fmt.Fprintf(&b, "[delivery]\negress_ips = [\"192.0.2.10\"]\nspf_policy = %q\nworkers = 1\n", spfPolicy)
-	fmt.Fprintf(&b, "[dns]\nservers = [%q]\ntimeout = \"2s\"\n", srv.Addr())
-	path := filepath.Join(dir, "dkimrelay.toml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := selfsigned.Write(cfg.Submission.TLSCert, cfg.Submission.TLSKey, cfg.Hostname); err != nil {
-		t.Fatal(err)
-	}
-	st, err := keys.Open(cfg.KeysDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	for _, d := range policyDomains {
-		k, err := st.Generate(d, keys.Ed25519, "", now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := st.Activate(d, k.Selector, now); err != nil {
-			t.Fatal(err)
-		}
-	}
-	allow := make([]string, len(policyDomains))
-	for i, d := range policyDomains {
-		allow[i] = "@" + d
-	}
-	if err := users.Update(cfg.UsersFile(), func(db *users.DB) error { return db.Add("app", testPassword, allow) }); err != nil {
-		t.Fatal(err)
-	}
-
-	logs := &lockedBuffer{}
-	r, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("relay: %v", err)
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for len(r.smtp.Addrs()) == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the relay did not start listening")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return r.smtp.Addrs()[0].String(), logs
+	c.Table("delivery", []string{`egress_ips = ["192.0.2.10"]`, fmt.Sprintf("spf_policy = %q", spfPolicy), "workers = 1"}, "")
+	c.Table("dns", []string{fmt.Sprintf("servers = [%q]", srv.Addr()), `timeout = "2s"`}, "")
+	h := testkit.StartRelay(t, testkit.RelaySetup[*Relay]{New: newRelay, Config: c.String(), Domains: policyDomains})
+	return h.Addr(), h.Logs
 }
 
 // submit sends one message and returns the first refusal, nil when the
@@ -162,7 +71,7 @@ func submit(t *testing.T, addr, mailFrom, headerFrom string) *smtp.SMTPError {
 	if err := c.Hello("app.test"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Auth(sasl.NewPlainClient("", "app", testPassword)); err != nil {
+	if err := c.Auth(sasl.NewPlainClient("", "app", testkit.Password)); err != nil {
 		t.Fatal(err)
 	}
 	refused := func(err error) *smtp.SMTPError {
@@ -252,7 +161,7 @@ func TestSubmissionSPFAndDMARC(t *testing.T) {
 					domain = c.mailFrom[strings.IndexByte(c.mailFrom, '@')+1:]
 				}
 				found := false
-				for _, ev := range logs.events(c.event) {
+				for _, ev := range logs.Events(c.event) {
 					if ev["result"] == c.result && ev["domain"] == domain {
 						found = true
 					}
@@ -278,7 +187,7 @@ func TestSubmissionPolicyOffLooksNothingUp(t *testing.T) {
 			t.Errorf("spf_policy = \"off\" looked up %s", q.Name)
 		}
 	}
-	if ev := logs.events("spf"); len(ev) > 0 {
+	if ev := logs.Events("spf"); len(ev) > 0 {
 		t.Errorf("spf events under off: %v", ev)
 	}
 }

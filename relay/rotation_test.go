@@ -17,6 +17,8 @@ import (
 	"github.com/miekg/dns"
 
 	"dkimrelay/control"
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
@@ -85,8 +87,8 @@ func TestLiveRotation(t *testing.T) {
 	// late@good.test waits until the test lets it through: a message
 	// queued before the switch and delivered after it.
 	held := make(chan struct{})
-	sink.setReply(func(stage, arg string) *smtp.SMTPError {
-		if stage == "RCPT" && arg == "late@good.test" {
+	sink.SetReply(func(p smtpsink.Phase, arg string) error {
+		if p == smtpsink.Rcpt && arg == "late@good.test" {
 			select {
 			case <-held:
 			default:
@@ -102,7 +104,7 @@ func TestLiveRotation(t *testing.T) {
 		delivery: fmt.Sprintf("max_lifetime = %q", grace.String()),
 		keys:     fmt.Sprintf("retire_after = %q", grace.String())})
 	res := hardResolver(t, srv)
-	st, err := keys.Open(h.cfg.KeysDir())
+	st, err := keys.Open(h.Config.KeysDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,11 +118,11 @@ func TestLiveRotation(t *testing.T) {
 	ctx := context.Background()
 	rotate := func(startNow bool) keys.Rotation {
 		t.Helper()
-		rs, err := st.Rotate(ctx, hardDomain, keys.RotateOptions{RotateAfter: h.cfg.Keys.RotateAfter.Duration, StartNow: startNow, Lookup: res.LookupTXT}, time.Now())
+		rs, err := st.Rotate(ctx, hardDomain, keys.RotateOptions{RotateAfter: h.Config.Keys.RotateAfter.Duration, StartNow: startNow, Lookup: res.LookupTXT}, time.Now())
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("rotate: %v %v", rs, err)
 		}
-		if err := control.Call(ctx, h.cfg.ControlSocket(), "reload", nil, nil); err != nil {
+		if err := control.Call(ctx, h.Config.ControlSocket(), "reload", nil, nil); err != nil {
 			t.Fatalf("reload over the control socket: %v", err)
 		}
 		return rs[0]
@@ -133,12 +135,12 @@ func TestLiveRotation(t *testing.T) {
 	delivered := func(id, to string) []byte {
 		t.Helper()
 		send(id, to)
-		return sink.waitText(t, "Hello "+id+".", 10*time.Second).Data
+		return testkit.AwaitMessage(t, 10*time.Second, "Hello "+id+".", sink).Data
 	}
 
 	// Queued before the switch, signed with the old key, deferred.
 	lateQID := send("late", "late@good.test")
-	h.waitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == lateQID })
+	h.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == lateQID })
 
 	// Step 1: a new pending key; the old one keeps signing.
 	r1 := rotate(true)
@@ -156,7 +158,7 @@ func TestLiveRotation(t *testing.T) {
 	}
 
 	// Step 3, once DNS serves the record: activated; the old key retires.
-	publishKey(t, srv, r1.Key)
+	testkit.PublishKey(t, srv, r1.Key)
 	r3 := rotate(false)
 	if r3.Step != keys.StepActivated || len(r3.Retired) != 1 || r3.Retired[0].Selector != oldSel {
 		t.Fatalf("third step: %s, retired %v", r3.Step, r3.Retired)
@@ -164,14 +166,14 @@ func TestLiveRotation(t *testing.T) {
 	if sel := verifiedWith(t, res, delivered("after", "b@good.test")); sel != newSel {
 		t.Errorf("after the activation, signed with %s, want the new %s", sel, newSel)
 	}
-	if ev := h.logs.events("accepted"); fmt.Sprint(ev[len(ev)-1]["dkim"]) != fmt.Sprint([]any{newSel}) {
+	if ev := h.Logs.Events("accepted"); fmt.Sprint(ev[len(ev)-1]["dkim"]) != fmt.Sprint([]any{newSel}) {
 		t.Errorf("accepted event names selectors %v, want [%s]", ev[len(ev)-1]["dkim"], newSel)
 	}
 
 	// The message queued before the switch is delivered now, with the
 	// old signature, which still verifies: its record is still published.
 	close(held)
-	if sel := verifiedWith(t, res, sink.waitText(t, "Hello late.", 10*time.Second).Data); sel != oldSel {
+	if sel := verifiedWith(t, res, testkit.AwaitMessage(t, 10*time.Second, "Hello late.", sink).Data); sel != oldSel {
 		t.Errorf("the late message is signed with %s, want the old %s", sel, oldSel)
 	}
 
@@ -190,13 +192,13 @@ func TestLiveRotation(t *testing.T) {
 	}
 	// The administrator deletes the record `keys prune` listed.
 	srv.SetRcode(oldSel+"._domainkey."+hardDomain, dns.RcodeNameError)
-	if err := control.Call(ctx, h.cfg.ControlSocket(), "reload", nil, nil); err != nil {
+	if err := control.Call(ctx, h.Config.ControlSocket(), "reload", nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if sel := verifiedWith(t, res, delivered("pruned", "c@good.test")); sel != newSel {
 		t.Errorf("after the prune, signed with %s, want %s", sel, newSel)
 	}
-	if b := h.logs.events("bounced"); len(b) > 0 {
+	if b := h.Logs.Events("bounced"); len(b) > 0 {
 		t.Errorf("bounces during the rotation: %v", b)
 	}
 }

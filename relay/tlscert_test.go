@@ -131,7 +131,7 @@ func startTLSCert(t *testing.T, addr string) string {
 // certificate and is logged; fixing it is picked up again.
 func TestTLSCertificateReload(t *testing.T) {
 	h := newHardRelay(t, dnstest.NewServer(t), hardOptions{})
-	cert, key := h.cfg.Submission.TLSCert, h.cfg.Submission.TLSKey
+	cert, key := h.Config.Submission.TLSCert, h.Config.Submission.TLSKey
 	first := peerCert(t, h.TLSAddr())
 	if got := startTLSCert(t, h.Addr()); got != first {
 		t.Fatalf("the listeners present different certificates: %s and %s", first, got)
@@ -167,7 +167,7 @@ func TestTLSCertificateReload(t *testing.T) {
 			t.Fatalf("after a mismatched renewal the relay presents %s, want the last good %s", got, second)
 		}
 	}
-	if ev := h.logs.events("tls_reload"); len(ev) != 1 || !strings.Contains(fmt.Sprint(ev[0]["error"]), cert) {
+	if ev := h.Logs.Events("tls_reload"); len(ev) != 1 || !strings.Contains(fmt.Sprint(ev[0]["error"]), cert) {
 		t.Errorf("tls_reload events for a mismatched pair: %v", ev)
 	}
 
@@ -184,7 +184,7 @@ func TestTLSCertificateReload(t *testing.T) {
 	if got := peerCert(t, h.TLSAddr()); got != second {
 		t.Fatalf("a world-readable key was used (%s)", got)
 	}
-	ev := h.logs.events("tls_reload")
+	ev := h.Logs.Events("tls_reload")
 	if len(ev) != 2 || !strings.Contains(fmt.Sprint(ev[1]["error"]), key) || !strings.Contains(fmt.Sprint(ev[1]["error"]), "chmod 600") {
 		t.Errorf("tls_reload events for a world-readable key: %v", ev)
 	}
@@ -217,10 +217,10 @@ func TestTLSKeyModeRefusedAtStart(t *testing.T) {
 	} {
 		t.Run(fmt.Sprintf("%04o", tc.mode), func(t *testing.T) {
 			h := prepareHardRelay(t, dns, hardOptions{})
-			if err := os.Chmod(h.cfg.Submission.TLSKey, tc.mode); err != nil {
+			if err := os.Chmod(h.Config.Submission.TLSKey, tc.mode); err != nil {
 				t.Fatal(err)
 			}
-			r, err := New(h.cfg, discardLog())
+			r, err := New(h.Config, discardLog())
 			if tc.ok {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -232,7 +232,7 @@ func TestTLSKeyModeRefusedAtStart(t *testing.T) {
 				r.closeStores()
 				t.Fatal("the relay accepted the key")
 			}
-			if msg := err.Error(); !strings.Contains(msg, h.cfg.Submission.TLSKey) || !strings.Contains(msg, "chmod 600") {
+			if msg := err.Error(); !strings.Contains(msg, h.Config.Submission.TLSKey) || !strings.Contains(msg, "chmod 600") {
 				t.Errorf("error does not name the file and the fix: %v", err)
 			}
 		})
