@@ -179,6 +179,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.user == nil {
 		return s.reject(errAuthRequired)
 	}
+	// The transaction's one view of logins and keys, kept until RSET or
+	// the end of DATA.
+	snap := s.srv.backend.Snapshot()
 	if from == "" {
 		return s.reject(errNullSender)
 	}
@@ -188,7 +191,6 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if !s.user.MaySend(from) {
 		return s.reject(policyError("Sender <%s> is not allowed for login %s", from, s.user.Name), events.Rejection{From: from})
 	}
-	snap := s.srv.backend.Snapshot()
 	_, domain, _ := users.SplitAddress(from)
 	if !snap.Keys.CanSend(domain) {
 		return s.reject(noKeyError(domain), events.Rejection{From: from})

@@ -33,74 +33,90 @@ const benchPassword = "bench-password-0123456789"
 // fsyncs) in a temporary folder, one login, the keys in a real key store and
 // no DNS checks (spf_policy = "off"), and returns its address.
 func benchServer(b *testing.B, keys *ingest.Keyring) string {
-	b.Helper()
-	dir := b.TempDir()
+	db := testUsers(b)
+	addr, _ := testServer(b, func() *Snapshot { return &Snapshot{Users: db, Keys: keys} })
+	return addr
+}
+
+// testUsers is the login database of one login, "app", with benchPassword,
+// allowed to send from example.org.
+func testUsers(tb testing.TB) *users.DB {
+	tb.Helper()
 	hash, err := users.Hash(benchPassword)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	usersFile := filepath.Join(dir, "users.toml")
+	usersFile := filepath.Join(tb.TempDir(), "users.toml")
 	if err := os.WriteFile(usersFile, []byte(fmt.Sprintf("[[user]]\nname = \"app\"\nhash = %q\nallow = [\"@example.org\"]\n", hash)), 0o600); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	db, err := users.Load(usersFile)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	q, err := queue.Open(queue.Options{Dir: filepath.Join(dir, "queue")})
+	return db
+}
+
+// testServer runs a submission server on loopback with a real queue in a
+// temporary folder, the logins and keys snapshot gives and no DNS checks,
+// and returns its address and queue.
+func testServer(tb testing.TB, snapshot func() *Snapshot) (string, *queue.Queue) {
+	tb.Helper()
+	q, err := queue.Open(queue.Options{Dir: filepath.Join(tb.TempDir(), "queue")})
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { q.Close() })
+	tb.Cleanup(func() { q.Close() })
 	log := slog.New(slog.DiscardHandler)
 	srv := New(Config{
 		Hostname:       "relay.test",
 		Listen:         []string{"127.0.0.1:0"},
-		TLS:            &tls.Config{Certificates: []tls.Certificate{benchCert(b)}},
+		TLS:            &tls.Config{Certificates: []tls.Certificate{benchCert(tb)}},
 		MaxMessageSize: 10 << 20,
 		MaxRecipients:  100,
 		MaxHeaderSize:  1 << 20,
 		MaxConnections: 100,
 		CommandTimeout: time.Minute,
-	}, Backend{
-		Snapshot: func() *Snapshot { return &Snapshot{Users: db, Keys: keys} },
-		Ingest:   ingest.New(q, log),
-	}, log)
+	}, Backend{Snapshot: snapshot, Ingest: ingest.New(q, log)}, log)
 	if err := srv.Listen(); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	go srv.Serve()
-	b.Cleanup(func() { srv.Close() })
-	return srv.Addrs()[0].String()
+	tb.Cleanup(func() { srv.Close() })
+	return srv.Addrs()[0].String(), q
 }
 
 // benchKeyring makes a key store with an active RSA-2048 and an active
 // Ed25519 key for example.org, and returns its keyring.
 func benchKeyring(b *testing.B) *ingest.Keyring {
-	st, err := keys.Open(b.TempDir())
+	return testKeyring(b, map[string]keys.Algorithm{"r": keys.RSA2048, "e": keys.Ed25519})
+}
+
+// testKeyring makes a key store with an active key for example.org of each
+// selector, and returns its keyring.
+func testKeyring(tb testing.TB, selectors map[string]keys.Algorithm) *ingest.Keyring {
+	tb.Helper()
+	st, err := keys.Open(tb.TempDir())
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	now := time.Now()
-	for _, k := range []struct {
-		alg      keys.Algorithm
-		selector string
-	}{{keys.RSA2048, "r"}, {keys.Ed25519, "e"}} {
-		if _, err := st.Generate("example.org", k.alg, k.selector, now); err != nil {
-			b.Fatal(err)
+	for selector, alg := range selectors {
+		if _, err := st.Generate("example.org", alg, selector, now); err != nil {
+			tb.Fatal(err)
 		}
-		if _, _, err := st.Activate("example.org", k.selector, now); err != nil {
-			b.Fatal(err)
+		if _, _, err := st.Activate("example.org", selector, now); err != nil {
+			tb.Fatal(err)
 		}
 	}
 	snap, errs := st.Snapshot()
 	if len(errs) > 0 {
-		b.Fatal(errs)
+		tb.Fatal(errs)
 	}
 	return ingest.NewKeyring(snap, []string{"example.org"})
 }
 
-func benchCert(b *testing.B) tls.Certificate {
+func benchCert(b testing.TB) tls.Certificate {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		b.Fatal(err)
