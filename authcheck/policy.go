@@ -67,7 +67,7 @@ func NewSenderPolicy(o SenderOptions) (*SenderPolicy, error) {
 	}
 	p.ips = ips
 	if note != "" {
-		if o.Mode == "smarthost" {
+		if o.Mode != "mx" {
 			p.log.Info("spf", "detail", note)
 		} else {
 			p.log.Warn("spf", "detail", note)

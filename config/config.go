@@ -99,6 +99,7 @@ type Delivery struct {
 	Mode                        string   `toml:"mode"`
 	Port                        int      `toml:"port"`
 	Smarthost                   string   `toml:"smarthost"`
+	Outbox                      string   `toml:"outbox"`
 	SmarthostUser               string   `toml:"smarthost_user"`
 	SmarthostPasswordFile       string   `toml:"smarthost_password_file"`
 	SmarthostTLS                string   `toml:"smarthost_tls"`
@@ -377,8 +378,12 @@ func (c *Config) validate() error {
 		if (dl.SmarthostUser == "") != (dl.SmarthostPasswordFile == "") {
 			return errors.New("delivery.smarthost_user and delivery.smarthost_password_file go together: set both or neither")
 		}
+	case "outbox":
+		if dl.Outbox == "" {
+			return errors.New("delivery.outbox is not set: outbox mode writes each message to a file in that folder")
+		}
 	default:
-		return fmt.Errorf("delivery.mode = %q: use \"mx\" or \"smarthost\"", dl.Mode)
+		return fmt.Errorf("delivery.mode = %q: use \"mx\", \"smarthost\" or \"outbox\"", dl.Mode)
 	}
 	switch dl.SmarthostTLS {
 	case "", "implicit", "starttls":
@@ -501,6 +506,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.Submission.TLSCert)
 	abs(&c.Submission.TLSKey)
 	abs(&c.Delivery.SmarthostPasswordFile)
+	abs(&c.Delivery.Outbox)
 	abs(&c.Log.File)
 	abs(&c.Keys.Publish.TSIGSecretFile)
 }

@@ -66,6 +66,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad duration", base + "[delivery]\nmax_lifetime = \"5 days\"\n", "max_lifetime"},
 		{"bad mode", base + "[delivery]\nmode = \"lmtp\"\n", "delivery.mode"},
 		{"bad spf policy", base + "[delivery]\nspf_policy = \"strict\"\n", "delivery.spf_policy"},
+		{"outbox without folder", base + "[delivery]\nmode = \"outbox\"\n", "delivery.outbox"},
 		{"smarthost without address", base + "[delivery]\nmode = \"smarthost\"\n", "delivery.smarthost"},
 		{"smarthost user without password", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:587\"\nsmarthost_user = \"u\"\n", "smarthost_password_file"},
 		{"bad listen", base + "[submission]\nlisten = [\"587\"]\n", "submission.listen"},

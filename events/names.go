@@ -18,6 +18,7 @@ const (
 	Deferred  = "deferred"  // a temporary failure: tried again later
 	Bounced   = "bounced"   // a permanent failure: a bounce goes back
 	Expired   = "expired"   // temporary failures until max_lifetime: bounced
+	Outbox    = "outbox"    // outbox mode: the message written to a file
 
 	// Queue commands of the administrator.
 	Deleted = "deleted" // queue delete
@@ -63,4 +64,6 @@ const (
 	ErrorKey       = "error"        // what went wrong
 	MessagesKey    = "messages"     // retry --all: how many messages
 	AttemptsKey    = "attempts"     // how many delivery attempts were made
+	FileKey        = "file"         // outbox: the file written
+	VerifyKey      = "verify"       // outbox: the command that checks the file's signatures
 )

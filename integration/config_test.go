@@ -21,7 +21,8 @@ type relayConfig struct {
 }
 
 type deliveryConfig struct {
-	Mode                  string // "mx" or "smarthost"
+	Mode                  string // "mx", "smarthost" or "outbox"
+	Outbox                string // the folder in outbox mode
 	Port                  int    // the sinks' port in mx mode
 	Smarthost             string
 	SmarthostUser         string
@@ -69,6 +70,9 @@ func (c relayConfig) render() string {
 	d := c.Delivery
 	fmt.Fprintf(&b, "[delivery]\n")
 	fmt.Fprintf(&b, "mode = %s\n", q(d.Mode))
+	if d.Outbox != "" {
+		fmt.Fprintf(&b, "outbox = %s\n", q(d.Outbox))
+	}
 	fmt.Fprintf(&b, "port = %d\n", d.Port)
 	fmt.Fprintf(&b, "smarthost = %s\n", q(d.Smarthost))
 	fmt.Fprintf(&b, "smarthost_user = %s\n", q(d.SmarthostUser))

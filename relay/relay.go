@@ -173,6 +173,8 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 		Mode:           cfg.Delivery.Mode,
 		Port:           cfg.Delivery.Port,
 		Smarthost:      cfg.Delivery.Smarthost,
+		Outbox:         cfg.Delivery.Outbox,
+		OutboxConfig:   cfg.Path,
 		SmarthostUser:  cfg.Delivery.SmarthostUser,
 		SmarthostTLS:   cfg.Delivery.SmarthostTLS,
 		Resolver:       res,

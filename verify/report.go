@@ -20,16 +20,16 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	b.WriteString("\n")
 	if len(r.DKIM) == 0 {
-		fmt.Fprintf(&b, "DKIM   fail  %s\n", r.DKIMNote)
+		fmt.Fprintf(&b, "DKIM   fail    %s\n", r.DKIMNote)
 	}
 	for _, s := range r.DKIM {
-		fmt.Fprintf(&b, "DKIM   %-5s d=%s s=%s a=%s\n", status(s.Kind == Pass), s.Domain, s.Selector, s.Algorithm)
+		fmt.Fprintf(&b, "DKIM   %-7s d=%s s=%s a=%s\n", status(s.Kind == Pass), s.Domain, s.Selector, s.Algorithm)
 		if s.Kind != Pass {
 			fmt.Fprintf(&b, "       %s: %s\n", s.Kind, s.Explanation)
 		}
 	}
-	fmt.Fprintf(&b, "SPF    %-5s %s\n", r.SPF.Status, r.SPF.Explanation)
-	fmt.Fprintf(&b, "DMARC  %-5s %s\n", r.DMARC.Status, r.DMARC.Explanation)
+	fmt.Fprintf(&b, "SPF    %-7s %s\n", r.SPF.Status, r.SPF.Explanation)
+	fmt.Fprintf(&b, "DMARC  %-7s %s\n", r.DMARC.Status, r.DMARC.Explanation)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -172,7 +172,7 @@ func TestPass(t *testing.T) {
 			if err := r.WriteText(&out); err != nil {
 				t.Fatal(err)
 			}
-			for _, want := range []string{"DKIM   pass  d=example.org s=rsa1 a=rsa-sha256", "DKIM   pass  d=example.org s=ed1 a=ed25519-sha256", "SPF    pass  192.0.2.10 is authorized", "DMARC  pass  DKIM aligns"} {
+			for _, want := range []string{"DKIM   pass    d=example.org s=rsa1 a=rsa-sha256", "DKIM   pass    d=example.org s=ed1 a=ed25519-sha256", "SPF    pass    192.0.2.10 is authorized", "DMARC  pass    DKIM aligns"} {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("report lacks %q:\n%s", want, out.String())
 				}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"dkimrelay/cmd/dkimrelay/internal/setup"
@@ -28,7 +29,7 @@ func runServe(e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("setting up the try-out relay in %s: %w", tryDir, err)
 		}
-		fmt.Fprint(e.stderr, setup.TryBanner(p, password))
+		fmt.Fprint(e.stderr, setup.TryBanner(p, password, programName()))
 		path = p
 	}
 	cfg, err := config.Load(path)
@@ -62,4 +63,13 @@ func runServe(e *env, args []string) error {
 		}
 	}()
 	return r.Run(ctx)
+}
+
+// programName is how the person who started this process runs dkimrelay:
+// through `go run` the binary lives in a temporary build folder.
+func programName() string {
+	if strings.Contains(os.Args[0], "go-build") {
+		return "go run ./cmd/dkimrelay"
+	}
+	return "dkimrelay"
 }

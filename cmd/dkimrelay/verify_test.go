@@ -58,7 +58,7 @@ func TestVerify(t *testing.T) {
 	}
 
 	r := runCLI(t, "", "--config", s.config, "verify", "--ip", "192.0.2.10", file)
-	if r.code != exitOK || !strings.Contains(r.stdout, "DKIM   pass  d=example.org s=v1") || !strings.Contains(r.stdout, "SPF    pass") || !strings.Contains(r.stdout, "DMARC  pass") {
+	if r.code != exitOK || !strings.Contains(r.stdout, "DKIM   pass    d=example.org s=v1") || !strings.Contains(r.stdout, "SPF    pass") || !strings.Contains(r.stdout, "DMARC  pass") {
 		t.Errorf("verify of a good message: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 

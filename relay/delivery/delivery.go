@@ -62,6 +62,11 @@ type Config struct {
 	Mode     string // "mx" (default) or "smarthost"
 	Port     int    // remote port in mx mode; default 25
 
+	// Outbox is the folder messages are written to in outbox mode;
+	// OutboxConfig is the config file, for the verify command logged
+	// with each file.
+	Outbox, OutboxConfig string
+
 	Smarthost         string // host:port in smarthost mode
 	SmarthostUser     string // empty: no AUTH
 	SmarthostPassword string // never logged nor reported
@@ -221,8 +226,12 @@ func New(cfg Config) (*Deliverer, error) {
 		if cfg.Resolver == nil && net.ParseIP(host) == nil {
 			return nil, errors.New("delivery: a smarthost given by name needs a Resolver")
 		}
+	case ModeOutbox:
+		if err := checkOutbox(cfg); err != nil {
+			return nil, err
+		}
 	default:
-		return nil, fmt.Errorf("delivery: mode %q: want %q or %q", cfg.Mode, ModeMX, ModeSmarthost)
+		return nil, fmt.Errorf("delivery: mode %q: want %q, %q or %q", cfg.Mode, ModeMX, ModeSmarthost, ModeOutbox)
 	}
 	return d, nil
 }
@@ -246,6 +255,9 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
 		return results
 	}
 	log := d.log.With("qid", m.ID)
+	if d.cfg.Mode == ModeOutbox {
+		return d.toOutbox(log, m)
+	}
 
 	body, open, err := loadContent(m.Open)
 	if err != nil {

@@ -34,7 +34,10 @@ type Options struct {
 	// LogFile is log.file; init's default is "dkimrelay.log", and "-"
 	// means stderr.
 	LogFile string
-	Now     time.Time
+	// Outbox, when set, makes delivery write each message to a file in
+	// this folder (relative to Dir) instead of sending it: the try-out.
+	Outbox string
+	Now    time.Time
 }
 
 // Result is what init made.
@@ -64,8 +67,10 @@ max_recipients = 100
 name = "{{.Domain}}"
 
 [delivery]
-mode = "mx"                        # "mx", or "smarthost" when outbound port 25 is blocked
-port = 25
+{{if .Outbox}}mode = "outbox"                    # the try-out: each message becomes a file in outbox, nothing leaves
+outbox = "{{.Outbox}}"
+{{else}}mode = "mx"                        # "mx", or "smarthost" when outbound port 25 is blocked
+{{end}}port = 25
 smarthost = ""                     # host:port in smarthost mode
 smarthost_user = ""
 smarthost_password_file = ""
@@ -137,6 +142,7 @@ func Init(o Options) (*Result, error) {
 	if err := configTemplate.Execute(&buf, map[string]string{
 		"Hostname": o.Hostname, "Domain": o.Domain,
 		"Listen": quoteList(o.Listen), "ListenTLS": quoteList(o.ListenTLS), "LogFile": o.LogFile,
+		"Outbox": o.Outbox,
 	}); err != nil {
 		return nil, err
 	}

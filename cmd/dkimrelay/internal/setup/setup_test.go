@@ -100,7 +100,15 @@ func TestTryOut(t *testing.T) {
 	if err != nil || path2 != path || pw2 != "" {
 		t.Errorf("second TryOut: %q %q %v", path2, pw2, err)
 	}
-	if !strings.Contains(TryBanner(path, pw), pw) || strings.Contains(TryBanner(path, ""), pw) {
+	if !strings.Contains(TryBanner(path, pw, "dkimrelay"), pw) || strings.Contains(TryBanner(path, "", "dkimrelay"), pw) {
 		t.Error("banner shows the password only when it is new")
+	}
+	outbox := filepath.Join(dir, TryOutbox)
+	if cfg.Delivery.Mode != "outbox" || cfg.Delivery.Outbox != outbox {
+		t.Errorf("try-out delivery: mode %q outbox %q, want outbox mode into %s", cfg.Delivery.Mode, cfg.Delivery.Outbox, outbox)
+	}
+	want := "dkimrelay --config " + path + " verify --offline " + outbox + "/QID.eml"
+	if b := TryBanner(path, pw, "dkimrelay"); !strings.Contains(b, want) {
+		t.Errorf("banner lacks the verify command %q:\n%s", want, b)
 	}
 }
