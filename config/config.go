@@ -36,6 +36,7 @@ type Config struct {
 	Keys       Keys       `toml:"keys"`
 	Log        Log        `toml:"log"`
 	Metrics    Metrics    `toml:"metrics"`
+	Reports    Reports    `toml:"reports"`
 }
 
 // Submission configures the SMTP submission listeners (RFC 6409).
@@ -232,7 +233,8 @@ func Defaults() *Config {
 				Timeout:       Duration{10 * time.Second},
 			},
 		},
-		Log: Log{Level: "info"},
+		Log:     Log{Level: "info"},
+		Reports: defaultReports(),
 	}
 }
 
@@ -442,7 +444,7 @@ func (c *Config) validate() error {
 			return fmt.Errorf("metrics.listen: %w", err)
 		}
 	}
-	return nil
+	return c.Reports.validate()
 }
 
 // validate checks the [keys] values other than retire_after, which is
@@ -509,6 +511,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.Delivery.Outbox)
 	abs(&c.Log.File)
 	abs(&c.Keys.Publish.TSIGSecretFile)
+	c.Reports.resolvePaths(abs)
 }
 
 // HasDomain reports whether name is one of the configured sending domains.

@@ -68,6 +68,9 @@ func commands() []*command {
 			{name: "delete", args: "QID", help: "remove a message without a bounce", run: runQueueDelete},
 		}},
 		{name: "logs", args: "[--id QID] [--rcpt ADDR] [--status S] [--since D] [--follow] [--json]", help: "show the relay's events, one line each", run: runLogs},
+		{name: "reports", args: "[--domain D] [--since DURATION] [--json]", help: "what the receivers' DMARC and TLS reports say about the relay", run: runReports, sub: []*command{
+			{name: "import", args: "PATH...", help: "store the DMARC and TLS reports in files, messages, mbox, Maildir or - (stdin)", run: runReportsImport},
+		}},
 		{name: "check", args: "--domain D [--json] [--no-probe]", help: "check the DNS records and network for sending as D", run: runCheck},
 		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
 		{name: "version", help: "print version and build information", run: runVersion},
@@ -132,7 +135,9 @@ func dispatch(e *env, args []string) error {
 			return usagef("unknown command %q; run `dkimrelay help`", strings.TrimSpace(prefix+" "+rest[0]))
 		}
 		prefix, rest = strings.TrimSpace(prefix+" "+c.name), rest[1:]
-		if c.sub == nil {
+		// A command with subcommands may also run by itself ("reports"
+		// and "reports import").
+		if c.sub == nil || (c.run != nil && (len(rest) == 0 || find(c.sub, rest[0]) == nil)) {
 			return c.run(e, rest)
 		}
 		cmds = c.sub
@@ -155,6 +160,9 @@ func printUsage(w io.Writer, cmds []*command, prefix string) {
 	walk = func(cs []*command, p string) {
 		for _, c := range cs {
 			name := strings.TrimSpace(p + " " + c.name)
+			if c.sub != nil && c.run != nil {
+				fmt.Fprintf(w, "  %-18s %-48s %s\n", name, c.args, c.help)
+			}
 			if c.sub != nil {
 				walk(c.sub, name)
 				continue

@@ -145,3 +145,20 @@ func isMaildir(dir string) bool {
 func unreadable(err error) error {
 	return fmt.Errorf("cannot be read: %w", err)
 }
+
+// Line is the outcome as one line for a person: "imported", "already
+// stored" or "skipped", then the input and what was found or why.
+func (o Outcome) Line() string {
+	in := o.Input
+	if o.Where != "" {
+		in += " (" + o.Where + ")"
+	}
+	switch {
+	case o.Err != nil:
+		return fmt.Sprintf("skipped %s: %v", in, o.Err)
+	case o.Added:
+		return fmt.Sprintf("imported %s report %q %q from %s", o.Report.Kind, o.Report.Reporter, o.Report.ID, in)
+	default:
+		return fmt.Sprintf("already stored %s report %q %q from %s", o.Report.Kind, o.Report.Reporter, o.Report.ID, in)
+	}
+}

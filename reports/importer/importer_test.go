@@ -39,18 +39,8 @@ func importAll(t *testing.T, st store.Store) string {
 }
 
 func describe(o Outcome) string {
-	in := strings.TrimPrefix(o.Input, corpus+"/")
-	if o.Where != "" {
-		in += " (" + o.Where + ")"
-	}
-	switch {
-	case o.Err != nil:
-		return fmt.Sprintf("skipped %s: %v", in, o.Err)
-	case o.Added:
-		return fmt.Sprintf("imported %s %q %q from %s", o.Report.Kind, o.Report.Reporter, o.Report.ID, in)
-	default:
-		return fmt.Sprintf("already stored %s %q %q from %s", o.Report.Kind, o.Report.Reporter, o.Report.ID, in)
-	}
+	o.Input = strings.TrimPrefix(o.Input, corpus+"/")
+	return o.Line()
 }
 
 func golden(t *testing.T, name, got string) {

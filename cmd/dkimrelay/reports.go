@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"dkimrelay/config"
+	"dkimrelay/reports"
+)
+
+func runReports(e *env, args []string) error {
+	fs := newFlags(e, "reports")
+	domain := fs.String("domain", "", "only mail from this domain and its sub-domains")
+	since := fs.String("since", "", "only reports ending in this period: a duration (72h, 7d) or a time (2026-11-02)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	var from time.Time
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			return usagef("reports --since: %v", err)
+		}
+		from = t
+	}
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	st, err := reports.OpenStore(cfg)
+	if err != nil {
+		return err
+	}
+	sum, notes, err := reports.Summarize(context.Background(), cfg, st, *domain, from)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		fmt.Fprintln(e.stderr, "dkimrelay: note:", n)
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	return sum.WriteText(e.stdout)
+}
+
+func runReportsImport(e *env, args []string) error {
+	fs := newFlags(e, "reports import")
+	paths, err := parse(fs, args, 1, 1<<20)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	st, err := reports.OpenStore(cfg)
+	if err != nil {
+		return err
+	}
+	c, err := reports.Import(context.Background(), st, paths, e.stdin, e.stdout, e.stderr)
+	fmt.Fprintf(e.stdout, "%d imported, %d already stored, %d skipped\n", c.Added, c.Duplicates, c.Skipped)
+	if err != nil {
+		return err
+	}
+	if c.Skipped > 0 {
+		return fmt.Errorf("%d input(s) skipped, each named above with the reason; the rest were imported", c.Skipped)
+	}
+	return nil
+}

@@ -1,0 +1,153 @@
+// Package summary says what the stored DMARC and TLS reports mean for this
+// relay: which sources send as its domains and whether they are its own
+// egress addresses, which DKIM selectors receivers saw against the key
+// store, and where inbound TLS failed.
+package summary
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Options select the reports and give what the relay knows about itself.
+type Options struct {
+	// Domain limits the summary to mail from this domain and its
+	// sub-domains; empty means every domain.
+	Domain string
+	// Since is the start of the period; zero means every stored report.
+	Since time.Time
+	// Egress are the relay's egress addresses.
+	Egress []netip.Addr
+	// Keys are the key store's keys.
+	Keys []Key
+}
+
+// Key is one DKIM key of the store, as far as the summary needs it.
+type Key struct {
+	Domain, Selector, State string
+	// Retired is when the key stopped signing (zero unless retiring).
+	Retired time.Time
+}
+
+// Summary is the result, also the stable form of `reports --json`.
+type Summary struct {
+	Domain    string     `json:"domain,omitempty"`
+	Since     time.Time  `json:"since,omitzero"`
+	DMARC     DMARC      `json:"dmarc"`
+	Selectors []Selector `json:"dkim_selectors"`
+	TLS       TLS        `json:"tls"`
+}
+
+// DMARC sums up the aggregate reports.
+type DMARC struct {
+	Reports   int       `json:"reports"`
+	Reporters []string  `json:"reporters"`
+	Begin     time.Time `json:"begin,omitzero"`
+	End       time.Time `json:"end,omitzero"`
+	Messages  int       `json:"messages"`
+	// Counts are over all sources.
+	Counts Counts `json:"counts"`
+	// UnknownSources is how many sources are not egress addresses.
+	UnknownSources int `json:"unknown_sources"`
+	// Sources are ordered: unknown sources, then the relay's own
+	// addresses with failures, then the rest; within each, most
+	// messages first.
+	Sources []Source `json:"sources"`
+}
+
+// Counts are message counts per result.
+type Counts struct {
+	// DMARC is "pass" or "fail" (RFC 7489 section 4.2: either aligned
+	// result passed).
+	DMARC map[string]int `json:"dmarc"`
+	// SPF and DKIM are the aligned results the receiver evaluated.
+	SPF  map[string]int `json:"spf"`
+	DKIM map[string]int `json:"dkim"`
+	// Disposition is what the receiver did: none, quarantine, reject.
+	Disposition map[string]int `json:"disposition"`
+}
+
+func newCounts() Counts {
+	return Counts{DMARC: map[string]int{}, SPF: map[string]int{}, DKIM: map[string]int{}, Disposition: map[string]int{}}
+}
+
+// Source classes, in the order the summary lists them.
+const (
+	// Unknown sources are not among the relay's egress addresses:
+	// someone else sending as the domain, or a service of the domain's
+	// owner that SPF and DKIM do not cover yet.
+	Unknown = "unknown"
+	// OwnFailing are egress addresses for which SPF or DKIM failed: a
+	// key or SPF record to fix.
+	OwnFailing = "own_failing"
+	// Own are egress addresses that passed.
+	Own = "own"
+)
+
+// Source is everything the reports say about one sending address.
+type Source struct {
+	IP         string   `json:"ip"`
+	Egress     bool     `json:"egress"`
+	Class      string   `json:"class"`
+	Messages   int      `json:"messages"`
+	Counts     Counts   `json:"counts"`
+	HeaderFrom []string `json:"header_from"`
+	Reporters  []string `json:"reporters"`
+}
+
+// Selector findings.
+const (
+	// SelectorOK is a selector of the store seen as expected.
+	SelectorOK = "ok"
+	// SelectorRetired is a retiring key's selector seen in reports
+	// that start after the key stopped signing: something still signs
+	// with the old key.
+	SelectorRetired = "retired_key_still_seen"
+	// SelectorUnknown is a selector the key store does not have: a key
+	// pruned long ago, another service signing for the domain, or a
+	// forgery.
+	SelectorUnknown = "not_in_store"
+)
+
+// Selector is one DKIM selector seen in signatures for the domain.
+type Selector struct {
+	Domain   string         `json:"domain"`
+	Selector string         `json:"selector"`
+	Messages int            `json:"messages"`
+	Results  map[string]int `json:"results"`
+	Begin    time.Time      `json:"begin"`
+	End      time.Time      `json:"end"`
+	// State is the key's state in the store, or "none".
+	State   string   `json:"state"`
+	Finding string   `json:"finding"`
+	Sources []string `json:"sources"`
+}
+
+// TLS sums up the TLS reports about the domain's inbound mail.
+type TLS struct {
+	Reports   int         `json:"reports"`
+	Reporters []string    `json:"reporters"`
+	Policies  []TLSPolicy `json:"policies"`
+	// Failures are ordered by failed sessions, most first.
+	Failures []TLSFailure `json:"failures"`
+}
+
+// TLSPolicy is the sessions counted under one policy domain and type.
+type TLSPolicy struct {
+	Domain     string `json:"domain"`
+	Type       string `json:"type"`
+	Successful int    `json:"successful_sessions"`
+	Failed     int    `json:"failed_sessions"`
+}
+
+// TLSFailure is the failed sessions to one MX of one result type.
+type TLSFailure struct {
+	Domain     string   `json:"domain"`
+	MX         string   `json:"mx"`
+	ResultType string   `json:"result_type"`
+	Sessions   int      `json:"sessions"`
+	Reporters  []string `json:"reporters"`
+	// Details are the distinct failure reason codes and additional
+	// information the reporters gave.
+	Details []string `json:"details,omitempty"`
+}
