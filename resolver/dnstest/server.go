@@ -132,6 +132,21 @@ func (s *Server) addRR(rr dns.RR) {
 	s.records[key] = append(s.records[key], rr)
 }
 
+// Remove drops the records of type qtype owned by name (dns.TypeANY: all
+// of them).
+func (s *Server) Remove(name string, qtype uint16) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	key := canonical(name)
+	keep := s.records[key][:0]
+	for _, rr := range s.records[key] {
+		if qtype != dns.TypeANY && rr.Header().Rrtype != qtype {
+			keep = append(keep, rr)
+		}
+	}
+	s.records[key] = keep
+}
+
 // SetServfail makes every question about exactly name answer SERVFAIL.
 func (s *Server) SetServfail(name string) { s.SetRcode(name, dns.RcodeServerFailure) }
 
