@@ -19,7 +19,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"dkimrelay/internal/testca"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
 )
@@ -29,7 +29,7 @@ const enforcePolicy = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.net\r\
 // policyHost is an HTTPS server on 127.0.0.2 acting as mta-sts.example.net,
 // with a certificate from a test CA, and the DNS naming it.
 type policyHost struct {
-	ca    *testca.CA
+	ca    *testkit.CA
 	dns   *dnstest.Server
 	res   *resolver.Resolver
 	srv   *httptest.Server
@@ -39,9 +39,9 @@ type policyHost struct {
 	serve http.HandlerFunc
 }
 
-func newPolicyHost(t *testing.T, cert func(*testca.CA) tls.Certificate) *policyHost {
+func newPolicyHost(t *testing.T, cert func(*testkit.CA) tls.Certificate) *policyHost {
 	t.Helper()
-	h := &policyHost{ca: testca.New(t), dns: dnstest.NewServer(t)}
+	h := &policyHost{ca: testkit.NewCA(t), dns: dnstest.NewServer(t)}
 	h.dns.Add("mta-sts.example.net. A 127.0.0.2", `_mta-sts.example.net. TXT "v=STSv1; id=1"`)
 	var err error
 	h.res, err = resolver.New(resolver.Options{Servers: []string{h.dns.Addr()}, Timeout: 2 * time.Second})
@@ -63,7 +63,7 @@ func newPolicyHost(t *testing.T, cert func(*testca.CA) tls.Certificate) *policyH
 	h.srv.Listener.Close()
 	h.srv.Listener = ln
 	if cert == nil {
-		cert = func(ca *testca.CA) tls.Certificate { return ca.Valid("mta-sts.example.net") }
+		cert = func(ca *testkit.CA) tls.Certificate { return ca.Issue(t, "mta-sts.example.net") }
 	}
 	h.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert(h.ca)}}
 	h.srv.StartTLS()
@@ -104,7 +104,7 @@ func (c *clock) add(d time.Duration) {
 
 func (h *policyHost) cache(t *testing.T, dir string, clk *clock) *Cache {
 	t.Helper()
-	c, err := New(Options{Dir: dir, Resolver: h.res, RootCAs: h.ca.Pool, Port: h.port, Timeout: 2 * time.Second, Now: clk.Now,
+	c, err := New(Options{Dir: dir, Resolver: h.res, RootCAs: h.ca.Pool(), Port: h.port, Timeout: 2 * time.Second, Now: clk.Now,
 		Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -185,14 +185,14 @@ func replaceTXT(t *testing.T, h *policyHost, txts ...string) {
 func TestFetchFailures(t *testing.T) {
 	tests := []struct {
 		name    string
-		cert    func(*testca.CA) tls.Certificate
+		cert    func(*testkit.CA) tls.Certificate
 		handler func(h *policyHost) http.HandlerFunc
 		roots   bool // trust the test CA
 		problem string
 	}{
-		{"wrong certificate name", func(ca *testca.CA) tls.Certificate { return ca.Valid("www.example.net") }, nil, true, "certificate is valid for www.example.net"},
-		{"expired certificate", func(ca *testca.CA) tls.Certificate { return ca.Expired("mta-sts.example.net") }, nil, true, "expired"},
-		{"self-signed certificate", func(*testca.CA) tls.Certificate { return testca.SelfSigned(t, "mta-sts.example.net") }, nil, true, "unknown authority"},
+		{"wrong certificate name", func(ca *testkit.CA) tls.Certificate { return ca.Issue(t, "www.example.net") }, nil, true, "certificate is valid for www.example.net"},
+		{"expired certificate", func(ca *testkit.CA) tls.Certificate { return ca.Expired(t, "mta-sts.example.net") }, nil, true, "expired"},
+		{"self-signed certificate", func(*testkit.CA) tls.Certificate { return testkit.SelfSigned(t, "mta-sts.example.net") }, nil, true, "unknown authority"},
 		{"CA not trusted", nil, nil, false, "unknown authority"},
 		{"redirect", nil, func(*policyHost) http.HandlerFunc {
 			return func(w http.ResponseWriter, r *http.Request) {
@@ -227,7 +227,7 @@ func TestFetchFailures(t *testing.T) {
 			}
 			opts := Options{Resolver: h.res, Port: h.port, Timeout: 2 * time.Second, Logger: testLogger(t)}
 			if tt.roots {
-				opts.RootCAs = h.ca.Pool
+				opts.RootCAs = h.ca.Pool()
 			}
 			c, err := New(opts)
 			if err != nil {

@@ -59,9 +59,26 @@ func (ca *CA) PEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.cert.Raw})
 }
 
+// Cert is the CA's own certificate: a DANE-TA(2) trust anchor.
+func (ca *CA) Cert() *x509.Certificate { return ca.cert }
+
 // Issue makes a server certificate for names, each a DNS name or an IP
-// address, signed by the CA.
+// address, signed by the CA, valid from an hour ago for a day. The chain
+// it serves includes the CA, as RFC 7672 section 3.2.1 asks of servers
+// with DANE-TA records.
 func (ca *CA) Issue(t testing.TB, names ...string) tls.Certificate {
+	t.Helper()
+	return ca.IssueBetween(t, time.Now().Add(-time.Hour), time.Now().Add(24*time.Hour), names...)
+}
+
+// Expired issues a certificate for names that expired yesterday.
+func (ca *CA) Expired(t testing.TB, names ...string) tls.Certificate {
+	t.Helper()
+	return ca.IssueBetween(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour), names...)
+}
+
+// IssueBetween is Issue with the given validity.
+func (ca *CA) IssueBetween(t testing.TB, notBefore, notAfter time.Time, names ...string) tls.Certificate {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -70,8 +87,8 @@ func (ca *CA) Issue(t testing.TB, names ...string) tls.Certificate {
 	tmpl := &x509.Certificate{
 		SerialNumber: serial(t),
 		Subject:      pkix.Name{CommonName: names[0]},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotBefore:    notBefore,
+		NotAfter:     notAfter,
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}

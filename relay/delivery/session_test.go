@@ -11,7 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
-	"dkimrelay/internal/testca"
+	"dkimrelay/internal/testkit"
 )
 
 // openTo opens a session to mx1.test (127.0.0.2) under req, as delivery
@@ -44,12 +44,12 @@ func openTo(t *testing.T, d *Deliverer, port int, req TLSRequirement) (opened, *
 // expired), a self-signed one, or no STARTTLS at all; TLSA records are
 // computed from those certificates.
 func TestSessionTLS(t *testing.T) {
-	ca := testca.New(t)
-	good := ca.Valid("mx1.test")
-	wrongName := ca.Valid("other.test")
-	expired := ca.Expired("mx1.test")
-	self := testca.SelfSigned(t, "mx1.test")
-	unrelated := ca.Valid("mx1.test") // same name, another key
+	ca := testkit.NewCA(t)
+	good := ca.Issue(t, "mx1.test")
+	wrongName := ca.Issue(t, "other.test")
+	expired := ca.Expired(t, "mx1.test")
+	self := testkit.SelfSigned(t, "mx1.test")
+	unrelated := ca.Issue(t, "mx1.test") // same name, another key
 
 	opportunistic := TLSRequirement{Level: TLSOpportunistic}
 	encrypt := TLSRequirement{Level: TLSEncrypt}
@@ -57,9 +57,9 @@ func TestSessionTLS(t *testing.T) {
 	dane := func(records ...*dns.TLSA) TLSRequirement {
 		return TLSRequirement{Level: TLSVerifyTLSA, TLSA: records}
 	}
-	eeSPKI := testca.TLSA(t, "_25._tcp.mx1.test", 3, 1, 1, good.Leaf)
-	taCert := testca.TLSA(t, "_25._tcp.mx1.test", 2, 0, 1, ca.Cert)
-	taSPKI := testca.TLSA(t, "_25._tcp.mx1.test", 2, 1, 2, ca.Cert)
+	eeSPKI := testkit.TLSA(t, "_25._tcp.mx1.test", 3, 1, 1, good.Leaf)
+	taCert := testkit.TLSA(t, "_25._tcp.mx1.test", 2, 0, 1, ca.Cert())
+	taSPKI := testkit.TLSA(t, "_25._tcp.mx1.test", 2, 1, 2, ca.Cert())
 
 	tests := []struct {
 		name     string
@@ -88,18 +88,18 @@ func TestSessionTLS(t *testing.T) {
 		{"verify, no STARTTLS", nil, verify, false, openMoveOn, "", "", "", "does not offer STARTTLS"},
 
 		{"DANE-EE SPKI SHA-256", &good, dane(eeSPKI), true, openOK, "TLS1.3", VerifiedDANEEE, "", ""},
-		{"DANE-EE full certificate, self-signed", &self, dane(testca.TLSA(t, "_25._tcp.mx1.test", 3, 0, 0, self.Leaf)), true, openOK, "TLS1.3", VerifiedDANEEE, "", ""},
+		{"DANE-EE full certificate, self-signed", &self, dane(testkit.TLSA(t, "_25._tcp.mx1.test", 3, 0, 0, self.Leaf)), true, openOK, "TLS1.3", VerifiedDANEEE, "", ""},
 		// RFC 7672 section 3.1.1: names and dates do not matter.
-		{"DANE-EE SHA-512, expired and wrong name", &expired, dane(testca.TLSA(t, "_25._tcp.mx1.test", 3, 1, 2, expired.Leaf)), true, openOK, "TLS1.3", VerifiedDANEEE, "", ""},
-		{"DANE-EE among others", &good, dane(testca.TLSA(t, "_25._tcp.mx1.test", 3, 1, 1, unrelated.Leaf), eeSPKI), true, openOK, "TLS1.3", VerifiedDANEEE, "", ""},
-		{"DANE-EE mismatch", &good, dane(testca.TLSA(t, "_25._tcp.mx1.test", 3, 1, 1, unrelated.Leaf)), true, openMoveOn, "", "", "", "TLSA mismatch"},
+		{"DANE-EE SHA-512, expired and wrong name", &expired, dane(testkit.TLSA(t, "_25._tcp.mx1.test", 3, 1, 2, expired.Leaf)), true, openOK, "TLS1.3", VerifiedDANEEE, "", ""},
+		{"DANE-EE among others", &good, dane(testkit.TLSA(t, "_25._tcp.mx1.test", 3, 1, 1, unrelated.Leaf), eeSPKI), true, openOK, "TLS1.3", VerifiedDANEEE, "", ""},
+		{"DANE-EE mismatch", &good, dane(testkit.TLSA(t, "_25._tcp.mx1.test", 3, 1, 1, unrelated.Leaf)), true, openMoveOn, "", "", "", "TLSA mismatch"},
 		{"DANE-TA certificate", &good, dane(taCert), true, openOK, "TLS1.3", VerifiedDANETA, "mx1.test", ""},
 		{"DANE-TA SPKI", &good, dane(taSPKI), true, openOK, "TLS1.3", VerifiedDANETA, "mx1.test", ""},
 		{"DANE-TA, wrong name", &wrongName, dane(taCert), true, openMoveOn, "", "", "", "TLSA mismatch: certificate name mismatch"},
 		{"DANE-TA, expired", &expired, dane(taCert), true, openMoveOn, "", "", "", "certificate expired"},
 		{"DANE-TA, self-signed", &self, dane(taCert), true, openMoveOn, "", "", "", "no TLSA record matches"},
 		// RFC 7672 section 3.1.3: PKIX-TA(0) and PKIX-EE(1) are unusable.
-		{"only PKIX usages", &good, dane(testca.TLSA(t, "_25._tcp.mx1.test", 1, 1, 1, good.Leaf), testca.TLSA(t, "_25._tcp.mx1.test", 0, 0, 1, ca.Cert)), false, openMoveOn, "", "", "", "no usable TLSA record"},
+		{"only PKIX usages", &good, dane(testkit.TLSA(t, "_25._tcp.mx1.test", 1, 1, 1, good.Leaf), testkit.TLSA(t, "_25._tcp.mx1.test", 0, 0, 1, ca.Cert())), false, openMoveOn, "", "", "", "no usable TLSA record"},
 		{"DANE, no STARTTLS", nil, dane(eeSPKI), true, openMoveOn, "", "", "", "does not offer STARTTLS"},
 	}
 	for _, tt := range tests {
@@ -112,7 +112,7 @@ func TestSessionTLS(t *testing.T) {
 			serveSink(t, e.ln2, opts...)
 			d := e.deliverer(t, func(c *Config) {
 				if !tt.noRoots {
-					c.RootCAs = ca.Pool
+					c.RootCAs = ca.Pool()
 				}
 			})
 			end, o, info := openTo(t, d, e.port, tt.req)
@@ -138,8 +138,8 @@ func TestSessionTLS(t *testing.T) {
 // TestSessionTLSMinimum: a server that cannot do TLS 1.2 gets plaintext
 // when TLS is opportunistic (the retry) and nothing when it is required.
 func TestSessionTLSMinimum(t *testing.T) {
-	ca := testca.New(t)
-	good := ca.Valid("mx1.test")
+	ca := testkit.NewCA(t)
+	good := ca.Issue(t, "mx1.test")
 	for _, tt := range []struct {
 		req    TLSRequirement
 		want   opened
@@ -152,7 +152,7 @@ func TestSessionTLSMinimum(t *testing.T) {
 			e := newEnv(t)
 			s := serveSink(t, e.ln2)
 			s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{good}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
-			d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool })
+			d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool() })
 			end, o, _ := openTo(t, d, e.port, tt.req)
 			if end != tt.want || (o != nil && !strings.Contains(o.Reply, tt.reason)) {
 				t.Errorf("open ended %d (%+v), want %d with reason ~%q", end, o, tt.want, tt.reason)
@@ -163,13 +163,13 @@ func TestSessionTLSMinimum(t *testing.T) {
 
 // TestSessionImplicitTLS: TLS from the first byte (RFC 8314), verified.
 func TestSessionImplicitTLS(t *testing.T) {
-	ca := testca.New(t)
-	good := ca.Valid("mx1.test")
+	ca := testkit.NewCA(t)
+	good := ca.Issue(t, "mx1.test")
 	req := TLSRequirement{Level: TLSVerifyNames, Implicit: true}
 
 	e := newEnv(t)
 	serveSink(t, tls.NewListener(e.ln2, &tls.Config{Certificates: []tls.Certificate{good}}))
-	d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool })
+	d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool() })
 	end, o, info := openTo(t, d, e.port, req)
 	if end != openOK || info != (TLSInfo{Version: "TLS1.3", Verified: true, By: VerifiedPKIX, Name: "mx1.test"}) {
 		t.Errorf("implicit TLS: ended %d (%+v) with %+v", end, o, info)
@@ -179,7 +179,7 @@ func TestSessionImplicitTLS(t *testing.T) {
 	e = newEnv(t)
 	serveSink(t, e.ln2)
 	d = e.deliverer(t, func(c *Config) {
-		c.RootCAs = ca.Pool
+		c.RootCAs = ca.Pool()
 		c.CommandTimeout = time.Second
 	})
 	end, o, _ = openTo(t, d, e.port, req)
@@ -192,12 +192,12 @@ func TestSessionImplicitTLS(t *testing.T) {
 // not reused for a transaction that requires a verified certificate, and a
 // verified one delivers.
 func TestSessionPoolKeepsRequirements(t *testing.T) {
-	ca := testca.New(t)
+	ca := testkit.NewCA(t)
 	e := newEnv(t)
 	e.dns.Add("example.net. MX 10 mx1.test.")
 	ln := &countingListener{Listener: e.ln2}
-	s := serveSink(t, ln, withTLS(ca.Valid("mx1.test")))
-	d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool })
+	s := serveSink(t, ln, withTLS(ca.Issue(t, "mx1.test")))
+	d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool() })
 	defer d.Close()
 	rcpts := []string{"alice@example.net"}
 	delivered := want{status: Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250"}
