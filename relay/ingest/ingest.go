@@ -10,11 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"time"
 
 	"dkimrelay/dkim"
 	"dkimrelay/events"
+	"dkimrelay/internal/bufpool"
 	"dkimrelay/relay/queue"
 )
 
@@ -30,14 +30,14 @@ type Ingest struct {
 	log   *slog.Logger
 	now   func() time.Time
 
-	// writers recycles the body buffers from one message to the next,
-	// rather than allocating 32 KiB per message for the garbage collector.
-	writers sync.Pool
+	// writers recycles the body buffers from one message to the next.
+	writers *bufpool.Pool[*bufio.Writer, io.Writer]
 }
 
 // New returns an Ingest that queues into q and logs to log.
 func New(q *queue.Queue, log *slog.Logger) *Ingest {
-	return &Ingest{queue: q, log: log, now: time.Now}
+	return &Ingest{queue: q, log: log, now: time.Now,
+		writers: bufpool.New(func(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, bufferSize) })}
 }
 
 // Message is one message to queue, with its envelope.
@@ -137,26 +137,11 @@ func (in *Ingest) spool(draft *queue.Draft, signer *dkim.Signer, h *dkim.Header,
 	if signer != nil {
 		w = io.MultiWriter(draft, signer)
 	}
-	bw := in.writer(w)
-	defer in.putWriter(bw)
+	bw := in.writers.Get(w)
+	defer in.writers.Put(bw)
 	n, err := io.Copy(bw, body)
 	if err == nil {
 		err = bw.Flush()
 	}
 	return int64(h.Len()) + n, err
-}
-
-func (in *Ingest) writer(w io.Writer) *bufio.Writer {
-	if bw, ok := in.writers.Get().(*bufio.Writer); ok {
-		bw.Reset(w)
-		return bw
-	}
-	return bufio.NewWriterSize(w, bufferSize)
-}
-
-// putWriter returns a buffer, dropping its destination so that the pool
-// holds on to no draft.
-func (in *Ingest) putWriter(bw *bufio.Writer) {
-	bw.Reset(nil)
-	in.writers.Put(bw)
 }

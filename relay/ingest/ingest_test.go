@@ -8,50 +8,17 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	msgauth "github.com/emersion/go-msgauth/dkim"
 
 	"dkimrelay/dkim"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/relay/queue"
 )
-
-// logBuffer collects the JSON events an Ingest logs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) events(t *testing.T, name string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for _, line := range strings.Split(strings.TrimSpace(b.buf.String()), "\n") {
-		var ev map[string]any
-		if line == "" {
-			continue
-		}
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		if ev["msg"] == name {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
 
 func newKey(t *testing.T, domain, selector string) dkim.Key {
 	t.Helper()
@@ -167,15 +134,15 @@ func TestAccept(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logs := &logBuffer{}
-			in := New(q, slog.New(slog.NewJSONHandler(logs, nil)))
+			logs := &testkit.Logs{}
+			in := New(q, logs.Logger())
 			qid, err := in.Accept(tc.msg)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
 					t.Fatalf("Accept: %v, want %v", err, tc.wantErr)
 				}
-				if q.Len() != 0 || len(logs.events(t, "accepted")) != 0 {
-					t.Errorf("a failed Accept left %d messages queued and logged %v", q.Len(), logs.events(t, "accepted"))
+				if q.Len() != 0 || len(logs.Events("accepted")) != 0 {
+					t.Errorf("a failed Accept left %d messages queued and logged %v", q.Len(), logs.Events("accepted"))
 				}
 				q.Close()
 				return
@@ -204,7 +171,7 @@ func TestAccept(t *testing.T) {
 			if got := verify(t, wire, append(slices.Clone(signing), own...)); !slices.Equal(got, tc.wantSigs) {
 				t.Errorf("verified signatures of %v, want %v", got, tc.wantSigs)
 			}
-			evs := logs.events(t, "accepted")
+			evs := logs.Events("accepted")
 			if len(evs) != 1 {
 				t.Fatalf("%d accepted events, want 1", len(evs))
 			}

@@ -6,9 +6,11 @@
 package submission
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/authcheck"
+	"dkimrelay/internal/bufpool"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/ingest"
 	"dkimrelay/users"
@@ -89,12 +92,12 @@ type Server struct {
 	listeners []net.Listener
 	limit     *connLimit
 
-	buffers dataBuffers
+	readers *bufpool.Pool[*bufio.Reader, io.Reader] // DATA's read buffers
 }
 
 // New makes a Server; Listen then starts it.
 func New(cfg Config, b Backend, log *slog.Logger) *Server {
-	s := &Server{cfg: cfg, backend: b, log: log, now: time.Now}
+	s := &Server{cfg: cfg, backend: b, log: log, now: time.Now, readers: newDataReaders()}
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = cfg.Hostname
 	srv.TLSConfig = cfg.TLS

@@ -2,15 +2,9 @@ package submission
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/queue"
@@ -68,10 +63,11 @@ func testServer(tb testing.TB, snapshot func() *Snapshot) (string, *queue.Queue)
 	}
 	tb.Cleanup(func() { q.Close() })
 	log := slog.New(slog.DiscardHandler)
+	cert, _ := testkit.ServerCert(tb, "relay.test")
 	srv := New(Config{
 		Hostname:       "relay.test",
 		Listen:         []string{"127.0.0.1:0"},
-		TLS:            &tls.Config{Certificates: []tls.Certificate{benchCert(tb)}},
+		TLS:            &tls.Config{Certificates: []tls.Certificate{cert}},
 		MaxMessageSize: 10 << 20,
 		MaxRecipients:  100,
 		MaxHeaderSize:  1 << 20,
@@ -114,20 +110,6 @@ func testKeyring(tb testing.TB, selectors map[string]keys.Algorithm) *ingest.Key
 		tb.Fatal(errs)
 	}
 	return ingest.NewKeyring(snap, []string{"example.org"})
-}
-
-func benchCert(b testing.TB) tls.Certificate {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "relay.test"},
-		DNSNames: []string{"relay.test"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		b.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
 
 // benchMessage is a notification of about size bytes: the header fields
