@@ -32,6 +32,16 @@ const (
 // and RCPT and the comma-joined accepted recipients for DATA.
 type Replier func(p Phase, arg string) error
 
+// At is a Replier that answers f(arg) at phase p and accepts the others.
+func At(p Phase, f func(arg string) error) Replier {
+	return func(q Phase, arg string) error {
+		if q != p {
+			return nil
+		}
+		return f(arg)
+	}
+}
+
 // A DataHook runs when DATA begins, before the body is read: it may read
 // part of r, stall, or close c's connection. A non-nil error is the reply
 // to DATA and the message is not kept; nil lets the sink read the rest.
@@ -54,6 +64,11 @@ type Config struct {
 	AuthWithoutTLS bool
 	// RequireAuth answers 530 to MAIL until the client logged in.
 	RequireAuth bool
+
+	// Reply and DataHook are the first Replier and DataHook; SetReply and
+	// SetDataHook change them.
+	Reply    Replier
+	DataHook DataHook
 
 	// Discard keeps no messages (long runs); Arrived still sees them.
 	Discard bool
@@ -93,7 +108,7 @@ type Sink struct {
 
 // New returns a sink set up by cfg; Start serves it.
 func New(cfg Config) *Sink {
-	s := &Sink{cfg: cfg, attempts: map[string]int{}}
+	s := &Sink{cfg: cfg, attempts: map[string]int{}, reply: cfg.Reply, dataHook: cfg.DataHook}
 	srv := smtp.NewServer(smtp.BackendFunc(s.newSession))
 	srv.Domain = cfg.Hostname
 	if srv.Domain == "" {

@@ -14,6 +14,7 @@ package delivery
 import (
 	"bufio"
 	"crypto/tls"
+	"dkimrelay/internal/dotstuff"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -316,7 +317,7 @@ func (c *client) data(r io.Reader, finalTimeout time.Duration) (rep *reply, sent
 // reply; see data. A nil reply with an error means the final dot was not
 // sent.
 func (c *client) body(r io.Reader, finalTimeout time.Duration) (*reply, error) {
-	dw := newDotWriter(c.w)
+	dw := dotstuff.NewWriter(c.w)
 	if _, err := io.Copy(dw, r); err != nil {
 		// Do not send the final dot: the server must not take a
 		// truncated message. The caller closes the connection.

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
 )
@@ -41,7 +43,7 @@ dead.test. A 127.0.0.4
 		t.Fatal(err)
 	}
 	var lns []net.Listener
-	e.port, lns = listenSame(t, "127.0.0.2", "127.0.0.3")
+	e.port, lns = testkit.ListenSame(t, "127.0.0.2", "127.0.0.3")
 	e.ln2, e.ln3 = lns[0], lns[1]
 	return e
 }
@@ -111,7 +113,7 @@ func check(t *testing.T, got []Result, rcpts []string, wants ...want) {
 }
 
 func TestDeliverTLSAndPlain(t *testing.T) {
-	cert, _ := selfSigned(t, []string{"mx1.test"}, nil)
+	cert := testkit.SelfSigned(t, "mx1.test")
 	badTLS := &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		return nil, errors.New("no certificate today")
 	}}
@@ -123,7 +125,7 @@ func TestDeliverTLSAndPlain(t *testing.T) {
 		{"starttls", []sinkOption{withTLS(cert)}, "TLS1.3"},
 		{"plaintext", nil, ""},
 		// The handshake fails: the same host is retried without TLS.
-		{"handshake failure falls back to plaintext", []sinkOption{func(s *sink) { s.srv.TLSConfig = badTLS }}, ""},
+		{"handshake failure falls back to plaintext", []sinkOption{func(c *smtpsink.Config) { c.TLS = badTLS }}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,12 +138,12 @@ func TestDeliverTLSAndPlain(t *testing.T) {
 			w := want{status: Delivered, code: 250, mx: "mx1.test", tls: tt.wantTLS, enhanced: "2.0.0", reply: "mx1.test said: 250 2.0.0"}
 			check(t, got, rcpts, w, w)
 
-			rec := s.received()
+			rec := s.Messages()
 			if len(rec) != 1 {
 				t.Fatalf("sink got %d transactions, want 1", len(rec))
 			}
 			r := rec[0]
-			if r.From != "app@relay.test" || strings.Join(r.Rcpts, ",") != strings.Join(rcpts, ",") ||
+			if r.From != "app@relay.test" || strings.Join(r.To, ",") != strings.Join(rcpts, ",") ||
 				r.Helo != "relay.test" || r.TLS != (tt.wantTLS != "") {
 				t.Errorf("sink saw %+v", r)
 			}
@@ -159,7 +161,7 @@ func TestMXFallback(t *testing.T) {
 	e := newEnv(t)
 	s := serveSink(t, e.ln2)
 	// mx2.test (127.0.0.3) greets with 421; dead.test refuses connections.
-	rawPeer(t, e.ln3, func(c net.Conn) { io.WriteString(c, "421 4.3.2 mx2.test busy, try later\r\n") })
+	testkit.ServeRaw(t, e.ln3, func(c net.Conn) { io.WriteString(c, "421 4.3.2 mx2.test busy, try later\r\n") })
 	e.dns.Add(
 		"refused.example. MX 10 dead.test.", "refused.example. MX 20 mx1.test.",
 		"busy.example. MX 10 mx2.test.", "busy.example. MX 20 mx1.test.",
@@ -185,7 +187,7 @@ func TestMXFallback(t *testing.T) {
 			check(t, d.Deliver(context.Background(), message(body, rcpts...)), rcpts, tt.want)
 		})
 	}
-	if n := len(s.received()); n != 3 {
+	if n := len(s.Messages()); n != 3 {
 		t.Errorf("mx1 got %d transactions, want 3", n)
 	}
 }
@@ -224,7 +226,7 @@ func TestDNSOutcomes(t *testing.T) {
 			check(t, d.Deliver(context.Background(), message(body, tt.rcpt)), []string{tt.rcpt}, tt.want)
 		})
 	}
-	if n := len(s.received()); n != 2 {
+	if n := len(s.Messages()); n != 2 {
 		t.Errorf("sink got %d transactions, want 2 (implicit MX and IP literal)", n)
 	}
 }
@@ -239,7 +241,7 @@ func TestLocalAddrs(t *testing.T) {
 	if got[0].Status != Delivered {
 		t.Fatalf("got %+v", got[0])
 	}
-	if rec := s.received(); len(rec) != 1 || rec[0].Remote != "127.0.0.5" {
+	if rec := s.Messages(); len(rec) != 1 || rec[0].Remote != "127.0.0.5" {
 		t.Errorf("sink saw the connection from %+v, want 127.0.0.5", rec)
 	}
 

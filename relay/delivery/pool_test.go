@@ -3,6 +3,8 @@ package delivery
 import (
 	"bufio"
 	"context"
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 	"net"
 	"strings"
 	"sync"
@@ -51,8 +53,8 @@ func TestSessionReuse(t *testing.T) {
 	tests := []struct {
 		name      string
 		cfg       func(*Config)
-		between   func(*countingListener, *sink) // after each delivery
-		onMail    func(n int) error              // n counts MAIL commands from 1
+		between   func(*countingListener, *smtpsink.Sink) // after each delivery
+		onMail    func(n int) error                       // n counts MAIL commands from 1
 		wantConns int
 	}{
 		{name: "one session for all", wantConns: 1},
@@ -61,7 +63,7 @@ func TestSessionReuse(t *testing.T) {
 			// The server dropped the idle session: each message notices
 			// at MAIL FROM and goes on a new connection, unharmed.
 			name:      "server closed the idle session",
-			between:   func(l *countingListener, _ *sink) { l.dropAll(); time.Sleep(20 * time.Millisecond) },
+			between:   func(l *countingListener, _ *smtpsink.Sink) { l.dropAll(); time.Sleep(20 * time.Millisecond) },
 			wantConns: 3,
 		},
 		{
@@ -78,7 +80,7 @@ func TestSessionReuse(t *testing.T) {
 		{
 			name:      "idle timeout passed",
 			cfg:       func(c *Config) { c.ReuseIdle = 30 * time.Millisecond },
-			between:   func(*countingListener, *sink) { time.Sleep(150 * time.Millisecond) },
+			between:   func(*countingListener, *smtpsink.Sink) { time.Sleep(150 * time.Millisecond) },
 			wantConns: 3,
 		},
 	}
@@ -86,12 +88,11 @@ func TestSessionReuse(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.dns.Add("example.net. MX 10 mx1.test.")
-			cert, _ := selfSigned(t, []string{"mx1.test"}, nil)
+			cert := testkit.SelfSigned(t, "mx1.test")
 			ln := &countingListener{Listener: e.ln2}
-			s := serveSink(t, ln, withTLS(cert))
 			var mu sync.Mutex
 			mails := 0
-			s.onMail = func(string) error {
+			s := serveSink(t, ln, withTLS(cert), withReply(smtpsink.At(smtpsink.Mail, func(string) error {
 				mu.Lock()
 				mails++
 				n := mails
@@ -100,7 +101,7 @@ func TestSessionReuse(t *testing.T) {
 					return tt.onMail(n)
 				}
 				return nil
-			}
+			})))
 			var mods []func(*Config)
 			if tt.cfg != nil {
 				mods = append(mods, tt.cfg)
@@ -118,7 +119,7 @@ func TestSessionReuse(t *testing.T) {
 			if n := ln.count(); n != tt.wantConns {
 				t.Errorf("%d connections for 3 messages, want %d", n, tt.wantConns)
 			}
-			got := s.received()
+			got := s.Messages()
 			if len(got) != 3 {
 				t.Fatalf("sink has %d messages, want 3", len(got))
 			}
@@ -151,7 +152,7 @@ func TestSessionReuseConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if got := len(s.received()); got != n {
+	if got := len(s.Messages()); got != n {
 		t.Errorf("sink has %d messages, want %d", got, n)
 	}
 	if c := ln.count(); c > 3 {
@@ -222,7 +223,7 @@ func TestPipelining(t *testing.T) {
 			e := newEnv(t)
 			e.dns.Add("example.net. MX 10 mx1.test.")
 			got := make(chan []string, 1)
-			rawPeer(t, e.ln2, func(conn net.Conn) {
+			testkit.ServeRaw(t, e.ln2, func(conn net.Conn) {
 				conn.SetDeadline(time.Now().Add(5 * time.Second))
 				r := bufio.NewReader(conn)
 				say := func(s string) { conn.Write([]byte(s + "\r\n")) }

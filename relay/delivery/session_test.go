@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 )
 
@@ -150,8 +151,9 @@ func TestSessionTLSMinimum(t *testing.T) {
 	} {
 		t.Run(tt.req.Level.String(), func(t *testing.T) {
 			e := newEnv(t)
-			s := serveSink(t, e.ln2)
-			s.srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{good}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+			serveSink(t, e.ln2, func(c *smtpsink.Config) {
+				c.TLS = &tls.Config{Certificates: []tls.Certificate{good}, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}
+			})
 			d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool() })
 			end, o, _ := openTo(t, d, e.port, tt.req)
 			if end != tt.want || (o != nil && !strings.Contains(o.Reply, tt.reason)) {
@@ -218,7 +220,7 @@ func TestSessionPoolKeepsRequirements(t *testing.T) {
 	if n := ln.count(); n != 2 {
 		t.Errorf("%d connections, want 2: one opportunistic, one verified used twice", n)
 	}
-	if n := len(s.received()); n != 3 {
+	if n := len(s.Messages()); n != 3 {
 		t.Errorf("sink has %d messages, want 3", n)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver"
 )
 
@@ -34,7 +35,7 @@ func (b *syncBuffer) String() string {
 
 func TestSmarthost(t *testing.T) {
 	const password = "s3cret-Pa55"
-	cert, pool := selfSigned(t, []string{"smarthost.test"}, nil)
+	cert, pool := testkit.ServerCert(t, "smarthost.test")
 	users := map[string]string{"relay": password}
 
 	tests := []struct {
@@ -92,15 +93,12 @@ func TestSmarthost(t *testing.T) {
 			got := d.Deliver(context.Background(), message(body, rcpts...))
 			check(t, got, rcpts, tt.want, tt.want)
 
-			s.mu.Lock()
-			authSeen := s.authSeen
-			s.mu.Unlock()
-			if authSeen != tt.wantAuth {
+			if authSeen := s.Stats().AuthAttempts; authSeen != tt.wantAuth {
 				t.Errorf("sink saw %d AUTH attempts, want %d", authSeen, tt.wantAuth)
 			}
-			rec := s.received()
+			rec := s.Messages()
 			if tt.want.status == Delivered {
-				if len(rec) != 1 || strings.Join(rec[0].Rcpts, ",") != "a@one.example,b@two.example" ||
+				if len(rec) != 1 || strings.Join(rec[0].To, ",") != "a@one.example,b@two.example" ||
 					rec[0].User != tt.wantUser || !rec[0].TLS {
 					t.Errorf("sink got %+v, want one TLS transaction for both recipients by %q", rec, tt.wantUser)
 				}

@@ -2,6 +2,8 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 	"errors"
 	"io"
 	"net"
@@ -18,15 +20,15 @@ func TestRecipientReplies(t *testing.T) {
 	e := newEnv(t)
 	e.dns.Add("example.net. MX 10 mx1.test.")
 	s := serveSink(t, e.ln2)
-	s.onRcpt = func(to string) error {
+	s.SetReply(smtpsink.At(smtpsink.Rcpt, func(to string) error {
 		switch {
 		case strings.HasPrefix(to, "unknown@"):
-			return smtpErr(550, "5.1.1", "no such user")
+			return testkit.SMTPError(550, "5.1.1", "no such user")
 		case strings.HasPrefix(to, "full@"):
-			return smtpErr(452, "4.2.2", "mailbox full")
+			return testkit.SMTPError(452, "4.2.2", "mailbox full")
 		}
 		return nil
-	}
+	}))
 	d := e.deliverer(t)
 
 	rcpts := []string{"ok@example.net", "unknown@example.net", "full@example.net", "ok2@example.net"}
@@ -37,8 +39,8 @@ func TestRecipientReplies(t *testing.T) {
 		want{status: Transient, code: 452, mx: "mx1.test", enhanced: "4.2.2", reply: "mx1.test said: 452 4.2.2 mailbox full"},
 		ok,
 	)
-	rec := s.received()
-	if len(rec) != 1 || strings.Join(rec[0].Rcpts, ",") != "ok@example.net,ok2@example.net" {
+	rec := s.Messages()
+	if len(rec) != 1 || strings.Join(rec[0].To, ",") != "ok@example.net,ok2@example.net" {
 		t.Errorf("sink got %+v", rec)
 	}
 
@@ -48,38 +50,37 @@ func TestRecipientReplies(t *testing.T) {
 	if got[0].Status != Permanent || got[1].Status != Transient {
 		t.Errorf("got %+v", got)
 	}
-	if n := len(s.received()); n != 1 {
+	if n := len(s.Messages()); n != 1 {
 		t.Errorf("a message was sent with no accepted recipient")
 	}
 }
 
 func TestTransactionReplies(t *testing.T) {
 	tests := []struct {
-		name  string
-		setup func(*sink)
-		want  want
+		name string
+		sink sinkOption
+		want want
 	}{
-		{"5xx after DATA", func(s *sink) { s.onData = func([]byte) error { return smtpErr(554, "5.7.1", "spam detected") } },
+		{"5xx after DATA", withReply(smtpsink.At(smtpsink.Data, func(string) error { return testkit.SMTPError(554, "5.7.1", "spam detected") })),
 			want{status: Permanent, code: 554, mx: "mx1.test", enhanced: "5.7.1", reply: "mx1.test said: 554 5.7.1 spam detected"}},
-		{"4xx after DATA", func(s *sink) { s.onData = func([]byte) error { return smtpErr(451, "4.7.1", "greylisted") } },
+		{"4xx after DATA", withReply(smtpsink.At(smtpsink.Data, func(string) error { return testkit.SMTPError(451, "4.7.1", "greylisted") })),
 			want{status: Transient, code: 451, mx: "mx1.test", enhanced: "4.7.1", reply: "451 4.7.1 greylisted"}},
-		{"5xx to MAIL FROM", func(s *sink) { s.onMail = func(string) error { return smtpErr(553, "5.7.1", "sender rejected") } },
+		{"5xx to MAIL FROM", withReply(smtpsink.At(smtpsink.Mail, func(string) error { return testkit.SMTPError(553, "5.7.1", "sender rejected") })),
 			want{status: Permanent, code: 553, mx: "mx1.test", enhanced: "5.7.1", reply: "553 5.7.1 sender rejected"}},
-		{"4xx to MAIL FROM", func(s *sink) { s.onMail = func(string) error { return smtpErr(421, "4.7.0", "too many connections") } },
+		{"4xx to MAIL FROM", withReply(smtpsink.At(smtpsink.Mail, func(string) error { return testkit.SMTPError(421, "4.7.0", "too many connections") })),
 			want{status: Transient, code: 421, mx: "mx1.test", reply: "421 4.7.0 too many connections"}},
-		{"size over the advertised limit", func(s *sink) { s.srv.MaxMessageBytes = 10 },
+		{"size over the advertised limit", func(c *smtpsink.Config) { c.MaxMessageBytes = 10 },
 			want{status: Permanent, mx: "mx1.test", enhanced: "5.3.4", reply: "exceeds the 10-byte limit of mx1.test"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
 			e.dns.Add("example.net. MX 10 mx1.test.")
-			s := serveSink(t, e.ln2)
-			tt.setup(s)
+			s := serveSink(t, e.ln2, tt.sink)
 			rcpts := []string{"a@example.net", "b@example.net"}
 			got := e.deliverer(t).Deliver(context.Background(), message(body, rcpts...))
 			check(t, got, rcpts, tt.want, tt.want)
-			if n := len(s.received()); n != 0 {
+			if n := len(s.Messages()); n != 0 {
 				t.Errorf("sink recorded %d delivered transactions", n)
 			}
 		})
@@ -98,11 +99,11 @@ func TestTwoDomainsInOneCall(t *testing.T) {
 		want{status: Delivered, code: 250, mx: "mx2.test", reply: "250"},
 		want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"},
 	)
-	r1, r2 := s1.received(), s2.received()
-	if len(r1) != 1 || strings.Join(r1[0].Rcpts, ",") != "x@a.example,z@A.example" {
+	r1, r2 := s1.Messages(), s2.Messages()
+	if len(r1) != 1 || strings.Join(r1[0].To, ",") != "x@a.example,z@A.example" {
 		t.Errorf("mx1 got %+v, want one transaction for x and z", r1)
 	}
-	if len(r2) != 1 || strings.Join(r2[0].Rcpts, ",") != "y@b.example" {
+	if len(r2) != 1 || strings.Join(r2[0].To, ",") != "y@b.example" {
 		t.Errorf("mx2 got %+v, want one transaction for y", r2)
 	}
 }
@@ -142,7 +143,7 @@ func TestExtensions(t *testing.T) {
 			s := serveSink(t, e.ln2, opts...)
 			got := e.deliverer(t).Deliver(context.Background(), message(tt.data, tt.rcpt))
 			check(t, got, []string{tt.rcpt}, tt.want)
-			rec := s.received()
+			rec := s.Messages()
 			if !tt.delivered {
 				if len(rec) != 0 {
 					t.Errorf("sink got %+v", rec)
@@ -171,7 +172,7 @@ func TestMixedUTF8Recipients(t *testing.T) {
 	check(t, got, rcpts,
 		want{status: Permanent, mx: "mx1.test", enhanced: "5.6.7", reply: "SMTPUTF8"},
 		want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"})
-	if rec := s.received(); len(rec) != 1 || strings.Join(rec[0].Rcpts, ",") != "joe@example.net" {
+	if rec := s.Messages(); len(rec) != 1 || strings.Join(rec[0].To, ",") != "joe@example.net" {
 		t.Errorf("sink got %+v", rec)
 	}
 }
@@ -184,7 +185,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 	t.Run("no greeting", func(t *testing.T) {
 		e := newEnv(t)
 		e.dns.Add("example.net. MX 10 mx1.test.")
-		rawPeer(t, e.ln2, func(c net.Conn) { io.Copy(io.Discard, c) })
+		testkit.ServeRaw(t, e.ln2, func(c net.Conn) { io.Copy(io.Discard, c) })
 		got := e.deliverer(t, short).Deliver(context.Background(), message(body, "u@example.net"))
 		check(t, got, []string{"u@example.net"},
 			want{status: Transient, mx: "mx1.test", enhanced: "4.4.2", reply: "waiting for the greeting: timed out"})
@@ -195,7 +196,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		s := serveSink(t, e.ln2)
 		release := make(chan struct{})
 		t.Cleanup(func() { close(release) })
-		s.onDataStart = func(*smtp.Conn, io.Reader) error { <-release; return nil }
+		s.SetDataHook(func(*smtp.Conn, io.Reader) error { <-release; return nil })
 		rcpts := []string{"a@example.net", "b@example.net"}
 		got := e.deliverer(t, short).Deliver(context.Background(), message(body, rcpts...))
 		w := want{status: Transient, mx: "mx1.test", reply: "waiting for the reply to the end of the message: timed out"}
@@ -205,11 +206,11 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		e := newEnv(t)
 		e.dns.Add("example.net. MX 10 mx1.test.")
 		s := serveSink(t, e.ln2)
-		s.onDataStart = func(c *smtp.Conn, r io.Reader) error {
+		s.SetDataHook(func(c *smtp.Conn, r io.Reader) error {
 			io.CopyN(io.Discard, r, 1000)
 			c.Conn().Close()
-			return errDropped
-		}
+			return errors.New("dropped")
+		})
 		big := body + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 1<<14)
 		got := e.deliverer(t).Deliver(context.Background(), message(big, "u@example.net"))
 		check(t, got, []string{"u@example.net"}, want{status: Transient, mx: "mx1.test", enhanced: "4.4.2", reply: "lost connection with mx1.test[127.0.0.2]"})
@@ -221,7 +222,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		release := make(chan struct{})
 		t.Cleanup(func() { close(release) })
-		s.onDataStart = func(*smtp.Conn, io.Reader) error { cancel(); <-release; return nil }
+		s.SetDataHook(func(*smtp.Conn, io.Reader) error { cancel(); <-release; return nil })
 		got := e.deliverer(t).Deliver(ctx, message(body, "u@example.net"))
 		check(t, got, []string{"u@example.net"}, want{status: Transient, mx: "mx1.test", enhanced: "4.4.7", reply: "delivery interrupted"})
 	})
@@ -233,7 +234,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		m.Open = func() (io.ReadCloser, error) { return nil, errors.New("disk on fire") }
 		got := e.deliverer(t).Deliver(context.Background(), m)
 		check(t, got, []string{"u@example.net"}, want{status: Transient, reply: "disk on fire"})
-		if len(s.received()) != 0 {
+		if len(s.Messages()) != 0 {
 			t.Error("something was delivered")
 		}
 	})
@@ -243,7 +244,7 @@ func TestMaxPerDomain(t *testing.T) {
 	e := newEnv(t)
 	e.dns.Add("example.net. MX 10 mx1.test.")
 	s := serveSink(t, e.ln2)
-	s.onDataStart = func(*smtp.Conn, io.Reader) error { time.Sleep(100 * time.Millisecond); return nil }
+	s.SetDataHook(func(*smtp.Conn, io.Reader) error { time.Sleep(100 * time.Millisecond); return nil })
 	d := e.deliverer(t, func(c *Config) { c.MaxPerDomain = 1 })
 	var wg sync.WaitGroup
 	for i := range 3 {
@@ -255,10 +256,8 @@ func TestMaxPerDomain(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.maxActiv != 1 {
-		t.Errorf("%d sessions at once for one domain, want at most 1", s.maxActiv)
+	if n := s.Stats().MaxInData; n != 1 {
+		t.Errorf("%d sessions at once for one domain, want at most 1", n)
 	}
 	if len(d.limit.slots) != 0 {
 		t.Errorf("limiter kept %d idle entries", len(d.limit.slots))

@@ -1,21 +1,17 @@
 package submission
 
 import (
-	"bufio"
-	"errors"
-	"fmt"
 	"io"
 	"log"
 	"net"
-	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/users"
 )
 
@@ -77,28 +73,23 @@ func (p *rcptParser) rcpt(tb testing.TB, arg string) (int, string) {
 	client, server := net.Pipe()
 	defer client.Close()
 	p.conns <- server
-	client.SetDeadline(time.Now().Add(10 * time.Second))
-	r := textproto.NewReader(bufio.NewReader(client))
-	read := func() int {
-		code, _, err := r.ReadResponse(0)
-		var te *textproto.Error
-		if err != nil && !errors.As(err, &te) {
-			tb.Fatalf("reading reply: %v", err)
+	c := testkit.NewRaw(tb, client)
+	read := func(rp testkit.Reply) int {
+		if rp.Err != nil {
+			tb.Fatalf("reading reply: %v", rp.Err)
 		}
-		return code
+		return rp.Code
 	}
-	read()
+	read(c.Reply())
 	p.mu.Lock()
 	p.seen = ""
 	p.mu.Unlock()
 	for _, cmd := range []string{"EHLO test", "MAIL FROM:<app@example.org>"} {
-		fmt.Fprintf(client, "%s\r\n", cmd)
-		if code := read(); code != 250 {
+		if code := read(c.Cmd(cmd)); code != 250 {
 			tb.Fatalf("%s: %d", cmd, code)
 		}
 	}
-	fmt.Fprintf(client, "RCPT TO:%s\r\n", arg)
-	code := read()
+	code := read(c.Cmd("RCPT TO:" + arg))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return code, p.seen

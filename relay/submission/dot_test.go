@@ -3,8 +3,8 @@ package submission
 import (
 	"bufio"
 	"bytes"
+	"dkimrelay/internal/dotstuff"
 	"io"
-	"net/textproto"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -16,13 +16,18 @@ import (
 // second message in it.
 var lenientEnds = []string{"\r\n.\r\n", "\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n", "\r.\n", "\n.\r", "\r.\r\n"}
 
-// encodeData is the message as delivery sends it after DATA: dot-stuffed
-// by net/textproto's DotWriter, ended by the final dot.
-func encodeData(msg []byte) []byte {
+// encodeData is the message as delivery sends it after DATA: copied from
+// the spool through the egress writer (internal/dotstuff), in the pieces
+// a slow reader gives, and ended by the final dot.
+func encodeData(t *testing.T, msg []byte) []byte {
 	var buf bytes.Buffer
-	w := textproto.NewWriter(bufio.NewWriter(&buf)).DotWriter()
-	w.Write(msg)
-	w.Close()
+	w := dotstuff.NewWriter(bufio.NewWriter(&buf))
+	if _, err := io.Copy(w, iotest.HalfReader(bytes.NewReader(msg))); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
 	return buf.Bytes()
 }
 
@@ -68,7 +73,7 @@ func FuzzEgressDots(f *testing.F) {
 		if err != nil {
 			return // refused: nothing goes out
 		}
-		wire := encodeData(msg)
+		wire := encodeData(t, msg)
 		end := len(wire) - len(".\r\n")
 		for _, le := range lenientEnds {
 			// A lenient end whose dot is the final dot is the real end.
@@ -82,7 +87,7 @@ func FuzzEgressDots(f *testing.F) {
 		}
 		want := msg
 		if !bytes.HasSuffix(want, []byte("\r\n")) {
-			// DotWriter ends the last line, even an empty one.
+			// The egress writer ends the last line, even an empty one.
 			want = append(append([]byte(nil), want...), "\r\n"...)
 		}
 		if !bytes.Equal(back, want) {

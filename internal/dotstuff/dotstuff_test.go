@@ -1,4 +1,4 @@
-package delivery
+package dotstuff
 
 import (
 	"bufio"
@@ -8,11 +8,11 @@ import (
 	"testing"
 )
 
-// stuffed is p written through dotWriter in pieces of at most chunk bytes.
+// stuffed is p written through Writer in pieces of at most chunk bytes.
 func stuffed(p []byte, chunk int) []byte {
 	var buf bytes.Buffer
 	bw := bufio.NewWriterSize(&buf, 64)
-	d := newDotWriter(bw)
+	d := NewWriter(bw)
 	for len(p) > 0 {
 		n := min(chunk, len(p))
 		d.Write(p[:n])
@@ -65,7 +65,7 @@ func (failWriter) Write([]byte) (int, error) { return 0, errors.New("connection 
 
 // An error of the connection is returned, not swallowed.
 func TestDotWriterError(t *testing.T) {
-	d := newDotWriter(bufio.NewWriterSize(failWriter{}, 16))
+	d := NewWriter(bufio.NewWriterSize(failWriter{}, 16))
 	big := bytes.Repeat([]byte("0123456789\r\n"), 10)
 	if _, err := d.Write(big); err == nil {
 		t.Error("Write over a failing connection returned no error")
@@ -75,7 +75,7 @@ func TestDotWriterError(t *testing.T) {
 	}
 }
 
-// FuzzDotWriter holds dotWriter to net/textproto's DotWriter byte for
+// FuzzDotWriter holds Writer to net/textproto's DotWriter byte for
 // byte, however the message is cut into writes, for every message without
 // a bare CR (after which DotWriter's state machine writes "\r\r\n" as
 // "\r\r\r\n"; the spool never holds one).

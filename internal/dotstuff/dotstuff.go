@@ -1,11 +1,14 @@
-package delivery
+// Package dotstuff writes a message as the DATA of an outgoing SMTP
+// transaction: the relay's one egress encoding, used by delivery and held
+// by the tests to what a strict receiver reads back.
+package dotstuff
 
 import (
 	"bufio"
 	"bytes"
 )
 
-// dotWriter writes a message as the DATA of RFC 5321 section 4.5.2: a
+// Writer writes a message as the DATA of RFC 5321 section 4.5.2: a
 // period that starts a line is doubled (dot-stuffing), every line ends in
 // CRLF (a bare LF gets its CR), and Close ends the data with CRLF "." CRLF.
 //
@@ -15,16 +18,18 @@ import (
 // server refuses it), but a line at a time rather than a byte at a time: the
 // spool's messages already end their lines in CRLF, so most of a message
 // goes to the buffer in one copy per line, which matters for large ones.
-type dotWriter struct {
+type Writer struct {
 	w         *bufio.Writer
 	lineStart bool // the next byte begins a line
 	prevCR    bool // the last byte written was a CR
 	empty     bool // nothing written yet
 }
 
-func newDotWriter(w *bufio.Writer) *dotWriter { return &dotWriter{w: w, lineStart: true, empty: true} }
+// NewWriter returns a Writer that writes to w; Close flushes w.
+func NewWriter(w *bufio.Writer) *Writer { return &Writer{w: w, lineStart: true, empty: true} }
 
-func (d *dotWriter) Write(p []byte) (int, error) {
+// Write writes p, dot-stuffed, with every line ended in CRLF.
+func (d *Writer) Write(p []byte) (int, error) {
 	n := len(p)
 	if n > 0 {
 		d.empty = false
@@ -63,7 +68,7 @@ func (d *dotWriter) Write(p []byte) (int, error) {
 // Close ends the last line if it is open and writes the final ".", then
 // flushes. An empty message is sent as one empty line, as net/textproto
 // does.
-func (d *dotWriter) Close() error {
+func (d *Writer) Close() error {
 	switch {
 	case d.lineStart && !d.empty:
 	case d.prevCR:
