@@ -1,8 +1,10 @@
 package authcheck
 
 import (
+	"dkimrelay/config"
 	"fmt"
 	"net"
+	"net/netip"
 )
 
 // EgressIPs returns the addresses receivers will see mail come from: the
@@ -11,22 +13,18 @@ import (
 // see, and its SPF is the upstream provider's affair, so only configured
 // addresses are returned. note explains, for the log, why the list is
 // empty when it is.
-func EgressIPs(configured []string, mode string) (ips []net.IP, note string, err error) {
-	for _, s := range configured {
-		ip := net.ParseIP(s)
-		if ip == nil {
-			return nil, "", fmt.Errorf("delivery.egress_ips: %q is not an IP address", s)
-		}
-		ips = append(ips, ip)
+func EgressIPs(configured []netip.Addr, mode config.DeliveryMode) (ips []net.IP, note string) {
+	for _, a := range configured {
+		ips = append(ips, net.IP(a.AsSlice()))
 	}
 	if len(ips) > 0 {
-		return ips, "", nil
+		return ips, ""
 	}
-	if mode == "outbox" {
-		return nil, "outbox mode: messages are written to files and never leave this machine, so SPF is not checked", nil
+	if mode == config.ModeOutbox {
+		return nil, "outbox mode: messages are written to files and never leave this machine, so SPF is not checked"
 	}
-	if mode == "smarthost" {
-		return nil, "smarthost mode without delivery.egress_ips: the smarthost's SPF is its provider's affair, so SPF is not checked", nil
+	if mode == config.ModeSmarthost {
+		return nil, "smarthost mode without delivery.egress_ips: the smarthost's SPF is its provider's affair, so SPF is not checked"
 	}
 	var private []string
 	for _, ip := range DetectEgress() {
@@ -39,12 +37,12 @@ func EgressIPs(configured []string, mode string) (ips []net.IP, note string, err
 		ips = append(ips, ip)
 	}
 	if len(ips) == 0 && len(private) > 0 {
-		return nil, fmt.Sprintf("the detected address %s is private (the relay is behind NAT): SPF is not checked; set delivery.egress_ips to the public address", private[0]), nil
+		return nil, fmt.Sprintf("the detected address %s is private (the relay is behind NAT): SPF is not checked; set delivery.egress_ips to the public address", private[0])
 	}
 	if len(ips) == 0 {
-		return nil, "no route to the outside found and delivery.egress_ips is empty: SPF is not checked; set delivery.egress_ips", nil
+		return nil, "no route to the outside found and delivery.egress_ips is empty: SPF is not checked; set delivery.egress_ips"
 	}
-	return ips, "", nil
+	return ips, ""
 }
 
 // DetectEgress asks the kernel which local address it would use toward the

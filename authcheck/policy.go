@@ -6,29 +6,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 
 	"blitiri.com.ar/go/spf"
 
+	"dkimrelay/config"
 	"dkimrelay/events"
 	"dkimrelay/resolver"
 )
 
-// Policy values of delivery.spf_policy.
-const (
-	PolicyReject = "reject" // refuse what receivers would reject
-	PolicyWarn   = "warn"   // log it only
-	PolicyOff    = "off"    // check nothing
-)
-
 // SenderOptions configure a SenderPolicy.
 type SenderOptions struct {
-	// Policy is delivery.spf_policy: "reject", "warn" or "off".
-	Policy string
+	// Policy is delivery.spf_policy.
+	Policy config.SPFPolicy
 	// EgressIPs and Mode are delivery.egress_ips and delivery.mode, from
 	// which EgressIPs finds the addresses receivers see.
-	EgressIPs []string
-	Mode      string
+	EgressIPs []netip.Addr
+	Mode      config.DeliveryMode
 	// Hostname is the relay's HELO name (SPF's %{h} macro).
 	Hostname string
 	Resolver *resolver.Resolver
@@ -41,7 +36,7 @@ type SenderOptions struct {
 // accepted, what the receiver would reject, so the application can still
 // report it; under "warn" it only logs. It is safe for concurrent use.
 type SenderPolicy struct {
-	policy string
+	policy config.SPFPolicy
 	ips    []net.IP
 	spf    *SPF
 	dmarc  *DMARC
@@ -58,16 +53,13 @@ func NewSenderPolicy(o SenderOptions) (*SenderPolicy, error) {
 		dmarc:  NewDMARC(o.Resolver, nil),
 		log:    o.Log,
 	}
-	if p.policy == PolicyOff {
+	if p.policy == config.SPFOff {
 		return p, nil
 	}
-	ips, note, err := EgressIPs(o.EgressIPs, o.Mode)
-	if err != nil {
-		return nil, err
-	}
+	ips, note := EgressIPs(o.EgressIPs, o.Mode)
 	p.ips = ips
 	if note != "" {
-		if o.Mode != "mx" {
+		if o.Mode != config.ModeMX {
 			p.log.Info("spf", "detail", note)
 		} else {
 			p.log.Warn("spf", "detail", note)
@@ -77,21 +69,21 @@ func NewSenderPolicy(o SenderOptions) (*SenderPolicy, error) {
 	for i, ip := range ips {
 		addrs[i] = ip.String()
 	}
-	p.log.Info("egress", "ips", addrs, "spf_policy", p.policy)
+	p.log.Info("egress", "ips", addrs, "spf_policy", string(p.policy))
 	return p, nil
 }
 
 // CheckSender runs SPF's check_host for each egress address against the
 // MAIL FROM domain, and logs each result.
 func (p *SenderPolicy) CheckSender(ctx context.Context, from string) Verdict {
-	if p.policy == PolicyOff || len(p.ips) == 0 {
+	if p.policy == config.SPFOff || len(p.ips) == 0 {
 		return pass
 	}
 	for _, ip := range p.ips {
 		r := p.spf.Check(ctx, ip, from)
 		events.SPFCheck{Domain: r.Domain, IP: ip.String(), Result: string(r.Result),
-			Detail: r.Reason(), Cached: r.Cached, Policy: p.policy}.Log(p.log)
-		if p.policy != PolicyReject {
+			Detail: r.Reason(), Cached: r.Cached, Policy: string(p.policy)}.Log(p.log)
+		if p.policy != config.SPFReject {
 			continue
 		}
 		if v := spfVerdict(r); !v.Passed() {
@@ -125,7 +117,7 @@ func spfVerdict(r SPFResult) Verdict {
 // of the two to pass, but the relay asks for both: the SPF path keeps the
 // message passing when a list or forwarder breaks its signature.
 func (p *SenderPolicy) CheckAlignment(ctx context.Context, mailFrom, fromDomain string, dkimDomains []string) Verdict {
-	if p.policy == PolicyOff || len(dkimDomains) == 0 {
+	if p.policy == config.SPFOff || len(dkimDomains) == 0 {
 		// Without a key the message is refused for that, with a reply
 		// that says so.
 		return pass
@@ -135,11 +127,11 @@ func (p *SenderPolicy) CheckAlignment(ctx context.Context, mailFrom, fromDomain 
 	a := CheckAlignment(policy, fromDomain, mailFromDomain, dkimDomains)
 	problems := a.Problems()
 	attrs := []any{"domain", a.FromDomain, "mail_from_domain", a.MailFromDomain, "dkim_domains", dkimDomains,
-		"dkim_aligned", a.DKIMAligned, "spf_aligned", a.SPFAligned, "policy", p.policy}
+		"dkim_aligned", a.DKIMAligned, "spf_aligned", a.SPFAligned, "policy", string(p.policy)}
 	switch {
 	case errors.Is(err, ErrDMARCTemporary):
 		p.log.Warn("dmarc", append(attrs, "result", "temperror", "detail", err.Error())...)
-		if p.policy == PolicyReject {
+		if p.policy == config.SPFReject {
 			return Verdict{TempFail, fmt.Sprintf("DMARC record of %s could not be looked up: %v", a.FromDomain, err)}
 		}
 		return pass
@@ -163,7 +155,7 @@ func (p *SenderPolicy) CheckAlignment(ctx context.Context, mailFrom, fromDomain 
 		return pass
 	}
 	p.log.Warn("dmarc", append(attrs, "result", "misaligned", "detail", strings.Join(problems, "; "))...)
-	if p.policy != PolicyReject {
+	if p.policy != config.SPFReject {
 		return pass
 	}
 	// One problem a line keeps each reply line within RFC 5321's 512

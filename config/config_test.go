@@ -1,8 +1,11 @@
 package config
 
 import (
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,15 +28,15 @@ name = "Example.ORG."
 		{"listen", c.Submission.Listen, []string{"127.0.0.1:587"}},
 		{"max_message_size", c.Submission.MaxMessageSize, int64(26214400)},
 		{"max_recipients", c.Submission.MaxRecipients, 100},
-		{"mode", c.Delivery.Mode, "mx"},
+		{"mode", c.Delivery.Mode, ModeMX},
 		{"port", c.Delivery.Port, 25},
-		{"spf_policy", c.Delivery.SPFPolicy, "reject"},
-		{"max_lifetime", c.Delivery.MaxLifetime.Duration, 120 * time.Hour},
-		{"retire_after", c.Keys.RetireAfter.Duration, 168 * time.Hour},
-		{"rotate_after", c.Keys.RotateAfter.Duration, 90 * 24 * time.Hour},
+		{"spf_policy", c.Delivery.SPFPolicy, SPFReject},
+		{"max_lifetime", c.Delivery.MaxLifetime, 120 * time.Hour},
+		{"retire_after", c.Keys.RetireAfter, 168 * time.Hour},
+		{"rotate_after", c.Keys.RotateAfter, 90 * 24 * time.Hour},
 		{"publish off", c.Keys.Publish.Enabled(), false},
 		{"tsig_algorithm", c.Keys.Publish.TSIGAlgorithm, "hmac-sha256"},
-		{"publish ttl", c.Keys.Publish.TTL.Duration, time.Hour},
+		{"publish ttl", c.Keys.Publish.TTL, time.Hour},
 		{"domain normalised", c.Domains[0].Name, "example.org"},
 		{"keys dir", c.KeysDir(), "/etc/dkimrelay/data/keys"},
 	}
@@ -64,6 +67,12 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", base + "hostnme = \"x\"\n", "unknown key hostnme"},
 		{"unknown nested key", base + "[delivery]\nmod = \"mx\"\n", "unknown key delivery.mod"},
 		{"bad duration", base + "[delivery]\nmax_lifetime = \"5 days\"\n", "max_lifetime"},
+		{"duration without a unit", base + "[delivery]\nretry_min = 60\n", "delivery.retry_min is not a duration"},
+		{"negative duration", base + "[submission]\nauth_failure_delay = \"-1s\"\n", "submission.auth_failure_delay = -1s is negative"},
+		{"nested duration without a unit", base + publish + "timeout = 10\n", "keys.publish.timeout is not a duration"},
+		{"bad smarthost tls", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:587\"\nsmarthost_tls = \"none\"\n", "delivery.smarthost_tls"},
+		{"smarthost without host", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \":587\"\n", "delivery.smarthost"},
+		{"log level between names", base + "[log]\nlevel = \"info+2\"\n", "log.level"},
 		{"bad mode", base + "[delivery]\nmode = \"lmtp\"\n", "delivery.mode"},
 		{"bad spf policy", base + "[delivery]\nspf_policy = \"strict\"\n", "delivery.spf_policy"},
 		{"outbox without folder", base + "[delivery]\nmode = \"outbox\"\n", "delivery.outbox"},
@@ -142,17 +151,54 @@ ttl = "5m"
 		got, want any
 	}{
 		{"enabled", p.Enabled(), true},
-		{"rotate_after", c.Keys.RotateAfter.Duration, 720 * time.Hour},
+		{"rotate_after", c.Keys.RotateAfter, 720 * time.Hour},
 		{"server", p.Server, "[::1]:5353"},
 		{"zone normalised", p.Zone, "example.org"},
 		{"algorithm normalised", p.TSIGAlgorithm, "hmac-sha512"},
 		{"secret file resolves against the config folder", p.TSIGSecretFile, "/etc/dkimrelay/tsig.key"},
-		{"ttl", p.TTL.Duration, 5 * time.Minute},
-		{"timeout default", p.Timeout.Duration, 10 * time.Second},
+		{"ttl", p.TTL, 5 * time.Minute},
+		{"timeout default", p.Timeout, 10 * time.Second},
 	}
 	for _, ch := range checks {
 		if !equal(ch.got, ch.want) {
 			t.Errorf("%s: got %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+}
+
+// TestParseTyped: values come out typed and defaulted once, here.
+func TestParseTyped(t *testing.T) {
+	c, err := Parse("/etc/dkimrelay/dkimrelay.toml", []byte(`hostname = "mail.example.org"
+[delivery]
+mode = "smarthost"
+smarthost = "smtp.example.net:465"
+egress_ips = ["192.0.2.25", "2001:db8::25"]
+spf_policy = "warn"
+retry_min = "90s"
+[log]
+level = "warn"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Delivery
+	if d.Mode != ModeSmarthost || d.SPFPolicy != SPFWarn || d.RetryMin != 90*time.Second {
+		t.Errorf("mode %q, spf_policy %q, retry_min %s", d.Mode, d.SPFPolicy, d.RetryMin)
+	}
+	want := []netip.Addr{netip.MustParseAddr("192.0.2.25"), netip.MustParseAddr("2001:db8::25")}
+	if !slices.Equal(d.EgressIPs, want) {
+		t.Errorf("egress_ips = %v, want %v", d.EgressIPs, want)
+	}
+	if c.Log.Level != slog.LevelWarn {
+		t.Errorf("log.level = %v", c.Log.Level)
+	}
+	for port, mode := range map[string]SmarthostTLS{"465": TLSImplicit, "587": TLSStartTLS, "25": TLSStartTLS} {
+		c, err := Parse("/x.toml", []byte("hostname = \"h.example\"\n[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:"+port+"\"\n"))
+		if err != nil || c.Delivery.SmarthostTLS != mode {
+			t.Errorf("port %s: smarthost_tls %q (%v), want %q", port, c.Delivery.SmarthostTLS, err, mode)
+		}
+		if h, p := c.Delivery.SmarthostHostPort(); h != "smtp.example.net" || p != port {
+			t.Errorf("SmarthostHostPort = %q, %q", h, p)
 		}
 	}
 }

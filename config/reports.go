@@ -30,8 +30,8 @@ type ReportsIMAP struct {
 	Folder string `toml:"folder"`
 	// ProcessedFolder, when set, is where imported messages are moved;
 	// otherwise they are only marked \Seen.
-	ProcessedFolder string   `toml:"processed_folder"`
-	PollInterval    Duration `toml:"poll_interval"`
+	ProcessedFolder string        `toml:"processed_folder"`
+	PollInterval    time.Duration `toml:"poll_interval"`
 	// TLSCAFile is a PEM file of roots trusted besides the system's, for
 	// a server with a private CA.
 	TLSCAFile string `toml:"tls_ca_file"`
@@ -41,7 +41,7 @@ type ReportsIMAP struct {
 func (m ReportsIMAP) Enabled() bool { return m.Server != "" }
 
 func defaultReports() Reports {
-	return Reports{IMAP: ReportsIMAP{Folder: "INBOX", PollInterval: Duration{15 * time.Minute}}}
+	return Reports{IMAP: ReportsIMAP{Folder: "INBOX", PollInterval: 15 * time.Minute}}
 }
 
 func (r *Reports) validate() error {
@@ -64,7 +64,7 @@ func (r *Reports) validate() error {
 	if m.ProcessedFolder == m.Folder {
 		return errors.New("reports.imap.processed_folder must differ from reports.imap.folder")
 	}
-	if m.PollInterval.Duration < time.Second {
+	if m.PollInterval < time.Second {
 		return errors.New("reports.imap.poll_interval must be at least 1s (15m is plenty for daily reports)")
 	}
 	return nil

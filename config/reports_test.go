@@ -18,7 +18,7 @@ processed_folder = "Reports/Imported"
 		t.Fatal(err)
 	}
 	m := c.Reports.IMAP
-	if !m.Enabled() || m.Folder != "INBOX" || m.PollInterval.Duration != 15*time.Minute ||
+	if !m.Enabled() || m.Folder != "INBOX" || m.PollInterval != 15*time.Minute ||
 		m.PasswordFile != "/etc/dkimrelay/imap-password" || m.ProcessedFolder != "Reports/Imported" {
 		t.Errorf("reports.imap = %+v", m)
 	}

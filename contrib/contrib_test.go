@@ -214,7 +214,7 @@ func tomlKeys(t reflect.Type, prefix string) []string {
 			keys = append(keys, tomlKeys(ft.Elem(), key+"[].")...)
 			continue
 		}
-		if ft.Kind() == reflect.Struct && ft != reflect.TypeFor[config.Duration]() {
+		if ft.Kind() == reflect.Struct {
 			keys = append(keys, tomlKeys(ft, key+".")...)
 			continue
 		}

@@ -20,20 +20,18 @@ type LogFile struct {
 
 // OpenLog returns the relay's JSON event logger writing to path ("" means
 // stderr) at the given level.
-func OpenLog(path, level string) (*slog.Logger, *LogFile, error) {
+func OpenLog(path string, level slog.Level) (*slog.Logger, *LogFile, error) {
 	lf := &LogFile{path: path}
 	if path != "" {
 		if err := lf.Reopen(); err != nil {
 			return nil, nil, err
 		}
 	}
-	var lv slog.Level
-	lv.UnmarshalText([]byte(level))
 	var w io.Writer = os.Stderr
 	if path != "" {
 		w = lf
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: lv})), lf, nil
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level})), lf, nil
 }
 
 // Write implements io.Writer; each call is one whole JSON line.

@@ -94,7 +94,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if err := r.reload(); err != nil {
 		return nil, err
 	}
-	if r.resolver, err = resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout.Duration}); err != nil {
+	if r.resolver, err = resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout}); err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
 	checks, err := authcheck.NewSenderPolicy(authcheck.SenderOptions{
@@ -113,9 +113,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	}
 	if r.queue, err = queue.Open(queue.Options{
 		Dir:         cfg.QueueDir(),
-		MinRetry:    cfg.Delivery.RetryMin.Duration,
-		MaxRetry:    cfg.Delivery.RetryMax.Duration,
-		MaxLifetime: cfg.Delivery.MaxLifetime.Duration,
+		MinRetry:    cfg.Delivery.RetryMin,
+		MaxRetry:    cfg.Delivery.RetryMax,
+		MaxLifetime: cfg.Delivery.MaxLifetime,
 		Logger:      log,
 		// Accept mail at once after a restart, however long the queue
 		// waiting for a destination has grown: 100,000 messages take
@@ -141,21 +141,21 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		MaxRecipients:     cfg.Submission.MaxRecipients,
 		MaxHeaderSize:     cfg.Submission.MaxHeaderSize,
 		MaxConnections:    cfg.Submission.MaxConnections,
-		CommandTimeout:    cfg.Submission.CommandTimeout.Duration,
+		CommandTimeout:    cfg.Submission.CommandTimeout,
 
-		PreAuthTimeout:      cfg.Submission.PreAuthTimeout.Duration,
+		PreAuthTimeout:      cfg.Submission.PreAuthTimeout,
 		MaxConnectionsPerIP: cfg.Submission.MaxConnectionsPerIP,
 		MaxCommandLength:    cfg.Submission.MaxCommandLength,
 		MaxAuthAttempts:     cfg.Submission.MaxAuthAttempts,
 		AuthGuard: abuse.NewAuthGuard(abuse.AuthPolicy{
 			MaxFailures: cfg.Submission.AuthMaxFailures,
-			Window:      cfg.Submission.AuthFailureWindow.Duration,
-			Block:       cfg.Submission.AuthBlock.Duration,
-			StepDelay:   cfg.Submission.AuthFailureDelay.Duration,
-			MaxDelay:    5 * cfg.Submission.AuthFailureDelay.Duration,
-			LoginDelay:  cfg.Submission.AuthFailureDelay.Duration,
+			Window:      cfg.Submission.AuthFailureWindow,
+			Block:       cfg.Submission.AuthBlock,
+			StepDelay:   cfg.Submission.AuthFailureDelay,
+			MaxDelay:    5 * cfg.Submission.AuthFailureDelay,
+			LoginDelay:  cfg.Submission.AuthFailureDelay,
 		}, nil),
-		AuthCache: users.NewCache(cfg.Submission.AuthCacheTTL.Duration),
+		AuthCache: users.NewCache(cfg.Submission.AuthCacheTTL),
 		Rate: abuse.NewRateLimiter(abuse.RatePolicy{
 			MessagesPerMinute: cfg.Submission.RateMessagesPerMinute,
 			RecipientsPerHour: cfg.Submission.RateRecipientsPerHour,
@@ -170,16 +170,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) (*delivery.Deliverer, error) {
 	dc := delivery.Config{
 		Hostname:       cfg.Hostname,
-		Mode:           cfg.Delivery.Mode,
+		Mode:           string(cfg.Delivery.Mode),
 		Port:           cfg.Delivery.Port,
 		Smarthost:      cfg.Delivery.Smarthost,
 		Outbox:         cfg.Delivery.Outbox,
 		OutboxConfig:   cfg.Path,
 		SmarthostUser:  cfg.Delivery.SmarthostUser,
-		SmarthostTLS:   cfg.Delivery.SmarthostTLS,
+		SmarthostTLS:   string(cfg.Delivery.SmarthostTLS),
 		Resolver:       res,
-		ConnectTimeout: cfg.Delivery.ConnectTimeout.Duration,
-		CommandTimeout: cfg.Delivery.CommandTimeout.Duration,
+		ConnectTimeout: cfg.Delivery.ConnectTimeout,
+		CommandTimeout: cfg.Delivery.CommandTimeout,
 		MaxPerDomain:   cfg.Delivery.MaxPerDomain,
 		Logger:         log,
 	}
@@ -193,8 +193,8 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 	// A smarthost with a self-signed certificate the administrator chose
 	// to trust: TLS stays required, the certificate is not checked.
 	dc.SmarthostInsecureSkipVerify = cfg.Delivery.SmarthostInsecureSkipVerify
-	for _, s := range cfg.Delivery.EgressIPs {
-		dc.LocalAddrs = append(dc.LocalAddrs, net.ParseIP(s))
+	for _, a := range cfg.Delivery.EgressIPs {
+		dc.LocalAddrs = append(dc.LocalAddrs, net.IP(a.AsSlice()))
 	}
 	return delivery.New(dc)
 }

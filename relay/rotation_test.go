@@ -118,7 +118,7 @@ func TestLiveRotation(t *testing.T) {
 	ctx := context.Background()
 	rotate := func(startNow bool) keys.Rotation {
 		t.Helper()
-		rs, err := st.Rotate(ctx, hardDomain, keys.RotateOptions{RotateAfter: h.Config.Keys.RotateAfter.Duration, StartNow: startNow, Lookup: res.LookupTXT}, time.Now())
+		rs, err := st.Rotate(ctx, hardDomain, keys.RotateOptions{RotateAfter: h.Config.Keys.RotateAfter, StartNow: startNow, Lookup: res.LookupTXT}, time.Now())
 		if err != nil || len(rs) != 1 {
 			t.Fatalf("rotate: %v %v", rs, err)
 		}

@@ -44,14 +44,11 @@ func runCheck(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ips, note, err := authcheck.EgressIPs(cfg.Delivery.EgressIPs, cfg.Delivery.Mode)
-	if err != nil {
-		return err
-	}
+	ips, note := authcheck.EgressIPs(cfg.Delivery.EgressIPs, cfg.Delivery.Mode)
 	o := dnscheck.Options{
 		Domain:     d,
 		Hostname:   cfg.Hostname,
-		Mode:       cfg.Delivery.Mode,
+		Mode:       string(cfg.Delivery.Mode),
 		EgressIPs:  ips,
 		EgressNote: note,
 		Keys:       list,
@@ -59,7 +56,7 @@ func runCheck(e *env, args []string) error {
 	}
 	if !*noProbe {
 		o.Probe = &dnscheck.Probe{Domain: *probeDomain, Port: cfg.Delivery.Port,
-			Timeout: min(cfg.Delivery.ConnectTimeout.Duration, 15*time.Second)}
+			Timeout: min(cfg.Delivery.ConnectTimeout, 15*time.Second)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()

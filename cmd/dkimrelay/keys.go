@@ -116,7 +116,7 @@ func runKeysList(e *env, args []string) error {
 		j := keyJSON{Domain: k.Domain, Selector: k.Selector, Algorithm: string(k.Algorithm), State: string(k.State),
 			Created: k.Created, Activated: timePtr(k.Activated), Retired: timePtr(k.Retired)}
 		if k.State == keys.Retiring {
-			j.RemovableAfter = timePtr(k.RemovableAfter(cfg.Keys.RetireAfter.Duration))
+			j.RemovableAfter = timePtr(k.RemovableAfter(cfg.Keys.RetireAfter))
 		}
 		out = append(out, j)
 	}
@@ -229,7 +229,7 @@ func runKeysActivate(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "Activated %s (%s) for %s.\n", k.Selector, k.Algorithm, k.Domain)
 	for _, r := range retired {
 		fmt.Fprintf(e.stdout, "Retiring %s: keep its DNS record until %s (keys.retire_after), then run `dkimrelay keys prune`.\n",
-			r.Selector, r.RemovableAfter(cfg.Keys.RetireAfter.Duration).UTC().Format(time.RFC3339))
+			r.Selector, r.RemovableAfter(cfg.Keys.RetireAfter).UTC().Format(time.RFC3339))
 	}
 	notifyRelay(e, cfg)
 	return nil

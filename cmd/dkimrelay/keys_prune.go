@@ -34,7 +34,7 @@ func keysPrune(e *env, args []string, now time.Time) error {
 		}
 	}
 	info := quietEnv(e, *quiet).stdout
-	grace := cfg.Keys.RetireAfter.Duration
+	grace := cfg.Keys.RetireAfter
 	// The store forgets a key before its record is deleted: the other
 	// order could delete the record of a key that a concurrent `keys
 	// activate` just brought back.

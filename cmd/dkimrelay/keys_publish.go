@@ -28,8 +28,8 @@ func newUpdater(cfg *config.Config) (*publish.Updater, error) {
 		KeyName:   p.TSIGKeyName,
 		Algorithm: p.TSIGAlgorithm,
 		Secret:    secret,
-		TTL:       p.TTL.Duration,
-		Timeout:   p.Timeout.Duration,
+		TTL:       p.TTL,
+		Timeout:   p.Timeout,
 	})
 }
 

@@ -62,7 +62,7 @@ func keysRotate(e *env, args []string, now time.Time) error {
 	defer cancel()
 	rs, rotateErr := st.Rotate(ctx, *domain, keys.RotateOptions{
 		Algorithm:   a,
-		RotateAfter: cfg.Keys.RotateAfter.Duration,
+		RotateAfter: cfg.Keys.RotateAfter,
 		StartNow:    *startNow,
 		Lookup:      res.LookupTXT,
 	}, now)
@@ -120,7 +120,7 @@ func (p *rotationPrinter) print(r keys.Rotation) (changed bool, err error) {
 	case keys.StepNone:
 		a := r.Previous
 		fmt.Fprintf(p.info, "Nothing to do for %s (%s): key %s signs since %s; the next rotation starts after %s (keys.rotate_after: %s).\n",
-			r.Domain, r.KeyType, a.Selector, keyTime(a.Activated), keyTime(r.Due), keyDays(p.cfg.Keys.RotateAfter.Duration))
+			r.Domain, r.KeyType, a.Selector, keyTime(a.Activated), keyTime(r.Due), keyDays(p.cfg.Keys.RotateAfter))
 		return false, nil
 
 	case keys.StepGenerated:
@@ -165,7 +165,7 @@ func (p *rotationPrinter) print(r keys.Rotation) (changed bool, err error) {
 		}
 		for _, old := range r.Retired {
 			fmt.Fprintf(p.info, "Key %s is retiring: its DNS record must stay until %s (keys.retire_after: %s); after that, %s.\n",
-				old.Selector, keyTime(old.RemovableAfter(p.cfg.Keys.RetireAfter.Duration)), keyDays(p.cfg.Keys.RetireAfter.Duration), prune)
+				old.Selector, keyTime(old.RemovableAfter(p.cfg.Keys.RetireAfter)), keyDays(p.cfg.Keys.RetireAfter), prune)
 		}
 		return true, nil
 	}
@@ -178,7 +178,7 @@ func (p *rotationPrinter) reason(r keys.Rotation) string {
 	case keys.ReasonNoActive:
 		return fmt.Sprintf("it has no active %s key", r.KeyType)
 	case keys.ReasonAge:
-		return fmt.Sprintf("key %s has signed since %s, longer than keys.rotate_after (%s)", a.Selector, keyTime(a.Activated), keyDays(p.cfg.Keys.RotateAfter.Duration))
+		return fmt.Sprintf("key %s has signed since %s, longer than keys.rotate_after (%s)", a.Selector, keyTime(a.Activated), keyDays(p.cfg.Keys.RotateAfter))
 	case keys.ReasonForced:
 		return fmt.Sprintf("--now was given (key %s signs since %s)", a.Selector, keyTime(a.Activated))
 	case keys.ReasonAlgorithm:

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -174,7 +175,7 @@ listen = "127.0.0.1:0"
 		t.Fatal(err)
 	}
 
-	log, logFile, err := events.OpenLog(tr.cfg.Log.File, "info")
+	log, logFile, err := events.OpenLog(tr.cfg.Log.File, slog.LevelInfo)
 	if err != nil {
 		t.Fatal(err)
 	}

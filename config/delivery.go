@@ -1,0 +1,148 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+)
+
+// Delivery configures how queued mail leaves the relay.
+type Delivery struct {
+	Mode      DeliveryMode `toml:"mode"`
+	Port      int          `toml:"port"` // the MX's port in mx mode
+	Smarthost string       `toml:"smarthost"`
+	// Outbox is the folder outbox mode writes each message into.
+	Outbox                string `toml:"outbox"`
+	SmarthostUser         string `toml:"smarthost_user"`
+	SmarthostPasswordFile string `toml:"smarthost_password_file"`
+	// SmarthostTLS is how the smarthost's connection is secured: left
+	// out of the file, implicit TLS for port 465 and STARTTLS for any
+	// other (validate fills it in).
+	SmarthostTLS                SmarthostTLS  `toml:"smarthost_tls"`
+	SmarthostInsecureSkipVerify bool          `toml:"smarthost_insecure_skip_verify"`
+	EgressIPs                   []netip.Addr  `toml:"egress_ips"`
+	SPFPolicy                   SPFPolicy     `toml:"spf_policy"`
+	MaxLifetime                 time.Duration `toml:"max_lifetime"`
+	RetryMin                    time.Duration `toml:"retry_min"`
+	RetryMax                    time.Duration `toml:"retry_max"`
+	Workers                     int           `toml:"workers"`
+	MaxPerDomain                int           `toml:"max_per_domain"`
+	ConnectTimeout              time.Duration `toml:"connect_timeout"`
+	CommandTimeout              time.Duration `toml:"command_timeout"`
+}
+
+// DeliveryMode is delivery.mode: where mail goes.
+type DeliveryMode string
+
+// The delivery modes.
+const (
+	ModeMX        DeliveryMode = "mx"        // to each domain's MX hosts
+	ModeSmarthost DeliveryMode = "smarthost" // all to delivery.smarthost
+	ModeOutbox    DeliveryMode = "outbox"    // each to a file in delivery.outbox, for trying the relay out
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (m *DeliveryMode) UnmarshalText(b []byte) error {
+	switch v := DeliveryMode(b); v {
+	case ModeMX, ModeSmarthost, ModeOutbox:
+		*m = v
+		return nil
+	}
+	return fmt.Errorf("delivery.mode = %q: use \"mx\", \"smarthost\" or \"outbox\"", b)
+}
+
+// SmarthostTLS is delivery.smarthost_tls: how the smarthost connection is
+// encrypted.
+type SmarthostTLS string
+
+// The smarthost TLS modes.
+const (
+	TLSImplicit SmarthostTLS = "implicit" // TLS from the first byte (port 465, RFC 8314)
+	TLSStartTLS SmarthostTLS = "starttls" // STARTTLS, required (RFC 3207)
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (t *SmarthostTLS) UnmarshalText(b []byte) error {
+	switch v := SmarthostTLS(b); v {
+	case "", TLSImplicit, TLSStartTLS:
+		*t = v
+		return nil
+	}
+	return fmt.Errorf("delivery.smarthost_tls = %q: use \"implicit\" or \"starttls\"", b)
+}
+
+// SPFPolicy is delivery.spf_policy: what submission does when the egress
+// addresses are not authorized by the sender domain's SPF record.
+type SPFPolicy string
+
+// The SPF policies.
+const (
+	SPFReject SPFPolicy = "reject" // refuse the message with 550 5.7.1
+	SPFWarn   SPFPolicy = "warn"   // accept it and log a warning
+	SPFOff    SPFPolicy = "off"    // do not check
+)
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (p *SPFPolicy) UnmarshalText(b []byte) error {
+	switch v := SPFPolicy(b); v {
+	case SPFReject, SPFWarn, SPFOff:
+		*p = v
+		return nil
+	}
+	return fmt.Errorf("delivery.spf_policy = %q: use \"reject\", \"warn\" or \"off\"", b)
+}
+
+// SmarthostHostPort splits delivery.smarthost; validate has checked it.
+func (d *Delivery) SmarthostHostPort() (host, port string) {
+	host, port, _ = net.SplitHostPort(d.Smarthost)
+	return host, port
+}
+
+func (d *Delivery) validate() error {
+	switch d.Mode {
+	case ModeMX:
+		if d.Port < 1 || d.Port > 65535 {
+			return fmt.Errorf("delivery.port = %d is not a port number", d.Port)
+		}
+	case ModeSmarthost:
+		if err := checkHostPort(d.Smarthost); err != nil {
+			return fmt.Errorf("delivery.smarthost: %w (smarthost mode needs host:port)", err)
+		}
+		if host, _ := d.SmarthostHostPort(); host == "" {
+			return fmt.Errorf("delivery.smarthost %q has no host (smarthost mode needs host:port)", d.Smarthost)
+		}
+		if (d.SmarthostUser == "") != (d.SmarthostPasswordFile == "") {
+			return errors.New("delivery.smarthost_user and delivery.smarthost_password_file go together: set both or neither")
+		}
+		if d.SmarthostTLS == "" {
+			d.SmarthostTLS = TLSStartTLS
+			if _, port := d.SmarthostHostPort(); port == "465" {
+				d.SmarthostTLS = TLSImplicit
+			}
+		}
+	case ModeOutbox:
+		if d.Outbox == "" {
+			return errors.New("delivery.outbox is not set: outbox mode writes each message to a file in that folder")
+		}
+	default:
+		return fmt.Errorf("delivery.mode = %q: use \"mx\", \"smarthost\" or \"outbox\"", d.Mode)
+	}
+	if d.MaxLifetime < time.Second {
+		return errors.New("delivery.max_lifetime must be at least 1s")
+	}
+	if d.RetryMin <= 0 || d.RetryMax < d.RetryMin {
+		return errors.New("delivery.retry_min must be positive and delivery.retry_max at least retry_min")
+	}
+	if d.Workers < 1 {
+		return fmt.Errorf("delivery.workers = %d must be at least 1", d.Workers)
+	}
+	if d.MaxPerDomain < 1 {
+		return fmt.Errorf("delivery.max_per_domain = %d must be at least 1", d.MaxPerDomain)
+	}
+	if d.ConnectTimeout <= 0 || d.CommandTimeout <= 0 {
+		return errors.New("delivery.connect_timeout and delivery.command_timeout must be positive")
+	}
+	return nil
+}
