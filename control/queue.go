@@ -21,12 +21,18 @@ type QueueMessage struct {
 
 // QueueRecipient is one recipient of a QueueMessage.
 type QueueRecipient struct {
-	Addr        string     `json:"addr"`
-	State       string     `json:"state"` // queued, delivered, bounced, expired
+	Addr string `json:"addr"`
+	// State is queued (not tried yet), deferred (tried, failed for now,
+	// waiting for its next attempt), delivered, bounced or expired.
+	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
-	NextAttempt *time.Time `json:"next_attempt,omitempty"` // while queued
-	LastReply   string     `json:"last_reply,omitempty"`
+	NextAttempt *time.Time `json:"next_attempt,omitempty"` // while queued or deferred
+	LastReply   string     `json:"last_reply,omitempty"`   // of the last attempt: why it was deferred, bounced, ...
 }
+
+// Waiting reports whether the recipient waits for an attempt: queued or
+// deferred.
+func (r QueueRecipient) Waiting() bool { return r.State == "queued" || r.State == "deferred" }
 
 // QueueArgs are the arguments of the queue commands.
 type QueueArgs struct {

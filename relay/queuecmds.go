@@ -109,7 +109,7 @@ func (r *Relay) registerQueueCommands() {
 		}
 		var pending []string
 		for _, rc := range m.Rcpts {
-			if rc.State == queue.Queued {
+			if rc.State.Pending() {
 				pending = append(pending, rc.Addr)
 			}
 		}
@@ -152,7 +152,7 @@ func queueMessage(m *queue.Message) control.QueueMessage {
 	}
 	for i, rc := range m.Rcpts {
 		q := control.QueueRecipient{Addr: rc.Addr, State: rc.State.String(), Attempts: rc.Attempts, LastReply: rc.LastReply}
-		if rc.State == queue.Queued && !rc.NextAttempt.IsZero() {
+		if rc.State.Pending() && !rc.NextAttempt.IsZero() {
 			t := rc.NextAttempt
 			q.NextAttempt = &t
 		}

@@ -22,6 +22,7 @@ import (
 	"dkimrelay/keys"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/delivery"
+	"dkimrelay/relay/dispatch"
 	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
@@ -40,6 +41,7 @@ type Relay struct {
 	resolver *resolver.Resolver
 	deliver  *delivery.Deliverer
 	ingest   *ingest.Ingest
+	dispatch *dispatch.Dispatcher
 	smtp     *submission.Server
 	ctl      *control.Server
 	obs      *observer // metrics.listen; nil when off (observe.go)
@@ -48,8 +50,6 @@ type Relay struct {
 	// (under reloading) so that no reader sees half of a reload.
 	current   atomic.Pointer[submission.Snapshot]
 	reloading sync.Mutex
-
-	workers sync.WaitGroup
 }
 
 // ErrRunning is returned by New when another relay uses the same data dir.
@@ -125,6 +125,14 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	r.ingest = ingest.New(r.queue, log)
+	r.dispatch = dispatch.New(dispatch.Config{
+		Queue:    r.queue,
+		Deliver:  r.deliver,
+		Hostname: cfg.Hostname,
+		Enqueue:  r.enqueueBounce,
+		Workers:  cfg.Delivery.Workers,
+		Logger:   log,
+	})
 	certs, err := newCertLoader(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
 		log.Error("tls_reload", "error", err.Error())
 	})
@@ -228,10 +236,11 @@ func (r *Relay) Run(ctx context.Context) error {
 
 	wctx, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
-	for i := 0; i < r.cfg.Delivery.Workers; i++ {
-		r.workers.Add(1)
-		go r.worker(wctx)
-	}
+	workersDone := make(chan struct{})
+	go func() {
+		defer close(workersDone)
+		r.dispatch.Run(wctx)
+	}()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- r.smtp.Serve() }()
 
@@ -245,7 +254,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	r.smtp.Shutdown(sctx)
 	cancel()
 	stopWorkers()
-	r.workers.Wait()
+	<-workersDone
 	// QUIT the outbound sessions kept for reuse, rather than let the
 	// remote servers see them drop.
 	r.deliver.Close()

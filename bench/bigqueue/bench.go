@@ -212,7 +212,7 @@ func (b *bench) startRelay(ctx context.Context, run string) (*proc, time.Duratio
 
 // waitDeferred waits for the relay's first attempt at message qid to be
 // logged as deferred (nothing listens at the smarthost), then checks that
-// `queue list --json` shows it queued.
+// `queue list --json` shows it deferred.
 func (b *bench) waitDeferred(ctx context.Context, tail *logTail, qid string) error {
 	deadline := time.Now().Add(time.Minute)
 	for {

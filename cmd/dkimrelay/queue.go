@@ -70,7 +70,7 @@ func runQueueList(e *env, args []string) error {
 	for _, m := range list {
 		writeQueueMessage(e.stdout, m, now)
 		for _, r := range m.Rcpts {
-			if r.State == "queued" {
+			if r.Waiting() {
 				waiting++
 			}
 		}
@@ -146,7 +146,7 @@ func runQueueDelete(e *env, args []string) error {
 	}
 	var pending []string
 	for _, r := range m.Rcpts {
-		if r.State == "queued" {
+		if r.Waiting() {
 			pending = append(pending, r.Addr)
 		}
 	}

@@ -66,7 +66,7 @@ func TestQueueCommands(t *testing.T) {
 	attempts := func(qid string) int {
 		n := -1
 		for _, r := range list()[qid].Rcpts {
-			if r.State == "queued" && (n < 0 || r.Attempts < n) {
+			if r.Waiting() && (n < 0 || r.Attempts < n) {
 				n = r.Attempts
 			}
 		}
@@ -89,16 +89,16 @@ func TestQueueCommands(t *testing.T) {
 			}
 			continue
 		}
-		if r.State != "queued" || r.Attempts != 1 || !strings.Contains(r.LastReply, "451") || r.NextAttempt == nil ||
+		if r.State != "deferred" || r.Attempts != 1 || !strings.Contains(r.LastReply, "451") || r.NextAttempt == nil ||
 			r.NextAttempt.Before(time.Now().Add(30*time.Minute)) {
-			t.Errorf("recipient %+v: want queued after 1 attempt, a 451 reply and a next attempt about retry_min (1h) away", r)
+			t.Errorf("recipient %+v: want deferred after 1 attempt, a 451 reply and a next attempt about retry_min (1h) away", r)
 		}
 	}
 
 	out := tr.mustCLI("queue", "list")
 	t.Logf("queue list:\n%s", out)
 	for _, want := range []string{q1, q2, "from <notifications@example.org>", "user app", "alice@example.net", "bob@example.net",
-		"carol@example.net", "queued", "dan@example.com    delivered  1 attempt", "1 attempt", "next attempt", "(in ", "last reply: mx.example.net said: 451 4.7.1 Greylisted, try again later",
+		"carol@example.net  deferred  1 attempt", "alice@example.net  deferred   1 attempt", "dan@example.com    delivered  1 attempt", "1 attempt", "next attempt", "(in ", "last reply: mx.example.net said: 451 4.7.1 Greylisted, try again later",
 		"2 messages in the queue, 3 recipients waiting."} {
 		if !strings.Contains(out, want) {
 			t.Errorf("queue list lacks %q:\n%s", want, out)

@@ -1,13 +1,15 @@
 // Package delivery makes one attempt to hand a queued message to the next
 // hop: the recipient domains' MX hosts (RFC 5321 section 5), or one
-// smarthost. It decides, per recipient, whether the attempt succeeded,
-// failed for now (Transient: retry later) or failed for good (Permanent:
-// bounce). Retries, lifetimes and bounces are the queue's business.
+// smarthost. It returns, per recipient, the attempt's outcome (package
+// outcome): delivered, failed for now (Transient: retry later) or failed
+// for good (Permanent: bounce). Retries, lifetimes and bounces are the
+// queue's business.
 package delivery
 
 import (
 	"context"
 	"crypto/x509"
+	"dkimrelay/relay/outcome"
 	"errors"
 	"fmt"
 	"io"
@@ -109,29 +111,6 @@ type Deliverer struct {
 	pool   *pool       // idle sessions; nil when reuse is off
 }
 
-// Status is the outcome for one recipient.
-type Status int
-
-const (
-	// Transient: try again later (4xx, network or DNS trouble).
-	Transient Status = iota
-	// Delivered: the next hop accepted responsibility (2xx after DATA).
-	Delivered
-	// Permanent: do not retry; bounce (5xx, NXDOMAIN, null MX).
-	Permanent
-)
-
-func (s Status) String() string {
-	switch s {
-	case Delivered:
-		return "delivered"
-	case Permanent:
-		return "permanent"
-	default:
-		return "transient"
-	}
-}
-
 // Message is one queued message and the recipients to attempt now.
 type Message struct {
 	ID    string // queue ID, for logs
@@ -141,19 +120,6 @@ type Message struct {
 	// the content and then once per SMTP transaction.
 	Open func() (io.ReadCloser, error)
 	Size int64 // announced with SIZE (RFC 1870) when > 0
-}
-
-// Result is the outcome for one recipient.
-type Result struct {
-	Rcpt   string
-	Status Status
-	Code   int    // remote SMTP reply code; 0 when none (DNS or network failure)
-	Reply  string // remote reply or local reason, e.g. "mx1.example.net said: 550 5.1.1 no such user"
-	MX     string // host that answered, or was tried last
-	TLS    string // "TLS1.3", "TLS1.2", or "" when the session was not encrypted
-	// Enhanced is the RFC 3463 status for DSNs: the remote one when it
-	// gave one, else one derived from the failure, e.g. "5.1.2".
-	Enhanced string
 }
 
 // New checks cfg, fills in defaults and returns a Deliverer.
@@ -246,10 +212,10 @@ func (d *Deliverer) Close() {
 // smarthost mode: all together), one SMTP transaction per group, groups in
 // parallel. Cancelling ctx aborts the sessions; their recipients are
 // Transient.
-func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
-	results := make([]Result, len(m.Rcpts))
+func (d *Deliverer) Deliver(ctx context.Context, m Message) []outcome.Outcome {
+	results := make([]outcome.Outcome, len(m.Rcpts))
 	for i, rcpt := range m.Rcpts {
-		results[i] = Result{Rcpt: rcpt, Status: Transient}
+		results[i] = outcome.Outcome{Rcpt: rcpt, Status: outcome.Transient}
 	}
 	if len(m.Rcpts) == 0 {
 		return results
@@ -262,11 +228,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
 	body, open, err := loadContent(m.Open)
 	if err != nil {
 		log.Error("cannot read queued message", "err", err)
-		fail := local(Transient, "4.3.0", "cannot read the queued message: "+err.Error())
-		for i := range results {
-			results[i] = fail.forRcpt(m.Rcpts[i])
-		}
-		return results
+		return outcome.Local(outcome.Transient, "4.3.0", "cannot read the queued message: "+err.Error()).For(m.Rcpts)
 	}
 	m.Open = open
 
@@ -278,7 +240,8 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
 		if d.cfg.Mode == ModeMX {
 			domain, ok := domainOf(rcpt)
 			if !ok {
-				results[i] = local(Permanent, "5.1.3", "malformed recipient address").forRcpt(rcpt)
+				results[i] = outcome.Local(outcome.Permanent, "5.1.3", "malformed recipient address")
+				results[i].Rcpt = rcpt
 				continue
 			}
 			key = domain
@@ -316,10 +279,10 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []Result {
 
 // deliverGroup runs one transaction for recipients sharing a destination,
 // holding one of the destination's MaxPerDomain slots.
-func (d *Deliverer) deliverGroup(ctx context.Context, log *slog.Logger, m Message, body content, key string, rcpts []string) []Result {
+func (d *Deliverer) deliverGroup(ctx context.Context, log *slog.Logger, m Message, body content, key string, rcpts []string) []outcome.Outcome {
 	release, err := d.limit.acquire(ctx, key)
 	if err != nil {
-		return local(Transient, "4.4.7", "delivery interrupted: "+err.Error()).forAll(rcpts)
+		return outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+err.Error()).For(rcpts)
 	}
 	defer release()
 	t := &txn{d: d, log: log.With("dest", key), msg: m, body: body, rcpts: rcpts}
@@ -339,46 +302,7 @@ func domainOf(addr string) (string, bool) {
 	return strings.ToLower(addr[i+1:]), true
 }
 
-// outcome is a Result without its recipient: what happened to a group.
-type outcome struct {
-	Status   Status
-	Code     int
-	Reply    string
-	MX       string
-	TLS      string
-	Enhanced string
-}
-
-func local(s Status, enhanced, reason string) outcome {
-	return outcome{Status: s, Reply: reason, Enhanced: enhanced}
-}
-
-// remote is the outcome of a server reply: 2xx Delivered, 4xx Transient,
-// 5xx Permanent.
-func remote(host string, rep *reply) outcome {
-	o := outcome{Code: rep.Code, Reply: host + " said: " + rep.String(), MX: host, Enhanced: rep.Enhanced}
-	switch {
-	case rep.positive():
-		o.Status = Delivered
-	case rep.transient():
-		o.Status = Transient
-	default:
-		o.Status = Permanent
-	}
-	if o.Enhanced == "" {
-		o.Enhanced = strconv.Itoa(rep.Code/100) + ".0.0"
-	}
-	return o
-}
-
-func (o outcome) forRcpt(rcpt string) Result {
-	return Result{Rcpt: rcpt, Status: o.Status, Code: o.Code, Reply: o.Reply, MX: o.MX, TLS: o.TLS, Enhanced: o.Enhanced}
-}
-
-func (o outcome) forAll(rcpts []string) []Result {
-	out := make([]Result, len(rcpts))
-	for i, r := range rcpts {
-		out[i] = o.forRcpt(r)
-	}
-	return out
+// remote is the outcome of a server's reply.
+func remote(host string, rep *reply) outcome.Outcome {
+	return outcome.Remote(host, rep.Code, rep.Enhanced, rep.String())
 }

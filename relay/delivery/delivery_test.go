@@ -13,6 +13,7 @@ import (
 
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/outcome"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
 )
@@ -85,7 +86,7 @@ func message(data string, rcpts ...string) Message {
 
 // want is the expected part of a Result.
 type want struct {
-	status   Status
+	status   outcome.Status
 	code     int
 	mx       string
 	tls      string
@@ -93,7 +94,7 @@ type want struct {
 	reply    string // substring
 }
 
-func check(t *testing.T, got []Result, rcpts []string, wants ...want) {
+func check(t *testing.T, got []outcome.Outcome, rcpts []string, wants ...want) {
 	t.Helper()
 	if len(got) != len(wants) {
 		t.Fatalf("%d results, want %d: %+v", len(got), len(wants), got)
@@ -135,7 +136,7 @@ func TestDeliverTLSAndPlain(t *testing.T) {
 			d := e.deliverer(t)
 			rcpts := []string{"alice@example.net", "bob@EXAMPLE.net"}
 			got := d.Deliver(context.Background(), message(body, rcpts...))
-			w := want{status: Delivered, code: 250, mx: "mx1.test", tls: tt.wantTLS, enhanced: "2.0.0", reply: "mx1.test said: 250 2.0.0"}
+			w := want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: tt.wantTLS, enhanced: "2.0.0", reply: "mx1.test said: 250 2.0.0"}
 			check(t, got, rcpts, w, w)
 
 			rec := s.Messages()
@@ -170,7 +171,7 @@ func TestMXFallback(t *testing.T) {
 		"allbusy.example. MX 10 mx2.test.",
 	)
 	d := e.deliverer(t)
-	delivered := want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"}
+	delivered := want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"}
 	tests := []struct {
 		domain string
 		want   want
@@ -178,8 +179,8 @@ func TestMXFallback(t *testing.T) {
 		{"refused.example", delivered},
 		{"busy.example", delivered},
 		{"noaddr.example", delivered},
-		{"alldead.example", want{status: Transient, mx: "dead.test", enhanced: "4.4.1", reply: "connection refused"}},
-		{"allbusy.example", want{status: Transient, code: 421, mx: "mx2.test", enhanced: "4.3.2", reply: "mx2.test said: 421 4.3.2 mx2.test busy"}},
+		{"alldead.example", want{status: outcome.Transient, mx: "dead.test", enhanced: "4.4.1", reply: "connection refused"}},
+		{"allbusy.example", want{status: outcome.Transient, code: 421, mx: "mx2.test", enhanced: "4.3.2", reply: "mx2.test said: 421 4.3.2 mx2.test busy"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.domain, func(t *testing.T) {
@@ -210,16 +211,16 @@ func TestDNSOutcomes(t *testing.T) {
 		rcpt string
 		want want
 	}{
-		{"u@nullmx.example", want{status: Permanent, enhanced: "5.1.10", reply: "does not accept mail (null MX)"}},
-		{"u@nxdomain.example", want{status: Permanent, enhanced: "5.1.2", reply: "does not exist (NXDOMAIN)"}},
-		{"u@servfail.example", want{status: Transient, enhanced: "4.4.3", reply: "MX lookup for servfail.example failed"}},
-		{"u@implicit.example", want{status: Delivered, code: 250, mx: "implicit.example", reply: "implicit.example said: 250"}},
-		{"u@noaddr.example", want{status: Permanent, mx: "noaddr.example", enhanced: "5.1.2", reply: "no MX and no address records"}},
-		{"u@mxnoaddr.example", want{status: Permanent, mx: "missing.test", enhanced: "5.4.4", reply: "has no address records"}},
-		{"u@brokenmx.example", want{status: Transient, mx: "broken-mx.test", enhanced: "4.4.3", reply: "address lookup for broken-mx.test failed"}},
-		{"u@[127.0.0.2]", want{status: Delivered, code: 250, mx: "[127.0.0.2]", reply: "[127.0.0.2] said: 250"}},
-		{"u@[IPv6:not-an-ip]", want{status: Permanent, enhanced: "5.1.2", reply: "malformed address literal"}},
-		{"no-domain", want{status: Permanent, enhanced: "5.1.3", reply: "malformed recipient address"}},
+		{"u@nullmx.example", want{status: outcome.Permanent, enhanced: "5.1.10", reply: "does not accept mail (null MX)"}},
+		{"u@nxdomain.example", want{status: outcome.Permanent, enhanced: "5.1.2", reply: "does not exist (NXDOMAIN)"}},
+		{"u@servfail.example", want{status: outcome.Transient, enhanced: "4.4.3", reply: "MX lookup for servfail.example failed"}},
+		{"u@implicit.example", want{status: outcome.Delivered, code: 250, mx: "implicit.example", reply: "implicit.example said: 250"}},
+		{"u@noaddr.example", want{status: outcome.Permanent, mx: "noaddr.example", enhanced: "5.1.2", reply: "no MX and no address records"}},
+		{"u@mxnoaddr.example", want{status: outcome.Permanent, mx: "missing.test", enhanced: "5.4.4", reply: "has no address records"}},
+		{"u@brokenmx.example", want{status: outcome.Transient, mx: "broken-mx.test", enhanced: "4.4.3", reply: "address lookup for broken-mx.test failed"}},
+		{"u@[127.0.0.2]", want{status: outcome.Delivered, code: 250, mx: "[127.0.0.2]", reply: "[127.0.0.2] said: 250"}},
+		{"u@[IPv6:not-an-ip]", want{status: outcome.Permanent, enhanced: "5.1.2", reply: "malformed address literal"}},
+		{"no-domain", want{status: outcome.Permanent, enhanced: "5.1.3", reply: "malformed recipient address"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rcpt, func(t *testing.T) {
@@ -238,7 +239,7 @@ func TestLocalAddrs(t *testing.T) {
 
 	d := e.deliverer(t, func(c *Config) { c.LocalAddrs = []net.IP{net.ParseIP("::1"), net.ParseIP("127.0.0.5")} })
 	got := d.Deliver(context.Background(), message(body, "u@example.net"))
-	if got[0].Status != Delivered {
+	if got[0].Status != outcome.Delivered {
 		t.Fatalf("got %+v", got[0])
 	}
 	if rec := s.Messages(); len(rec) != 1 || rec[0].Remote != "127.0.0.5" {
@@ -248,5 +249,5 @@ func TestLocalAddrs(t *testing.T) {
 	// No egress address of the destination's family: not deliverable now.
 	d = e.deliverer(t, func(c *Config) { c.LocalAddrs = []net.IP{net.ParseIP("::1")} })
 	got = d.Deliver(context.Background(), message(body, "u@example.net"))
-	check(t, got, []string{"u@example.net"}, want{status: Transient, mx: "mx1.test", reply: "no egress address"})
+	check(t, got, []string{"u@example.net"}, want{status: outcome.Transient, mx: "mx1.test", reply: "no egress address"})
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/relay/outcome"
 	"errors"
 	"log/slog"
 	"net"
@@ -21,18 +22,18 @@ type txn struct {
 // 5.1). Once MAIL FROM has been answered the outcome is final for this
 // attempt: later hosts are not tried, so a message is never sent twice in
 // one attempt.
-func (t *txn) viaMX(ctx context.Context, domain string) []Result {
+func (t *txn) viaMX(ctx context.Context, domain string) []outcome.Outcome {
 	hops, final := t.route(ctx, domain)
 	if final != nil {
 		t.log.Debug("no route", "reason", final.Reply)
-		return final.forAll(t.rcpts)
+		return final.For(t.rcpts)
 	}
 	// Before any transaction: if one failure was transient, the whole is
 	// (an unreachable host may come back); if all were permanent (no
 	// addresses, 5xx greetings), it is permanent.
-	var lastTransient, lastPermanent *outcome
-	note := func(o *outcome) {
-		if o.Status == Permanent {
+	var lastTransient, lastPermanent *outcome.Outcome
+	note := func(o *outcome.Outcome) {
+		if o.Status == outcome.Permanent {
 			lastPermanent = o
 		} else {
 			lastTransient = o
@@ -49,7 +50,7 @@ hops:
 		}
 		for _, ip := range ips {
 			if err := ctx.Err(); err != nil {
-				o := local(Transient, "4.4.7", "delivery interrupted: "+err.Error())
+				o := outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+err.Error())
 				note(&o)
 				break hops
 			}
@@ -67,12 +68,12 @@ hops:
 	}
 	switch {
 	case lastTransient != nil:
-		return lastTransient.forAll(t.rcpts)
+		return lastTransient.For(t.rcpts)
 	case lastPermanent != nil:
-		return lastPermanent.forAll(t.rcpts)
+		return lastPermanent.For(t.rcpts)
 	default:
-		o := local(Transient, "4.4.1", "no usable address for "+domain)
-		return o.forAll(t.rcpts)
+		o := outcome.Local(outcome.Transient, "4.4.1", "no usable address for "+domain)
+		return o.For(t.rcpts)
 	}
 }
 
@@ -83,7 +84,7 @@ hops:
 // unauthenticated DNS and checking them would stop delivery without adding
 // protection, but TLS 1.2 is the minimum. If the handshake fails, the same
 // address is tried once more in plaintext.
-func (t *txn) tryAddr(ctx context.Context, host string, ip net.IP) ([]Result, *outcome) {
+func (t *txn) tryAddr(ctx context.Context, host string, ip net.IP) ([]outcome.Outcome, *outcome.Outcome) {
 	return t.attempt(ctx, &sessionSpec{
 		hop: target{kind: ModeMX, host: host, ip: ip, port: t.d.mxPort},
 		tls: TLSRequirement{Level: TLSOpportunistic},

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/relay/outcome"
 	"errors"
 	"io"
 	"net"
@@ -12,11 +13,11 @@ import (
 // lost is the Transient outcome of a session that broke at stage: a
 // dropped connection, a timeout or a garbled reply (RFC 5321 section
 // 4.5.3.2: timeouts are failures to retry, never bounces).
-func lost(ctx context.Context, where, stage string, err error) outcome {
+func lost(ctx context.Context, where, stage string, err error) outcome.Outcome {
 	if ctxErr := ctx.Err(); ctxErr != nil {
-		return local(Transient, "4.4.7", "delivery interrupted "+stage+" at "+where+": "+ctxErr.Error())
+		return outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted "+stage+" at "+where+": "+ctxErr.Error())
 	}
-	return local(Transient, "4.4.2", "lost connection with "+where+" "+stage+": "+describe(err))
+	return outcome.Local(outcome.Transient, "4.4.2", "lost connection with "+where+" "+stage+": "+describe(err))
 }
 
 // describe turns a network error into a short phrase for admins, without

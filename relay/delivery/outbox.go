@@ -11,6 +11,7 @@ import (
 
 	"dkimrelay/events"
 	"dkimrelay/internal/atomicfile"
+	"dkimrelay/relay/outcome"
 )
 
 // ModeOutbox writes each message to a file in Config.Outbox instead of
@@ -34,7 +35,7 @@ func checkOutbox(cfg Config) error {
 // field per recipient (the fields a receiving server adds, RFC 5321
 // section 4.4). The file appears whole or not at all; a repeated attempt
 // replaces it (delivery is at-least-once).
-func (d *Deliverer) toOutbox(log *slog.Logger, m Message) []Result {
+func (d *Deliverer) toOutbox(log *slog.Logger, m Message) []outcome.Outcome {
 	name := strings.Map(func(r rune) rune {
 		if r == '/' || r == '\\' || r < ' ' || r > '~' {
 			return '_'
@@ -43,14 +44,14 @@ func (d *Deliverer) toOutbox(log *slog.Logger, m Message) []Result {
 	}, strings.TrimLeft(m.ID, "."))
 	path := filepath.Join(d.cfg.Outbox, name+".eml")
 	if err := writeOutbox(path, m); err != nil {
-		return local(Transient, "4.3.0", "writing to the outbox: "+err.Error()).forAll(m.Rcpts)
+		return outcome.Local(outcome.Transient, "4.3.0", "writing to the outbox: "+err.Error()).For(m.Rcpts)
 	}
 	cmd := "dkimrelay verify --offline "
 	if d.cfg.OutboxConfig != "" {
 		cmd = "dkimrelay --config " + relative(d.cfg.OutboxConfig) + " verify --offline "
 	}
 	log.Info(events.Outbox, events.FileKey, path, events.VerifyKey, cmd+relative(path))
-	return outcome{Status: Delivered, Code: 250, Reply: "written to " + path, MX: ModeOutbox, Enhanced: "2.0.0"}.forAll(m.Rcpts)
+	return outcome.Outcome{Status: outcome.Delivered, Code: 250, Reply: "written to " + path, MX: ModeOutbox, Enhanced: "2.0.0"}.For(m.Rcpts)
 }
 
 func writeOutbox(path string, m Message) error {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"dkimrelay/relay/outcome"
 )
 
 func TestOutbox(t *testing.T) {
@@ -16,7 +18,7 @@ func TestOutbox(t *testing.T) {
 	const body = "From: app@relay.test\r\nSubject: hi\r\n\r\nHello.\r\n"
 	rcpts := []string{"a@example.net", "b@example.com"}
 	got := d.Deliver(t.Context(), message(body, rcpts...))
-	ok := want{status: Delivered, code: 250, mx: ModeOutbox, enhanced: "2.0.0", reply: "written to " + filepath.Join(dir, "QID1.eml")}
+	ok := want{status: outcome.Delivered, code: 250, mx: ModeOutbox, enhanced: "2.0.0", reply: "written to " + filepath.Join(dir, "QID1.eml")}
 	check(t, got, rcpts, ok, ok)
 	data, err := os.ReadFile(filepath.Join(dir, "QID1.eml"))
 	if err != nil {
@@ -40,7 +42,7 @@ func TestOutbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	got = d.Deliver(t.Context(), message(body, rcpts...))
-	deferred := want{status: Transient, enhanced: "4.3.0", reply: "writing to the outbox"}
+	deferred := want{status: outcome.Transient, enhanced: "4.3.0", reply: "writing to the outbox"}
 	check(t, got, rcpts, deferred, deferred)
 
 	if _, err := New(Config{Hostname: "relay.test", Mode: ModeOutbox}); err == nil || !strings.Contains(err.Error(), "Outbox") {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/outcome"
 	"net"
 	"strings"
 	"sync"
@@ -111,7 +112,7 @@ func TestSessionReuse(t *testing.T) {
 			rcpts := []string{"alice@example.net"}
 			for i := range 3 {
 				got := d.Deliver(context.Background(), message(body, rcpts...))
-				check(t, got, rcpts, want{status: Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250"})
+				check(t, got, rcpts, want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250"})
 				if tt.between != nil && i < 2 {
 					tt.between(ln, s)
 				}
@@ -148,7 +149,7 @@ func TestSessionReuseConcurrent(t *testing.T) {
 		wg.Go(func() {
 			rcpts := []string{"bob@example.net"}
 			got := d.Deliver(context.Background(), message(body, rcpts...))
-			check(t, got, rcpts, want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"})
+			check(t, got, rcpts, want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"})
 		})
 	}
 	wg.Wait()
@@ -267,8 +268,8 @@ func TestPipelining(t *testing.T) {
 			rcpts := []string{"a@example.net", "nobody@example.net"}
 			res := d.Deliver(context.Background(), message(body, rcpts...))
 			check(t, res, rcpts,
-				want{status: Delivered, code: 250, mx: "mx1.test", reply: "250 2.0.0 queued"},
-				want{status: Permanent, code: 550, mx: "mx1.test", enhanced: "5.1.1", reply: "no such user"})
+				want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250 2.0.0 queued"},
+				want{status: outcome.Permanent, code: 550, mx: "mx1.test", enhanced: "5.1.1", reply: "no such user"})
 			cmds := <-got
 			wantCmds := []string{"MAIL FROM:<app@relay.test>", "RCPT TO:<a@example.net>", "RCPT TO:<nobody@example.net>", "DATA"}
 			if strings.Join(cmds, "|") != strings.Join(wantCmds, "|") {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 
+	"dkimrelay/relay/outcome"
 	"dkimrelay/resolver"
 )
 
@@ -18,7 +19,7 @@ type hop struct {
 
 // route finds the hosts that receive mail for domain (RFC 5321 section 5.1).
 // A nil hop list comes with the final outcome for the whole domain.
-func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome) {
+func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome.Outcome) {
 	// An address literal: deliver to that address (RFC 5321 section 4.1.3).
 	if strings.HasPrefix(domain, "[") && strings.HasSuffix(domain, "]") {
 		lit := domain[1 : len(domain)-1]
@@ -27,7 +28,7 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome) {
 		}
 		ip := net.ParseIP(lit)
 		if ip == nil {
-			o := local(Permanent, "5.1.2", "malformed address literal "+domain)
+			o := outcome.Local(outcome.Permanent, "5.1.2", "malformed address literal "+domain)
 			return nil, &o
 		}
 		return []hop{{name: domain, ips: []net.IP{ip}}}, nil
@@ -37,13 +38,13 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome) {
 	switch {
 	case err == nil:
 	case resolver.IsNXDomain(err):
-		o := local(Permanent, "5.1.2", "domain "+domain+" does not exist (NXDOMAIN)")
+		o := outcome.Local(outcome.Permanent, "5.1.2", "domain "+domain+" does not exist (NXDOMAIN)")
 		return nil, &o
 	case resolver.IsNotFound(err):
 		// No MX records: the domain itself is the implicit MX.
 		return []hop{{name: domain, implicit: true}}, nil
 	default:
-		o := local(Transient, "4.4.3", "MX lookup for "+domain+" failed: "+err.Error())
+		o := outcome.Local(outcome.Transient, "4.4.3", "MX lookup for "+domain+" failed: "+err.Error())
 		return nil, &o
 	}
 
@@ -60,7 +61,7 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome) {
 	if len(hops) == 0 {
 		// RFC 7505 section 4.1: do not try the domain's addresses; the
 		// status is 5.1.10 (RFC 7505 section 4.2).
-		o := local(Permanent, "5.1.10", "domain "+domain+" does not accept mail (null MX)")
+		o := outcome.Local(outcome.Permanent, "5.1.10", "domain "+domain+" does not accept mail (null MX)")
 		return nil, &o
 	}
 	return hops, nil
@@ -68,20 +69,20 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome) {
 
 // addresses looks up hop h's addresses. A nil list comes with the outcome
 // that explains why.
-func (t *txn) addresses(ctx context.Context, domain string, h hop) ([]net.IP, *outcome) {
+func (t *txn) addresses(ctx context.Context, domain string, h hop) ([]net.IP, *outcome.Outcome) {
 	if h.ips != nil {
 		return h.ips, nil
 	}
 	addrs, err := t.d.cfg.Resolver.LookupIPAddr(ctx, h.name)
 	if err != nil {
-		var o outcome
+		var o outcome.Outcome
 		switch {
 		case resolver.IsNotFound(err) && h.implicit:
-			o = local(Permanent, "5.1.2", "domain "+domain+" has no MX and no address records")
+			o = outcome.Local(outcome.Permanent, "5.1.2", "domain "+domain+" has no MX and no address records")
 		case resolver.IsNotFound(err):
-			o = local(Permanent, "5.4.4", "MX host "+h.name+" has no address records")
+			o = outcome.Local(outcome.Permanent, "5.4.4", "MX host "+h.name+" has no address records")
 		default:
-			o = local(Transient, "4.4.3", "address lookup for "+h.name+" failed: "+err.Error())
+			o = outcome.Local(outcome.Transient, "4.4.3", "address lookup for "+h.name+" failed: "+err.Error())
 		}
 		o.MX = h.name
 		return nil, &o

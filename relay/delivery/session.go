@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/tls"
+	"dkimrelay/relay/outcome"
 	"errors"
 	"net"
 	"time"
@@ -44,7 +45,7 @@ type sessionSpec struct {
 	// classify turns the outcome of a failure before the transaction
 	// (a negative greeting, EHLO or STARTTLS reply, a broken
 	// connection) into this hop's outcome; nil keeps it.
-	classify func(outcome) outcome
+	classify func(outcome.Outcome) outcome.Outcome
 }
 
 // poolKey is what a session was shaped by: a pooled session is reused only
@@ -71,7 +72,7 @@ const (
 // one from the pool, or a new one. It returns the final results once the
 // transaction started, or, when the session failed before that, the
 // outcome that made it move on to the next address (RFC 5321 section 5.1).
-func (t *txn) attempt(ctx context.Context, spec *sessionSpec) ([]Result, *outcome) {
+func (t *txn) attempt(ctx context.Context, spec *sessionSpec) ([]outcome.Outcome, *outcome.Outcome) {
 	key := spec.poolKey()
 	if results := t.reuse(ctx, key, spec.hop); results != nil {
 		return results, nil
@@ -83,7 +84,7 @@ func (t *txn) attempt(ctx context.Context, spec *sessionSpec) ([]Result, *outcom
 		case openOK:
 			return results, nil
 		case openFinal:
-			return o.forAll(t.rcpts), nil
+			return o.For(t.rcpts), nil
 		case openPlaintext:
 			// A broken TLS stack on the receiving side must not
 			// block mail that would travel in clear anyway: the same
@@ -97,11 +98,11 @@ func (t *txn) attempt(ctx context.Context, spec *sessionSpec) ([]Result, *outcom
 
 // session connects to spec.hop, opens the session under req, runs the
 // transaction and ends or pools the session.
-func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement, key string) ([]Result, *outcome, opened) {
+func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement, key string) ([]outcome.Outcome, *outcome.Outcome, opened) {
 	h := spec.hop
 	conn, err := t.d.dial(ctx, h.ip, h.port)
 	if err != nil {
-		o := local(Transient, "4.4.1", "cannot connect to "+h.label()+":"+h.port+": "+describe(err))
+		o := outcome.Local(outcome.Transient, "4.4.1", "cannot connect to "+h.label()+":"+h.port+": "+describe(err))
 		o.MX = h.host
 		return nil, &o, openMoveOn
 	}
@@ -125,16 +126,16 @@ func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement
 // asks (RFC 3207, RFC 8314), EHLO again and AUTH, to the point where the
 // mail transaction can start. On failure the caller closes c; open says
 // QUIT first where the server is owed one.
-func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSRequirement) (*outcome, opened) {
+func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSRequirement) (*outcome.Outcome, opened) {
 	h := spec.hop
 	hostname := t.d.cfg.Hostname
-	fail := func(enhanced, reason string) (*outcome, opened) {
-		o := local(Transient, enhanced, reason)
+	fail := func(enhanced, reason string) (*outcome.Outcome, opened) {
+		o := outcome.Local(outcome.Transient, enhanced, reason)
 		o.MX = h.host
 		return &o, openMoveOn
 	}
-	moveOn := func(stage string, rep *reply, err error) (*outcome, opened) {
-		var o outcome
+	moveOn := func(stage string, rep *reply, err error) (*outcome.Outcome, opened) {
+		var o outcome.Outcome
 		switch {
 		case err != nil:
 			o = lost(ctx, h.where(), stage, err)

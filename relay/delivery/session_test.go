@@ -13,11 +13,12 @@ import (
 
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/outcome"
 )
 
 // openTo opens a session to mx1.test (127.0.0.2) under req, as delivery
 // would, and reports how opening ended and what TLS the session got.
-func openTo(t *testing.T, d *Deliverer, port int, req TLSRequirement) (opened, *outcome, TLSInfo) {
+func openTo(t *testing.T, d *Deliverer, port int, req TLSRequirement) (opened, *outcome.Outcome, TLSInfo) {
 	t.Helper()
 	ctx := context.Background()
 	spec := &sessionSpec{
@@ -126,7 +127,7 @@ func TestSessionTLS(t *testing.T) {
 				}
 				return
 			}
-			if o.Status != Transient || o.MX != "mx1.test" || !strings.Contains(o.Reply, tt.reason) {
+			if o.Status != outcome.Transient || o.MX != "mx1.test" || !strings.Contains(o.Reply, tt.reason) {
 				t.Errorf("got %+v, want Transient at mx1.test with reason ~%q", o, tt.reason)
 			}
 			if o.Enhanced != "4.7.0" {
@@ -202,7 +203,7 @@ func TestSessionPoolKeepsRequirements(t *testing.T) {
 	d := e.deliverer(t, func(c *Config) { c.RootCAs = ca.Pool() })
 	defer d.Close()
 	rcpts := []string{"alice@example.net"}
-	delivered := want{status: Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250"}
+	delivered := want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250"}
 	check(t, d.Deliver(context.Background(), message(body, rcpts...)), rcpts, delivered)
 
 	spec := &sessionSpec{

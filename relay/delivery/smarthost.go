@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/relay/outcome"
 	"encoding/base64"
 	"net"
 	"strings"
@@ -17,7 +18,7 @@ import (
 // handshake, or a refused login are Transient, not Permanent: they are the
 // administrator's to fix (configuration, password file), and users' mail
 // must wait for that rather than bounce.
-func (t *txn) viaSmarthost(ctx context.Context) []Result {
+func (t *txn) viaSmarthost(ctx context.Context) []outcome.Outcome {
 	results := t.smarthostResults(ctx)
 	// Defence in depth: whatever the upstream echoes, no reply text may
 	// carry the password.
@@ -27,7 +28,7 @@ func (t *txn) viaSmarthost(ctx context.Context) []Result {
 	return results
 }
 
-func (t *txn) smarthostResults(ctx context.Context) []Result {
+func (t *txn) smarthostResults(ctx context.Context) []outcome.Outcome {
 	host := t.d.smart.hop.host
 	var ips []net.IP
 	if ip := net.ParseIP(host); ip != nil {
@@ -35,21 +36,21 @@ func (t *txn) smarthostResults(ctx context.Context) []Result {
 	} else {
 		addrs, err := t.d.cfg.Resolver.LookupIPAddr(ctx, host)
 		if err != nil {
-			o := local(Transient, "4.4.3", "address lookup for smarthost "+host+" failed: "+err.Error())
+			o := outcome.Local(outcome.Transient, "4.4.3", "address lookup for smarthost "+host+" failed: "+err.Error())
 			o.MX = host
-			return o.forAll(t.rcpts)
+			return o.For(t.rcpts)
 		}
 		for _, a := range addrs {
 			ips = append(ips, a.IP)
 		}
 	}
-	last := local(Transient, "4.4.1", "no usable address for smarthost "+host)
+	last := outcome.Local(outcome.Transient, "4.4.1", "no usable address for smarthost "+host)
 	for i, ip := range ips {
 		if i == maxAddresses {
 			break
 		}
 		if err := ctx.Err(); err != nil {
-			last = local(Transient, "4.4.7", "delivery interrupted: "+err.Error())
+			last = outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+err.Error())
 			break
 		}
 		results, o := t.trySmarthost(ctx, host, ip)
@@ -60,11 +61,11 @@ func (t *txn) smarthostResults(ctx context.Context) []Result {
 		last = *o
 	}
 	last.MX = host
-	return last.forAll(t.rcpts)
+	return last.For(t.rcpts)
 }
 
 // trySmarthost delivers through the smarthost at ip; see attempt.
-func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]Result, *outcome) {
+func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]outcome.Outcome, *outcome.Outcome) {
 	spec := t.d.smart
 	spec.hop.ip = ip
 	return t.attempt(ctx, &spec)
@@ -91,15 +92,11 @@ func smarthostSpec(cfg Config, host, port string) sessionSpec {
 
 // smarthostRefusal keeps a refusal by the smarthost Transient: the
 // smarthost is ours, so its session trouble is retried, never bounced.
-func smarthostRefusal(o outcome) outcome {
-	o.Status = Transient
-	o.Enhanced = transientStatus(o.Enhanced)
-	return o
-}
+func smarthostRefusal(o outcome.Outcome) outcome.Outcome { return o.Retry() }
 
 // authenticate logs in with PLAIN (RFC 4616), or LOGIN when PLAIN is not
 // offered. It returns nil on success.
-func (t *txn) authenticate(ctx context.Context, c *client, h target, cred *credentials) *outcome {
+func (t *txn) authenticate(ctx context.Context, c *client, h target, cred *credentials) *outcome.Outcome {
 	host, where := h.host, h.where()
 	mechs := strings.Fields(strings.ToUpper(c.ext["AUTH"]))
 	var a sasl.Client
@@ -109,7 +106,7 @@ func (t *txn) authenticate(ctx context.Context, c *client, h target, cred *crede
 	case contains(mechs, sasl.Login):
 		a = sasl.NewLoginClient(cred.user, cred.password)
 	default:
-		o := local(Transient, "4.7.0", h.label()+" offers neither AUTH PLAIN nor AUTH LOGIN"+
+		o := outcome.Local(outcome.Transient, "4.7.0", h.label()+" offers neither AUTH PLAIN nor AUTH LOGIN"+
 			offered(c.ext["AUTH"]))
 		o.MX = host
 		return &o
@@ -121,9 +118,7 @@ func (t *txn) authenticate(ctx context.Context, c *client, h target, cred *crede
 		return &o
 	}
 	if rep.Code != 235 {
-		o := remote(host, rep)
-		o.Status = Transient
-		o.Enhanced = transientStatus(o.Enhanced)
+		o := remote(host, rep).Retry()
 		o.TLS = tlsVersion(c.tls)
 		o.Reply = h.kind + " " + host + " rejected the login of " + cred.user + ": " + rep.String() +
 			" (check smarthost_user and smarthost_password_file)"
@@ -147,17 +142,6 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// transientStatus turns an RFC 3463 status into its 4.x.x form.
-func transientStatus(s string) string {
-	if len(s) > 1 && s[0] == '5' {
-		return "4" + s[1:]
-	}
-	if s == "" {
-		return "4.0.0"
-	}
-	return s
 }
 
 // redact removes the smarthost password, raw or in the base64 forms the

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/outcome"
 	"dkimrelay/resolver"
 )
 
@@ -50,21 +51,21 @@ func TestSmarthost(t *testing.T) {
 		wantUser string
 	}{
 		{"STARTTLS and PLAIN", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN", "LOGIN"}, users)},
-			"relay", password, true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
 		{"STARTTLS and LOGIN", false, []sinkOption{withTLS(cert), withAuth([]string{"LOGIN"}, users)},
-			"relay", password, true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
 		{"implicit TLS and PLAIN", true, []sinkOption{withAuth([]string{"PLAIN"}, users)},
-			"relay", password, true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
 		{"no AUTH configured", false, []sinkOption{withTLS(cert)},
-			"", "", true, want{status: Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 0, ""},
+			"", "", true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 0, ""},
 		{"no STARTTLS offered", false, []sinkOption{withAuth([]string{"PLAIN"}, users)},
-			"relay", password, true, want{status: Transient, mx: "smarthost.test", enhanced: "4.7.0", reply: "does not offer STARTTLS"}, 0, ""},
+			"relay", password, true, want{status: outcome.Transient, mx: "smarthost.test", enhanced: "4.7.0", reply: "does not offer STARTTLS"}, 0, ""},
 		{"untrusted certificate", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN"}, users)},
-			"relay", password, false, want{status: Transient, mx: "smarthost.test", enhanced: "4.7.0", reply: "TLS handshake with smarthost"}, 0, ""},
+			"relay", password, false, want{status: outcome.Transient, mx: "smarthost.test", enhanced: "4.7.0", reply: "TLS handshake with smarthost"}, 0, ""},
 		{"wrong password", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN"}, users)},
-			"relay", "wrong-" + password, true, want{status: Transient, code: 535, mx: "smarthost.test", tls: "TLS1.3", enhanced: "4.7.8", reply: "rejected the login of relay: 535 5.7.8"}, 1, ""},
+			"relay", "wrong-" + password, true, want{status: outcome.Transient, code: 535, mx: "smarthost.test", tls: "TLS1.3", enhanced: "4.7.8", reply: "rejected the login of relay: 535 5.7.8"}, 1, ""},
 		{"no usable mechanism", false, []sinkOption{withTLS(cert), withAuth([]string{"XOAUTH2"}, users)},
-			"relay", password, true, want{status: Transient, mx: "smarthost.test", reply: "offers neither AUTH PLAIN nor AUTH LOGIN"}, 0, ""},
+			"relay", password, true, want{status: outcome.Transient, mx: "smarthost.test", reply: "offers neither AUTH PLAIN nor AUTH LOGIN"}, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -97,7 +98,7 @@ func TestSmarthost(t *testing.T) {
 				t.Errorf("sink saw %d AUTH attempts, want %d", authSeen, tt.wantAuth)
 			}
 			rec := s.Messages()
-			if tt.want.status == Delivered {
+			if tt.want.status == outcome.Delivered {
 				if len(rec) != 1 || strings.Join(rec[0].To, ",") != "a@one.example,b@two.example" ||
 					rec[0].User != tt.wantUser || !rec[0].TLS {
 					t.Errorf("sink got %+v, want one TLS transaction for both recipients by %q", rec, tt.wantUser)

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/relay/outcome"
 	"fmt"
 	"io"
 	"strconv"
@@ -35,16 +36,17 @@ const (
 //   - a dropped connection or a timeout: Transient for everyone not yet
 //     final. After the dot this may mean a duplicate on retry; delivery
 //     is at-least-once, never at-most-once.
-func (t *txn) transact(ctx context.Context, c *client, host, where string, reused bool) ([]Result, ending) {
+func (t *txn) transact(ctx context.Context, c *client, host, where string, reused bool) ([]outcome.Outcome, ending) {
 	m := t.msg
 	tlsVer := tlsVersion(c.tls)
-	results := make([]Result, len(t.rcpts))
+	results := make([]outcome.Outcome, len(t.rcpts))
 	final := make([]bool, len(t.rcpts))
-	set := func(i int, o outcome) {
+	set := func(i int, o outcome.Outcome) {
 		o.MX, o.TLS = host, tlsVer
-		results[i], final[i] = o.forRcpt(t.rcpts[i]), true
+		o.Rcpt = t.rcpts[i]
+		results[i], final[i] = o, true
 	}
-	setPending := func(o outcome) []Result {
+	setPending := func(o outcome.Outcome) []outcome.Outcome {
 		for i := range t.rcpts {
 			if !final[i] {
 				set(i, o)
@@ -52,7 +54,7 @@ func (t *txn) transact(ctx context.Context, c *client, host, where string, reuse
 		}
 		return results
 	}
-	broken := func(stage string, err error) ([]Result, ending) {
+	broken := func(stage string, err error) ([]outcome.Outcome, ending) {
 		return setPending(lost(ctx, where, stage, err)), endClose
 	}
 
@@ -67,16 +69,16 @@ func (t *txn) transact(ctx context.Context, c *client, host, where string, reuse
 		}
 		utf8Envelope = true
 		if !smtputf8 {
-			set(i, local(Permanent, "5.6.7", "recipient address needs SMTPUTF8, which "+host+" does not support"))
+			set(i, outcome.Local(outcome.Permanent, "5.6.7", "recipient address needs SMTPUTF8, which "+host+" does not support"))
 		}
 	}
 	if !isASCII(m.From) && !smtputf8 {
-		setPending(local(Permanent, "5.6.7", "sender address needs SMTPUTF8, which "+host+" does not support"))
+		setPending(outcome.Local(outcome.Permanent, "5.6.7", "sender address needs SMTPUTF8, which "+host+" does not support"))
 	}
 	// SIZE (RFC 1870 section 4): a server that states its limit is
 	// spared a transfer it would refuse.
 	if limit, err := strconv.ParseInt(c.ext["SIZE"], 10, 64); err == nil && limit > 0 && m.Size > limit {
-		setPending(local(Permanent, "5.3.4",
+		setPending(outcome.Local(outcome.Permanent, "5.3.4",
 			fmt.Sprintf("message of %d bytes exceeds the %d-byte limit of %s", m.Size, limit, host)))
 	}
 	if !anyPending(final) {
@@ -85,7 +87,7 @@ func (t *txn) transact(ctx context.Context, c *client, host, where string, reuse
 
 	rc, err := m.Open()
 	if err != nil {
-		return setPending(local(Transient, "4.3.0", "cannot read the queued message: "+err.Error())), endQuit
+		return setPending(outcome.Local(outcome.Transient, "4.3.0", "cannot read the queued message: "+err.Error())), endQuit
 	}
 	defer rc.Close()
 
@@ -193,7 +195,7 @@ func (t *txn) transact(ctx context.Context, c *client, host, where string, reuse
 	case src.err != nil:
 		// Our own copy failed: the final dot was not sent, closing the
 		// connection makes the server drop the partial message.
-		return setPending(local(Transient, "4.3.0", "reading the queued message failed: "+src.err.Error())), endClose
+		return setPending(outcome.Local(outcome.Transient, "4.3.0", "reading the queued message failed: "+src.err.Error())), endClose
 	case err != nil && !sentBody:
 		return broken("while sending the message", err)
 	case err != nil:
@@ -227,7 +229,7 @@ func (t *txn) finish(key string, c *client, born time.Time, e ending) {
 
 // reuse runs the transaction on an idle session for key from the pool. It
 // returns nil when no live session was there: the caller then connects.
-func (t *txn) reuse(ctx context.Context, key string, h target) []Result {
+func (t *txn) reuse(ctx context.Context, key string, h target) []outcome.Outcome {
 	for {
 		c, born := t.d.pool.get(key)
 		if c == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/outcome"
 	"errors"
 	"io"
 	"net"
@@ -32,11 +33,11 @@ func TestRecipientReplies(t *testing.T) {
 	d := e.deliverer(t)
 
 	rcpts := []string{"ok@example.net", "unknown@example.net", "full@example.net", "ok2@example.net"}
-	ok := want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"}
+	ok := want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"}
 	check(t, d.Deliver(context.Background(), message(body, rcpts...)), rcpts,
 		ok,
-		want{status: Permanent, code: 550, mx: "mx1.test", enhanced: "5.1.1", reply: "mx1.test said: 550 5.1.1 no such user"},
-		want{status: Transient, code: 452, mx: "mx1.test", enhanced: "4.2.2", reply: "mx1.test said: 452 4.2.2 mailbox full"},
+		want{status: outcome.Permanent, code: 550, mx: "mx1.test", enhanced: "5.1.1", reply: "mx1.test said: 550 5.1.1 no such user"},
+		want{status: outcome.Transient, code: 452, mx: "mx1.test", enhanced: "4.2.2", reply: "mx1.test said: 452 4.2.2 mailbox full"},
 		ok,
 	)
 	rec := s.Messages()
@@ -47,7 +48,7 @@ func TestRecipientReplies(t *testing.T) {
 	// Nobody accepted: no DATA at all.
 	rcpts = []string{"unknown@example.net", "full@example.net"}
 	got := d.Deliver(context.Background(), message(body, rcpts...))
-	if got[0].Status != Permanent || got[1].Status != Transient {
+	if got[0].Status != outcome.Permanent || got[1].Status != outcome.Transient {
 		t.Errorf("got %+v", got)
 	}
 	if n := len(s.Messages()); n != 1 {
@@ -62,15 +63,15 @@ func TestTransactionReplies(t *testing.T) {
 		want want
 	}{
 		{"5xx after DATA", withReply(smtpsink.At(smtpsink.Data, func(string) error { return testkit.SMTPError(554, "5.7.1", "spam detected") })),
-			want{status: Permanent, code: 554, mx: "mx1.test", enhanced: "5.7.1", reply: "mx1.test said: 554 5.7.1 spam detected"}},
+			want{status: outcome.Permanent, code: 554, mx: "mx1.test", enhanced: "5.7.1", reply: "mx1.test said: 554 5.7.1 spam detected"}},
 		{"4xx after DATA", withReply(smtpsink.At(smtpsink.Data, func(string) error { return testkit.SMTPError(451, "4.7.1", "greylisted") })),
-			want{status: Transient, code: 451, mx: "mx1.test", enhanced: "4.7.1", reply: "451 4.7.1 greylisted"}},
+			want{status: outcome.Transient, code: 451, mx: "mx1.test", enhanced: "4.7.1", reply: "451 4.7.1 greylisted"}},
 		{"5xx to MAIL FROM", withReply(smtpsink.At(smtpsink.Mail, func(string) error { return testkit.SMTPError(553, "5.7.1", "sender rejected") })),
-			want{status: Permanent, code: 553, mx: "mx1.test", enhanced: "5.7.1", reply: "553 5.7.1 sender rejected"}},
+			want{status: outcome.Permanent, code: 553, mx: "mx1.test", enhanced: "5.7.1", reply: "553 5.7.1 sender rejected"}},
 		{"4xx to MAIL FROM", withReply(smtpsink.At(smtpsink.Mail, func(string) error { return testkit.SMTPError(421, "4.7.0", "too many connections") })),
-			want{status: Transient, code: 421, mx: "mx1.test", reply: "421 4.7.0 too many connections"}},
+			want{status: outcome.Transient, code: 421, mx: "mx1.test", reply: "421 4.7.0 too many connections"}},
 		{"size over the advertised limit", func(c *smtpsink.Config) { c.MaxMessageBytes = 10 },
-			want{status: Permanent, mx: "mx1.test", enhanced: "5.3.4", reply: "exceeds the 10-byte limit of mx1.test"}},
+			want{status: outcome.Permanent, mx: "mx1.test", enhanced: "5.3.4", reply: "exceeds the 10-byte limit of mx1.test"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,9 +96,9 @@ func TestTwoDomainsInOneCall(t *testing.T) {
 	rcpts := []string{"x@a.example", "y@b.example", "z@A.example"}
 	got := e.deliverer(t).Deliver(context.Background(), message(body, rcpts...))
 	check(t, got, rcpts,
-		want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"},
-		want{status: Delivered, code: 250, mx: "mx2.test", reply: "250"},
-		want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"},
+		want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"},
+		want{status: outcome.Delivered, code: 250, mx: "mx2.test", reply: "250"},
+		want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"},
 	)
 	r1, r2 := s1.Messages(), s2.Messages()
 	if len(r1) != 1 || strings.Join(r1[0].To, ",") != "x@a.example,z@A.example" {
@@ -122,15 +123,15 @@ func TestExtensions(t *testing.T) {
 		delivered bool
 	}{
 		{"8bit body", eightBit, "u@example.net", false,
-			want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"}, "8BITMIME", false, true},
+			want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"}, "8BITMIME", false, true},
 		{"utf8 header, server with SMTPUTF8", utf8Header, "u@example.net", true,
-			want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"}, "8BITMIME", true, true},
+			want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"}, "8BITMIME", true, true},
 		{"utf8 header, server without SMTPUTF8", utf8Header, "u@example.net", false,
-			want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"}, "8BITMIME", false, true},
+			want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"}, "8BITMIME", false, true},
 		{"utf8 recipient, server with SMTPUTF8", body, "josé@example.net", true,
-			want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"}, "", true, true},
+			want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"}, "", true, true},
 		{"utf8 recipient, server without SMTPUTF8", body, "josé@example.net", false,
-			want{status: Permanent, mx: "mx1.test", enhanced: "5.6.7", reply: "needs SMTPUTF8, which mx1.test does not support"}, "", false, false},
+			want{status: outcome.Permanent, mx: "mx1.test", enhanced: "5.6.7", reply: "needs SMTPUTF8, which mx1.test does not support"}, "", false, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -170,8 +171,8 @@ func TestMixedUTF8Recipients(t *testing.T) {
 	rcpts := []string{"josé@example.net", "joe@example.net"}
 	got := e.deliverer(t).Deliver(context.Background(), message(body, rcpts...))
 	check(t, got, rcpts,
-		want{status: Permanent, mx: "mx1.test", enhanced: "5.6.7", reply: "SMTPUTF8"},
-		want{status: Delivered, code: 250, mx: "mx1.test", reply: "250"})
+		want{status: outcome.Permanent, mx: "mx1.test", enhanced: "5.6.7", reply: "SMTPUTF8"},
+		want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250"})
 	if rec := s.Messages(); len(rec) != 1 || strings.Join(rec[0].To, ",") != "joe@example.net" {
 		t.Errorf("sink got %+v", rec)
 	}
@@ -188,7 +189,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		testkit.ServeRaw(t, e.ln2, func(c net.Conn) { io.Copy(io.Discard, c) })
 		got := e.deliverer(t, short).Deliver(context.Background(), message(body, "u@example.net"))
 		check(t, got, []string{"u@example.net"},
-			want{status: Transient, mx: "mx1.test", enhanced: "4.4.2", reply: "waiting for the greeting: timed out"})
+			want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.4.2", reply: "waiting for the greeting: timed out"})
 	})
 	t.Run("no reply to the final dot", func(t *testing.T) {
 		e := newEnv(t)
@@ -199,7 +200,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		s.SetDataHook(func(*smtp.Conn, io.Reader) error { <-release; return nil })
 		rcpts := []string{"a@example.net", "b@example.net"}
 		got := e.deliverer(t, short).Deliver(context.Background(), message(body, rcpts...))
-		w := want{status: Transient, mx: "mx1.test", reply: "waiting for the reply to the end of the message: timed out"}
+		w := want{status: outcome.Transient, mx: "mx1.test", reply: "waiting for the reply to the end of the message: timed out"}
 		check(t, got, rcpts, w, w)
 	})
 	t.Run("connection dropped during DATA", func(t *testing.T) {
@@ -213,7 +214,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		})
 		big := body + strings.Repeat("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\r\n", 1<<14)
 		got := e.deliverer(t).Deliver(context.Background(), message(big, "u@example.net"))
-		check(t, got, []string{"u@example.net"}, want{status: Transient, mx: "mx1.test", enhanced: "4.4.2", reply: "lost connection with mx1.test[127.0.0.2]"})
+		check(t, got, []string{"u@example.net"}, want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.4.2", reply: "lost connection with mx1.test[127.0.0.2]"})
 	})
 	t.Run("context cancelled mid-session", func(t *testing.T) {
 		e := newEnv(t)
@@ -224,7 +225,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		t.Cleanup(func() { close(release) })
 		s.SetDataHook(func(*smtp.Conn, io.Reader) error { cancel(); <-release; return nil })
 		got := e.deliverer(t).Deliver(ctx, message(body, "u@example.net"))
-		check(t, got, []string{"u@example.net"}, want{status: Transient, mx: "mx1.test", enhanced: "4.4.7", reply: "delivery interrupted"})
+		check(t, got, []string{"u@example.net"}, want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.4.7", reply: "delivery interrupted"})
 	})
 	t.Run("spool read failure", func(t *testing.T) {
 		e := newEnv(t)
@@ -233,7 +234,7 @@ func TestTimeoutsAndDrops(t *testing.T) {
 		m := message(body, "u@example.net")
 		m.Open = func() (io.ReadCloser, error) { return nil, errors.New("disk on fire") }
 		got := e.deliverer(t).Deliver(context.Background(), m)
-		check(t, got, []string{"u@example.net"}, want{status: Transient, reply: "disk on fire"})
+		check(t, got, []string{"u@example.net"}, want{status: outcome.Transient, reply: "disk on fire"})
 		if len(s.Messages()) != 0 {
 			t.Error("something was delivered")
 		}
@@ -250,7 +251,7 @@ func TestMaxPerDomain(t *testing.T) {
 	for i := range 3 {
 		wg.Go(func() {
 			got := d.Deliver(context.Background(), message(body, "u"+strconv.Itoa(i)+"@example.net"))
-			if got[0].Status != Delivered {
+			if got[0].Status != outcome.Delivered {
 				t.Errorf("message %d: %+v", i, got[0])
 			}
 		})

@@ -113,7 +113,7 @@ func (q *Queue) Get(id string) (*Message, error) {
 	return e.rec.message(), nil
 }
 
-// Retry makes the queued recipients of message id due now.
+// Retry makes the pending recipients of message id due now.
 //
 // The change is kept in memory only: the attempt it causes records its own
 // result, and after a restart every message is due at its stored time
@@ -129,7 +129,7 @@ func (q *Queue) Retry(id string) error {
 	return nil
 }
 
-// RetryAll makes every queued recipient due now and returns the number of
+// RetryAll makes every pending recipient due now and returns the number of
 // messages concerned.
 func (q *Queue) RetryAll() int {
 	q.mu.Lock()
@@ -147,7 +147,7 @@ func (q *Queue) retryLocked(e *entry) bool {
 	now := q.now()
 	found := false
 	for i := range e.rec.Rcpts {
-		if r := &e.rec.Rcpts[i]; r.State == Queued {
+		if r := &e.rec.Rcpts[i]; r.State.Pending() {
 			r.NextAttempt = now
 			found = true
 		}
@@ -161,7 +161,7 @@ func (q *Queue) retryLocked(e *entry) bool {
 // Delete removes a message from the queue and from the disk at once,
 // without a bounce. A message in flight is deleted too: its files go
 // (an open reader keeps working), the attempt in progress cannot be
-// recalled and may still deliver it, and its Done does nothing.
+// recalled and may still deliver it, and its Record does nothing.
 func (q *Queue) Delete(id string) error {
 	if err := q.begin(); err != nil {
 		return err
@@ -182,7 +182,7 @@ func (q *Queue) Delete(id string) error {
 
 	e.fileMu.Lock()
 	defer e.fileMu.Unlock()
-	return q.removeFiles(id, false)
+	return q.removeFiles(id)
 }
 
 // Open returns what goes on the wire for m after DATA: its DKIM-Signature
@@ -206,14 +206,11 @@ func (q *Queue) Open(m *Message) (io.ReadCloser, error) {
 }
 
 // OpenRaw returns the stored message alone, without the signatures, for a
-// bounce to quote. It works for queued messages and, for a while after
-// Done, for messages whose last recipients failed.
+// bounce to quote: Record's bounce step runs while the message is still
+// queued.
 func (q *Queue) OpenRaw(id string) (io.ReadCloser, error) {
 	q.mu.Lock()
 	_, err := q.lookupLocked(id)
-	if _, ok := q.retired[id]; ok && errors.Is(err, ErrNotFound) {
-		err = nil
-	}
 	q.mu.Unlock()
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"dkimrelay/relay/outcome"
 	"errors"
 	"path/filepath"
 	"slices"
@@ -60,7 +61,7 @@ func TestRetry(t *testing.T) {
 	}
 	for range ids {
 		m := nextNow(t, q)
-		q.Done(m, []Outcome{{Rcpt: "b@example.net", Kind: Transient}})
+		q.Record(m, []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient}}, Steps{})
 	}
 	if _, err := q.Next(canceled()); err == nil {
 		t.Fatal("a message is due before any retry")
@@ -106,7 +107,7 @@ func TestDelete(t *testing.T) {
 	}
 
 	// In flight: deleted at once; the delivery's open reader keeps
-	// working and its Done does nothing.
+	// working and its Record does nothing.
 	busy := commit(t, q, body("busy"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}})
 	m := nextNow(t, q)
 	rc, err := q.Open(m)
@@ -125,15 +126,18 @@ func TestDelete(t *testing.T) {
 	if raw := readAll(t, rc, nil); string(raw) != string(body("busy")) {
 		t.Errorf("reader opened before Delete: %q", raw)
 	}
-	failed, next, err := q.Done(m, []Outcome{{Rcpt: "b@example.net", Kind: Permanent}})
-	if err != nil || failed != nil || !next.IsZero() {
-		t.Errorf("Done after Delete = %v %v %v, want nothing", failed, next, err)
+	changes, err := q.Record(m, []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Permanent}}, Steps{Bounce: func([]Change) error {
+		t.Error("Record after Delete bounced")
+		return nil
+	}})
+	if err != nil || changes != nil {
+		t.Errorf("Record after Delete = %v %v, want nothing", changes, err)
 	}
 	if exists(filepath.Join(dir, busy+".json")) || exists(filepath.Join(dir, busy+".eml")) {
 		t.Error("files of a deleted message came back")
 	}
-	if _, _, err := q.Done(m, nil); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second Done: %v", err)
+	if _, err := q.Record(m, nil, Steps{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("second Record: %v", err)
 	}
 	q.Close()
 	q = mustOpen(t, Options{Dir: dir})

@@ -32,8 +32,10 @@
 // undoes it sends the message again, as at-least-once allows.
 //
 // Delivery is at-least-once: a crash after a remote server accepted a
-// message but before Done recorded it sends the message again; nothing
-// acknowledged is ever dropped.
+// message but before Record recorded it sends the message again; nothing
+// acknowledged is ever dropped. A bounce is queued before the failure it
+// reports is recorded, while the message is still on disk to quote: a
+// crash in between repeats the bounce, never loses it.
 //
 // # Recovery
 //
@@ -50,8 +52,11 @@
 // # Scheduling
 //
 // Next hands out one message at a time, exclusively, when at least one of
-// its recipients is due. Done records the attempt and reschedules the
-// recipients that failed transiently with exponential backoff (MinRetry,
-// doubling, capped at MaxRetry, ±10 % jitter) until Received+MaxLifetime has
-// passed, after which a transient failure makes the recipient Expired.
+// its recipients is due. Record takes the attempt's outcomes (package
+// outcome) and returns each recipient's new state: Delivered, Bounced for
+// a permanent failure, or Deferred for a transient one, rescheduled with
+// exponential backoff (MinRetry, doubling, capped at MaxRetry, ±10 %
+// jitter) until Received+MaxLifetime has passed, after which a transient
+// failure makes the recipient Expired. A recipient not tried yet is
+// Queued.
 package queue

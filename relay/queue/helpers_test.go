@@ -141,3 +141,43 @@ func exists(path string) bool {
 }
 
 func queueDir(t testing.TB) string { return filepath.Join(t.TempDir(), "queue") }
+
+// failedOf returns the changes of recipients that failed for good.
+func failedOf(changes []Change) []Change {
+	var failed []Change
+	for _, c := range changes {
+		if c.State.Failed() {
+			failed = append(failed, c)
+		}
+	}
+	return failed
+}
+
+// nextOf returns the earliest next attempt of the deferred recipients
+// among changes, zero when none was deferred.
+func nextOf(changes []Change) time.Time {
+	var next time.Time
+	for _, c := range changes {
+		if c.State == Deferred && (next.IsZero() || c.NextAttempt.Before(next)) {
+			next = c.NextAttempt
+		}
+	}
+	return next
+}
+
+// nextDue returns the earliest next attempt of message id's pending
+// recipients.
+func nextDue(t *testing.T, q *Queue, id string) time.Time {
+	t.Helper()
+	m, err := q.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var next time.Time
+	for _, r := range m.Rcpts {
+		if r.State.Pending() && (next.IsZero() || r.NextAttempt.Before(next)) {
+			next = r.NextAttempt
+		}
+	}
+	return next
+}

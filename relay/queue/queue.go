@@ -36,11 +36,6 @@ const (
 	DefaultMaxLifetime = 120 * time.Hour
 )
 
-// failedRetention is how long the .eml of a message whose last recipients
-// failed stays readable through OpenRaw after Done removed it from the
-// queue, so that the bounce written after Done can quote its header.
-const failedRetention = 10 * time.Minute
-
 // Queue is the durable mail queue. All its methods are safe for concurrent
 // use.
 type Queue struct {
@@ -68,10 +63,9 @@ type Queue struct {
 	fault func(op, path string) error
 
 	mu      sync.Mutex
-	msgs    map[string]*entry    // by ID; includes deleted messages still in flight
-	sched   schedule             // messages with a queued recipient, not in flight
-	retired map[string]time.Time // IDs whose .eml is kept for a bounce, until when
-	changed chan struct{}        // closed and replaced on every schedule change
+	msgs    map[string]*entry // by ID; includes deleted messages still in flight
+	sched   schedule          // messages with a pending recipient, not in flight
+	changed chan struct{}     // closed and replaced on every schedule change
 	closed  bool
 	ops     int // storage operations in progress; Close waits for them
 	idle    sync.Cond
@@ -80,13 +74,13 @@ type Queue struct {
 // entry is a message in the queue.
 type entry struct {
 	rec      *record
-	inFlight bool      // handed out by Next, not yet Done
+	inFlight bool      // handed out by Next, not yet recorded
 	deleted  bool      // removed by Delete while in flight
 	dueAt    time.Time // earliest next attempt, while scheduled
 	index    int       // position in sched, -1 when not scheduled
 
 	// fileMu orders the rewrites and the removal of this message's files
-	// (Done against Delete).
+	// (Record against Delete).
 	fileMu sync.Mutex
 }
 
@@ -105,7 +99,6 @@ func Open(opts Options) (*Queue, error) {
 		log:         opts.Logger,
 		now:         opts.Now,
 		msgs:        make(map[string]*entry),
-		retired:     make(map[string]time.Time),
 		changed:     make(chan struct{}),
 	}
 	q.idle.L = &q.mu
@@ -187,8 +180,9 @@ func (q *Queue) WaitLoaded(ctx context.Context) error {
 
 // Close stops the queue: Next returns ErrClosed, new drafts are refused,
 // and Close waits for commits and state changes in progress to reach the
-// disk. Messages in flight stay queued as they were on disk; a Done after
-// Close returns ErrClosed and the attempt is repeated after the next Open.
+// disk. Messages in flight stay queued as they were on disk; a Record
+// after Close returns ErrClosed and the attempt is repeated after the next
+// Open.
 func (q *Queue) Close() error {
 	q.mu.Lock()
 	if q.closed {
@@ -201,12 +195,7 @@ func (q *Queue) Close() error {
 	for q.ops > 0 {
 		q.idle.Wait()
 	}
-	retired := q.retired
-	q.retired = nil
 	q.mu.Unlock()
-	for id := range retired {
-		os.Remove(q.path(id + ".eml"))
-	}
 	return q.dirFile.Close()
 }
 
@@ -313,9 +302,9 @@ func (q *Queue) publishRecord(id string, f *os.File) error {
 
 // removeFiles removes a message: the .json first, because it is the
 // commit point; a crash before the .eml is gone leaves an orphan that the
-// next Open removes. keepEML leaves the .eml for a bounce to quote.
-func (q *Queue) removeFiles(id string, keepEML bool) error {
-	if err := q.unlinkFiles(id, keepEML); err != nil {
+// next Open removes.
+func (q *Queue) removeFiles(id string) error {
+	if err := q.unlinkFiles(id); err != nil {
 		return err
 	}
 	if err := q.syncer.sync(); err != nil {
@@ -331,17 +320,15 @@ func (q *Queue) removeFiles(id string, keepEML bool) error {
 // sending it twice), and the next state change's directory fsync makes it
 // durable anyway. It saves a journal commit per delivered message.
 func (q *Queue) removeDelivered(id string) error {
-	return q.unlinkFiles(id, false)
+	return q.unlinkFiles(id)
 }
 
-func (q *Queue) unlinkFiles(id string, keepEML bool) error {
+func (q *Queue) unlinkFiles(id string) error {
 	if err := removeIfExists(q.path(id + ".json")); err != nil {
 		return storageError("removing envelope", err)
 	}
-	if !keepEML {
-		if err := removeIfExists(q.path(id + ".eml")); err != nil {
-			return storageError("removing message", err)
-		}
+	if err := removeIfExists(q.path(id + ".eml")); err != nil {
+		return storageError("removing message", err)
 	}
 	return nil
 }

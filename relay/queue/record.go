@@ -81,6 +81,13 @@ func decodeRecord(data []byte) (*record, error) {
 	if err := r.validate(); err != nil {
 		return nil, err
 	}
+	for i := range r.Rcpts {
+		// Written before the deferred state existed: a queued
+		// recipient already tried is a deferred one.
+		if rc := &r.Rcpts[i]; rc.State == Queued && rc.Attempts > 0 {
+			rc.State = Deferred
+		}
+	}
 	return &r, nil
 }
 
@@ -135,20 +142,20 @@ func (r *record) rcpt(addr string) *Recipient {
 	return nil
 }
 
-// due returns the earliest next attempt of a queued recipient, and false
-// when no recipient is queued.
+// due returns the earliest next attempt of a pending recipient, and false
+// when no recipient is pending.
 func (r *record) due() (time.Time, bool) {
 	var t time.Time
 	found := false
 	for _, rc := range r.Rcpts {
-		if rc.State == Queued && (!found || rc.NextAttempt.Before(t)) {
+		if rc.State.Pending() && (!found || rc.NextAttempt.Before(t)) {
 			t, found = rc.NextAttempt, true
 		}
 	}
 	return t, found
 }
 
-func (r *record) hasQueued() bool {
+func (r *record) hasPending() bool {
 	_, ok := r.due()
 	return ok
 }

@@ -31,6 +31,7 @@ func TestRecordGolden(t *testing.T) {
 	rec.Rcpts[0].Attempts = 1
 	rec.Rcpts[0].NextAttempt = time.Time{}
 	rec.Rcpts[0].LastReply = "250 2.0.0 Ok: queued as 4F2"
+	rec.Rcpts[1].State = Deferred
 	rec.Rcpts[1].Attempts = 1
 	rec.Rcpts[1].NextAttempt = received.Add(time.Minute)
 	rec.Rcpts[1].LastReply = "451 4.7.1 greylisted"
@@ -55,6 +56,16 @@ func TestRecordGolden(t *testing.T) {
 	}
 	if again, _ := encodeRecord(back); !bytes.Equal(again, want) {
 		t.Errorf("decode then encode of the golden file differs:\n%s", again)
+	}
+	// Earlier versions wrote a recipient tried and deferred as queued:
+	// such a queue loads with the recipient deferred.
+	old := bytes.Replace(want, []byte(`"state": "deferred"`), []byte(`"state": "queued"`), 1)
+	back, err = decodeRecord(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := encodeRecord(back); !bytes.Equal(again, want) {
+		t.Errorf("a record of an earlier version decodes as:\n%s", again)
 	}
 }
 
@@ -125,7 +136,7 @@ func TestCheckHeaderField(t *testing.T) {
 }
 
 func TestStateText(t *testing.T) {
-	for _, s := range []State{Queued, Delivered, Bounced, Expired} {
+	for _, s := range []State{Queued, Deferred, Delivered, Bounced, Expired} {
 		b, err := s.MarshalText()
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +149,7 @@ func TestStateText(t *testing.T) {
 	if _, err := State(0).MarshalText(); err == nil {
 		t.Error("the zero State marshals")
 	}
-	if !strings.Contains(State(9).String(), "9") || Transient.String() != "transient" || OutcomeKind(Delivered).String() != "delivered" {
+	if !strings.Contains(State(9).String(), "9") || Deferred.String() != "deferred" || Delivered.String() != "delivered" {
 		t.Error("String methods")
 	}
 }

@@ -84,7 +84,7 @@ func (q *Queue) recover(f *found) error {
 			q.quarantine(id, emls[id], reason)
 			damaged++
 			changed = true
-		case !rec.hasQueued():
+		case !rec.hasPending():
 			// Every recipient final but the files not yet removed:
 			// finish the removal.
 			if err := q.removeFilesNoSync(id); err != nil {

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"dkimrelay/relay/outcome"
 	"errors"
 	"path/filepath"
 	"sync"
@@ -32,12 +33,13 @@ func TestBackoffSchedule(t *testing.T) {
 		if m.ID != id {
 			t.Fatalf("Next gave %s, want %s", m.ID, id)
 		}
-		failed, next, err := q.Done(m, []Outcome{
-			{Rcpt: "b@example.net", Kind: Transient, Reply: "451 4.3.0 try later"},
-			{Rcpt: "c@example.net", Kind: Transient, Reply: "421 busy"},
-		})
+		changes, err := q.Record(m, []outcome.Outcome{
+			{Rcpt: "b@example.net", Status: outcome.Transient, Reply: "451 4.3.0 try later"},
+			{Rcpt: "c@example.net", Status: outcome.Transient, Reply: "421 busy"},
+		}, Steps{})
+		failed, next := failedOf(changes), nextOf(changes)
 		if err != nil || len(failed) != 0 {
-			t.Fatalf("Done: %v %v", failed, err)
+			t.Fatalf("Record: %v %v", failed, err)
 		}
 		delay := next.Sub(clock.Now())
 		if delay < w*9/10 || delay > w*11/10 {
@@ -45,8 +47,8 @@ func TestBackoffSchedule(t *testing.T) {
 		}
 		m, _ = q.Get(id)
 		for _, r := range m.Rcpts {
-			if r.Attempts != i+1 || r.State != Queued || !r.NextAttempt.Equal(next) {
-				t.Errorf("attempt %d: recipient %+v, want %d attempts, queued until %v (the group together)", i+1, r, i+1, next)
+			if r.Attempts != i+1 || r.State != Deferred || !r.NextAttempt.Equal(next) {
+				t.Errorf("attempt %d: recipient %+v, want %d attempts, deferred until %v (the group together)", i+1, r, i+1, next)
 			}
 		}
 		if m.Rcpts[0].LastReply != "451 4.3.0 try later" {
@@ -87,10 +89,18 @@ func TestExpiry(t *testing.T) {
 			t.Fatal("never expired")
 		}
 		m := nextNow(t, q)
-		failed, next, err := q.Done(m, []Outcome{{Rcpt: "b@example.net", Kind: Transient, Reply: "451 later"}})
+		var quoted []byte
+		changes, err := q.Record(m, []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient, Reply: "451 later"}},
+			Steps{Bounce: func([]Change) error {
+				// The bounce may quote the message: it is still queued.
+				rc, err := q.OpenRaw(id)
+				quoted = readAll(t, rc, err)
+				return nil
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
+		failed, next := failedOf(changes), nextOf(changes)
 		if len(failed) > 0 {
 			if clock.Now().Before(deadline) {
 				t.Fatalf("expired at %v, before the deadline %v", clock.Now(), deadline)
@@ -101,6 +111,9 @@ func TestExpiry(t *testing.T) {
 			}
 			if !next.IsZero() {
 				t.Errorf("next = %v, want zero: nothing left", next)
+			}
+			if string(quoted) != string(body("expiry")) {
+				t.Errorf("OpenRaw while bouncing the expiry: %q", quoted)
 			}
 			break
 		}
@@ -115,20 +128,13 @@ func TestExpiry(t *testing.T) {
 	if exists(filepath.Join(dir, id+".json")) {
 		t.Error(".json still there after the last recipient expired")
 	}
-	// The bounce may still quote the message.
-	rc, err := q.OpenRaw(id)
-	if raw := readAll(t, rc, err); string(raw) != string(body("expiry")) {
-		t.Errorf("OpenRaw after expiry: %q", raw)
-	}
-	// Until the retention passes.
-	clock.Advance(failedRetention + time.Second)
-	other := commit(t, q, body("other"), Envelope{Rcpts: []string{"c@example.net"}})
-	q.Done(nextNow(t, q), []Outcome{{Rcpt: "c@example.net", Kind: Delivered}})
+	// Once the expiry is recorded (the bounce queued before), nothing of
+	// the message is left.
 	if _, err := q.OpenRaw(id); !errors.Is(err, ErrNotFound) {
-		t.Errorf("OpenRaw long after expiry: %v, want ErrNotFound", err)
+		t.Errorf("OpenRaw after expiry: %v, want ErrNotFound", err)
 	}
 	if got := files(t, dir); len(got) != 0 {
-		t.Errorf("files left: %v (other was %s)", got, other)
+		t.Errorf("files left: %v", got)
 	}
 }
 
@@ -139,20 +145,30 @@ func TestMixedOutcomes(t *testing.T) {
 	id := commit(t, q, body("mixed"), Envelope{Rcpts: []string{"ok@a.example", "no@b.example", "later@c.example", "untried@d.example"}})
 
 	m := nextNow(t, q)
-	failed, next, err := q.Done(m, []Outcome{
-		{Rcpt: "ok@a.example", Kind: Delivered, Reply: "250 2.0.0 ok"},
-		{Rcpt: "no@b.example", Kind: Permanent, Reply: "550 5.1.1 no such user"},
-		{Rcpt: "later@c.example", Kind: Transient, Reply: "451 4.7.1 greylisted"},
-		{Rcpt: "stranger@x.example", Kind: Delivered},
-	})
+	changes, err := q.Record(m, []outcome.Outcome{
+		{Rcpt: "ok@a.example", Status: outcome.Delivered, Reply: "250 2.0.0 ok"},
+		{Rcpt: "no@b.example", Status: outcome.Permanent, Reply: "550 5.1.1 no such user"},
+		{Rcpt: "later@c.example", Status: outcome.Transient, Reply: "451 4.7.1 greylisted"},
+		{Rcpt: "stranger@x.example", Status: outcome.Delivered},
+	}, Steps{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	failed := failedOf(changes)
+	want := map[string]State{"ok@a.example": Delivered, "no@b.example": Bounced, "later@c.example": Deferred, "untried@d.example": Queued}
+	if len(changes) != 3 {
+		t.Errorf("changes = %+v, want the three attempted recipients", changes)
+	}
+	for _, c := range changes {
+		if c.State != want[c.Addr] || c.Outcome.Rcpt != c.Addr {
+			t.Errorf("change %+v, want state %v", c, want[c.Addr])
+		}
 	}
 	if len(failed) != 1 || failed[0].Addr != "no@b.example" || failed[0].State != Bounced || failed[0].LastReply != "550 5.1.1 no such user" {
 		t.Errorf("failed = %v", failed)
 	}
 	// The untried recipient is still due now, so the message is.
-	if !next.Equal(clock.Now()) {
+	if next := nextDue(t, q, id); !next.Equal(clock.Now()) {
 		t.Errorf("next = %v, want now (untried recipient)", next)
 	}
 
@@ -163,7 +179,6 @@ func TestMixedOutcomes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]State{"ok@a.example": Delivered, "no@b.example": Bounced, "later@c.example": Queued, "untried@d.example": Queued}
 	for _, r := range m.Rcpts {
 		if r.State != want[r.Addr] {
 			t.Errorf("after reopen %s is %v, want %v", r.Addr, r.State, want[r.Addr])
@@ -171,12 +186,12 @@ func TestMixedOutcomes(t *testing.T) {
 	}
 
 	m = nextNow(t, q)
-	failed, _, err = q.Done(m, []Outcome{
-		{Rcpt: "ok@a.example", Kind: Transient}, // already delivered: ignored
-		{Rcpt: "untried@d.example", Kind: Delivered},
-	})
-	if err != nil || len(failed) != 0 {
-		t.Fatalf("Done: %v %v", failed, err)
+	changes, err = q.Record(m, []outcome.Outcome{
+		{Rcpt: "ok@a.example", Status: outcome.Transient}, // already delivered: ignored
+		{Rcpt: "untried@d.example", Status: outcome.Delivered},
+	}, Steps{})
+	if err != nil || len(failedOf(changes)) != 0 {
+		t.Fatalf("Record: %v %v", changes, err)
 	}
 	m, _ = q.Get(id)
 	if m.Rcpts[0].State != Delivered || m.Rcpts[0].Attempts != 1 {
@@ -188,9 +203,9 @@ func TestMixedOutcomes(t *testing.T) {
 
 	clock.Advance(2 * time.Minute)
 	m = nextNow(t, q)
-	failed, next, err = q.Done(m, []Outcome{{Rcpt: "later@c.example", Kind: Delivered}})
-	if err != nil || len(failed) != 0 || !next.IsZero() {
-		t.Fatalf("last Done: %v %v %v", failed, next, err)
+	changes, err = q.Record(m, []outcome.Outcome{{Rcpt: "later@c.example", Status: outcome.Delivered}}, Steps{})
+	if err != nil || len(changes) != 1 || changes[0].State != Delivered || !nextOf(changes).IsZero() {
+		t.Fatalf("last Record: %v %v", changes, err)
 	}
 	if got := files(t, dir); len(got) != 0 || q.Len() != 0 {
 		t.Errorf("after every recipient is final: files %v, Len %d", got, q.Len())
@@ -269,10 +284,11 @@ func TestNextWaitsUntilDue(t *testing.T) {
 	clock := newFakeClock()
 	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now})
 	id := commit(t, q, body("wait"), Envelope{Rcpts: []string{"b@example.net"}})
-	_, next, err := q.Done(nextNow(t, q), []Outcome{{Rcpt: "b@example.net", Kind: Transient}})
+	changes, err := q.Record(nextNow(t, q), []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient}}, Steps{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	next := nextOf(changes)
 
 	got := make(chan *Message)
 	go func() {
@@ -305,10 +321,11 @@ func TestNextWaitsUntilDue(t *testing.T) {
 func TestNextRealClock(t *testing.T) {
 	q := mustOpen(t, Options{Dir: queueDir(t), MinRetry: 30 * time.Millisecond})
 	commit(t, q, body("real"), Envelope{Rcpts: []string{"b@example.net"}})
-	_, next, err := q.Done(nextNow(t, q), []Outcome{{Rcpt: "b@example.net", Kind: Transient}})
+	changes, err := q.Record(nextNow(t, q), []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient}}, Steps{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	next := nextOf(changes)
 	nextNow(t, q)
 	if now := time.Now(); now.Before(next) {
 		t.Errorf("Next returned at %v, before the message was due at %v", now, next)
@@ -329,16 +346,16 @@ func TestNextAfterClose(t *testing.T) {
 	}
 }
 
-func TestDoneErrors(t *testing.T) {
+func TestRecordErrors(t *testing.T) {
 	dir := queueDir(t)
 	q := mustOpen(t, Options{Dir: dir})
 	id := commit(t, q, body("d"), Envelope{Rcpts: []string{"b@example.net"}})
 	m, _ := q.Get(id)
-	if _, _, err := q.Done(m, nil); err == nil {
-		t.Error("Done for a message not in flight succeeded")
+	if _, err := q.Record(m, nil, Steps{}); err == nil {
+		t.Error("Record for a message not in flight succeeded")
 	}
-	if _, _, err := q.Done(&Message{ID: "0000000000000000000Z"}, nil); !errors.Is(err, ErrNotFound) {
-		t.Errorf("Done for an unknown message: %v", err)
+	if _, err := q.Record(&Message{ID: "0000000000000000000Z"}, nil, Steps{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Record for an unknown message: %v", err)
 	}
 
 	// A state change that cannot be written is reported, and the
@@ -350,9 +367,9 @@ func TestDoneErrors(t *testing.T) {
 		}
 		return nil
 	}
-	_, _, err := q.Done(m, []Outcome{{Rcpt: "b@example.net", Kind: Transient}})
+	_, err := q.Record(m, []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient}}, Steps{})
 	if err == nil {
-		t.Fatal("Done with a failing disk succeeded")
+		t.Fatal("Record with a failing disk succeeded")
 	}
 	q.fault = nil
 	if got := files(t, dir); len(got) != 2 {
@@ -361,6 +378,6 @@ func TestDoneErrors(t *testing.T) {
 	q.Close()
 	q = mustOpen(t, Options{Dir: dir})
 	if m, err := q.Get(id); err != nil || m.Rcpts[0].Attempts != 0 {
-		t.Errorf("after reopen: %+v %v, want the state before the failed Done", m, err)
+		t.Errorf("after reopen: %+v %v, want the state before the failed Record", m, err)
 	}
 }

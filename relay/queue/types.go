@@ -3,6 +3,8 @@ package queue
 import (
 	"fmt"
 	"time"
+
+	"dkimrelay/relay/outcome"
 )
 
 // Envelope is what the relay knows about a message besides its bytes.
@@ -35,25 +37,27 @@ type Recipient struct {
 	Addr        string    `json:"addr"`
 	State       State     `json:"state"`
 	Attempts    int       `json:"attempts"`
-	NextAttempt time.Time `json:"next_attempt,omitzero"` // when State is Queued
+	NextAttempt time.Time `json:"next_attempt,omitzero"` // while State is Pending
 	LastReply   string    `json:"last_reply,omitempty"`  // remote reply or local reason of the last attempt
 }
 
 // State is where a recipient's delivery stands.
 type State int
 
-// Recipient states. Delivered is an untyped constant shared with
-// OutcomeKind, so that both Recipient.State == Delivered and
-// Outcome{Kind: Delivered} read naturally.
+// Recipient states.
 const (
-	Queued    State = 1 // waiting for its next attempt, or due
-	Delivered       = 2 // a remote server accepted it (also an OutcomeKind)
+	Queued    State = 1 // not tried yet: due at its next attempt
+	Delivered State = 2 // a remote server accepted it
 	Bounced   State = 3 // failed permanently
 	Expired   State = 4 // failed transiently until its lifetime passed
+	// Deferred: tried, failed transiently, waiting for its next attempt
+	// (what mailq calls deferred).
+	Deferred State = 5
 )
 
 var stateNames = map[State]string{
 	Queued:    "queued",
+	Deferred:  "deferred",
 	Delivered: "delivered",
 	Bounced:   "bounced",
 	Expired:   "expired",
@@ -66,8 +70,16 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int(s))
 }
 
+// Pending reports whether the recipient waits for an attempt: queued or
+// deferred.
+func (s State) Pending() bool { return s == Queued || s == Deferred }
+
 // Final reports whether no further attempt will be made.
 func (s State) Final() bool { return s == Delivered || s == Bounced || s == Expired }
+
+// Failed reports whether the recipient failed for good, which a bounce
+// reports: bounced or expired.
+func (s State) Failed() bool { return s == Bounced || s == Expired }
 
 func (s State) valid() bool { _, ok := stateNames[s]; return ok }
 
@@ -91,32 +103,21 @@ func (s *State) UnmarshalText(b []byte) error {
 	return fmt.Errorf("queue: unknown recipient state %q", b)
 }
 
-// OutcomeKind classifies the result of one delivery attempt to one
-// recipient. The transient/permanent decision itself (4xx versus 5xx, DNS
-// SERVFAIL versus NXDOMAIN) is made by the delivery code.
-type OutcomeKind int
-
-// Outcome kinds besides Delivered (declared with the states).
-const (
-	Transient OutcomeKind = 10 // try again later (RFC 5321 section 4.2.1, 4yz)
-	Permanent OutcomeKind = 11 // do not try again: bounce (5yz)
-)
-
-func (k OutcomeKind) String() string {
-	switch k {
-	case Delivered:
-		return "delivered"
-	case Transient:
-		return "transient"
-	case Permanent:
-		return "permanent"
-	}
-	return fmt.Sprintf("OutcomeKind(%d)", int(k))
+// Change is a recipient's new state after an attempt, with the outcome
+// that led to it: what the relay logs and bounces from.
+type Change struct {
+	Recipient
+	Outcome outcome.Outcome
 }
 
-// Outcome is the result of one attempt for one recipient.
-type Outcome struct {
-	Rcpt  string
-	Kind  OutcomeKind
-	Reply string // remote reply or local reason, for logs and bounces
+// Due lists the pending recipients whose next attempt has come by now:
+// the ones an attempt on m tries.
+func (m *Message) Due(now time.Time) []string {
+	var due []string
+	for _, rc := range m.Rcpts {
+		if rc.State.Pending() && !rc.NextAttempt.After(now) {
+			due = append(due, rc.Addr)
+		}
+	}
+	return due
 }

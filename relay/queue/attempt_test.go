@@ -1,14 +1,16 @@
 package queue
 
 import (
+	"dkimrelay/relay/outcome"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
 
 // A bounce that cannot be queued must not lose the failure: the recipient
 // stays queued, on disk, and is decided again on a later attempt.
-func TestDoneThenBounceFailure(t *testing.T) {
+func TestRecordBounceFailure(t *testing.T) {
 	clock := newFakeClock()
 	dir := queueDir(t)
 	q := mustOpen(t, Options{Dir: dir, Now: clock.Now})
@@ -16,18 +18,31 @@ func TestDoneThenBounceFailure(t *testing.T) {
 
 	m := nextNow(t, q)
 	calls := 0
-	_, _, err := q.DoneThen(m, []Outcome{
-		{Rcpt: "no@b.example", Kind: Permanent, Reply: "550 5.1.1 no such user"},
-		{Rcpt: "ok@a.example", Kind: Delivered},
-	}, func(failed []*Recipient) error {
-		calls++
-		if len(failed) != 1 || failed[0].Addr != "no@b.example" {
-			t.Errorf("bounce got %v", failed)
-		}
-		return errors.New("disk full")
+	var announced []Change
+	changes, err := q.Record(m, []outcome.Outcome{
+		{Rcpt: "no@b.example", Status: outcome.Permanent, Reply: "550 5.1.1 no such user"},
+		{Rcpt: "ok@a.example", Status: outcome.Delivered},
+	}, Steps{
+		Bounce: func(failed []Change) error {
+			calls++
+			if len(failed) != 1 || failed[0].Addr != "no@b.example" {
+				t.Errorf("bounce got %v", failed)
+			}
+			return errors.New("disk full")
+		},
+		Announce: func(c []Change) { announced = c },
 	})
 	if calls != 1 || err == nil || !strings.Contains(err.Error(), "disk full") {
 		t.Fatalf("calls=%d err=%v", calls, err)
+	}
+	if !slices.Equal(announced, changes) {
+		t.Errorf("announced %+v, recorded %+v: want the same states", announced, changes)
+	}
+	// The failure it could not bounce is reported deferred, not bounced.
+	for _, c := range changes {
+		if c.Addr == "no@b.example" && (c.State != Deferred || c.NextAttempt.IsZero()) {
+			t.Errorf("after the failed bounce %s is %v, want deferred with a next attempt", c.Addr, c.State)
+		}
 	}
 	q.Close()
 
@@ -37,7 +52,7 @@ func TestDoneThenBounceFailure(t *testing.T) {
 		t.Fatalf("message lost after a failed bounce: %v", err)
 	}
 	for _, r := range got.Rcpts {
-		want := Queued
+		want := Deferred
 		if r.Addr == "ok@a.example" {
 			want = Delivered
 		}
@@ -50,15 +65,15 @@ func TestDoneThenBounceFailure(t *testing.T) {
 	// while the bounce is made.
 	clock.Advance(DefaultMaxRetry)
 	m = nextNow(t, q)
-	_, _, err = q.DoneThen(m, []Outcome{{Rcpt: "no@b.example", Kind: Permanent, Reply: "550 5.1.1 no such user"}},
-		func(failed []*Recipient) error {
+	_, err = q.Record(m, []outcome.Outcome{{Rcpt: "no@b.example", Status: outcome.Permanent, Reply: "550 5.1.1 no such user"}},
+		Steps{Bounce: func(failed []Change) error {
 			rc, err := q.OpenRaw(id)
 			if err != nil {
 				return err
 			}
 			rc.Close()
 			return nil
-		})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,103 @@
+// Package dispatch drives delivery: its workers take due messages from the
+// queue, make one delivery attempt each, record the outcomes, queue a
+// bounce for the recipients that failed for good and log each recipient's
+// new state (delivered, deferred, bounced, expired).
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"dkimrelay/relay/delivery"
+	"dkimrelay/relay/outcome"
+	"dkimrelay/relay/queue"
+)
+
+// Deliverer makes one delivery attempt; *delivery.Deliverer is one.
+type Deliverer interface {
+	Deliver(ctx context.Context, m delivery.Message) []outcome.Outcome
+}
+
+// Config configures a Dispatcher.
+type Config struct {
+	Queue   *queue.Queue
+	Deliver Deliverer
+	// Hostname names the relay in bounces: their Reporting-MTA (RFC 3464
+	// section 2.2.2) and their From, MAILER-DAEMON@Hostname.
+	Hostname string
+	// Enqueue queues a message the relay wrote itself (a bounce, from the
+	// null sender) for rcpts; origQID is the message it is about.
+	Enqueue func(origQID string, rcpts []string, msg []byte) error
+	Workers int          // concurrent attempts; default 1
+	Logger  *slog.Logger // nil: discard
+}
+
+// Dispatcher runs the delivery workers.
+type Dispatcher struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Dispatcher; Run starts it.
+func New(cfg Config) *Dispatcher {
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Dispatcher{cfg: cfg, log: log}
+}
+
+// Run attempts due messages with cfg.Workers workers until ctx ends, and
+// returns once every worker has stopped. A message in flight when ctx ends
+// is finished first (the attempt has its own timeouts), so its outcome is
+// recorded rather than repeated.
+func (d *Dispatcher) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for range d.cfg.Workers {
+		wg.Go(func() { d.work(ctx) })
+	}
+	wg.Wait()
+}
+
+func (d *Dispatcher) work(ctx context.Context) {
+	for {
+		m, err := d.cfg.Queue.Next(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, queue.ErrClosed) {
+				d.log.Error("queue", "error", err.Error())
+			}
+			return
+		}
+		d.attempt(context.Background(), m)
+	}
+}
+
+// attempt delivers m's due recipients once and records the outcomes,
+// queueing the bounce and logging what became of each recipient before
+// the new states are written.
+func (d *Dispatcher) attempt(ctx context.Context, m *queue.Message) {
+	q := d.cfg.Queue
+	outcomes := d.cfg.Deliver.Deliver(ctx, delivery.Message{
+		ID:    m.ID,
+		From:  m.Envelope.From,
+		Rcpts: m.Due(time.Now()),
+		Open:  func() (io.ReadCloser, error) { return q.Open(m) },
+		Size:  m.Size,
+	})
+	_, err := q.Record(m, outcomes, queue.Steps{
+		Bounce:   func(failed []queue.Change) error { return d.bounce(m, failed) },
+		Announce: func(changes []queue.Change) { d.logChanges(m, changes) },
+	})
+	if err != nil {
+		// The new states could not all be recorded: what was not stays
+		// as it was and is tried again (at-least-once).
+		d.log.Error("queue", "qid", m.ID, "error", err.Error())
+	}
+}
