@@ -56,8 +56,7 @@ func (r *reply) String() string {
 	return s
 }
 
-func (r *reply) positive() bool  { return r.Code >= 200 && r.Code < 400 }
-func (r *reply) transient() bool { return r.Code >= 400 && r.Code < 500 }
+func (r *reply) positive() bool { return r.Code >= 200 && r.Code < 400 }
 
 var enhancedRE = regexp.MustCompile(`^([245]\.[0-9]{1,3}\.[0-9]{1,3})(?: |$)`)
 
