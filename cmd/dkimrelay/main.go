@@ -43,7 +43,7 @@ type command struct {
 
 func commands() []*command {
 	return []*command{
-		{name: "init", args: "--domain D [--hostname H] [--dir DIR] [--listen ADDR]", help: "write a config, TLS certificate and first DKIM key", run: runInit},
+		{name: "init", args: "--domain D [--hostname H] [--dir DIR] [--listen ADDR] [--listen-tls ADDR] [--algorithm A]", help: "write a config, TLS certificate and first DKIM key", run: runInit},
 		{name: "serve", help: "run the relay in the foreground", run: runServe},
 		{name: "users", help: "manage submission logins", sub: []*command{
 			{name: "add", args: "NAME --allow SENDER... [--generate]", help: "add a login (password from stdin or a prompt)", run: runUsersAdd},
@@ -57,7 +57,7 @@ func commands() []*command {
 			{name: "dns", args: "--domain D [--selector S] [--value]", help: "print DNS TXT records", run: runKeysDNS},
 			{name: "activate", args: "--domain D --selector S [--force]", help: "start signing with a key", run: runKeysActivate},
 			{name: "check", args: "--domain D [--json]", help: "check that DNS publishes every pending and active key", run: runKeysCheck},
-			{name: "rotate", args: "--domain D [--algorithm A] [--quiet] [--publish]", help: "one cron-safe step of key rotation (--now: start early)", run: runKeysRotate},
+			{name: "rotate", args: "--domain D [--algorithm A] [--now] [--quiet] [--publish]", help: "one cron-safe step of key rotation (--now: start early)", run: runKeysRotate},
 			{name: "prune", args: "[--domain D] [--quiet] [--publish]", help: "remove retiring keys past keys.retire_after", run: runKeysPrune},
 			{name: "remove", args: "--domain D --selector S [--publish]", help: "drop a pending key that never signed", run: runKeysRemove},
 		}},
@@ -72,7 +72,7 @@ func commands() []*command {
 			{name: "import", args: "PATH...", help: "store the DMARC and TLS reports in files, messages, mbox, Maildir or - (stdin)", run: runReportsImport},
 		}},
 		{name: "check", args: "--domain D [--json] [--no-probe]", help: "check the DNS records and network for sending as D", run: runCheck},
-		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
+		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline] [--json]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
 		{name: "version", help: "print version and build information", run: runVersion},
 	}
 }
@@ -127,6 +127,9 @@ func dispatch(e *env, args []string) error {
 			return usagef("missing command")
 		}
 		if rest[0] == "help" || rest[0] == "-h" || rest[0] == "--help" {
+			if ok, err := runHelpFormat(e.stdout, rest[1:]); ok || err != nil {
+				return err
+			}
 			printUsage(e.stdout, cmds, prefix)
 			return nil
 		}
