@@ -12,22 +12,17 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"dkimrelay/internal/selfsigned"
 )
 
 func main() {
@@ -68,19 +63,22 @@ func run(args []string) int {
 	}
 	var cert *tls.Certificate
 	if *useTLS {
-		if cert, err = selfSigned("relaysink.test"); err != nil {
+		// A throwaway certificate: the relays under test deliver with
+		// opportunistic TLS or skip verification.
+		c, err := selfsigned.Certificate("relaysink.test", "127.0.0.1")
+		if err != nil {
 			fmt.Fprintln(os.Stderr, "relaysink: making a certificate:", err)
 			return 1
 		}
+		cert = &c
 	}
-	sink := NewSink(recs, *n)
-	srv := sink.Server("relaysink.test", cert)
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "relaysink: %v: stop whatever uses that port or pick another\n", err)
 		return 1
 	}
-	go srv.Serve(sink.Listener(ln))
+	sink := NewSink(recs, *n)
+	sink.Start(ln, "relaysink.test", cert)
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
@@ -93,7 +91,7 @@ func run(args []string) int {
 	sum := sink.Summary()
 	// Close before reporting: a late duplicate must not change figures
 	// already written.
-	srv.Close()
+	sink.Close()
 	if err := writeSummary(*out, sum); err != nil {
 		fmt.Fprintln(os.Stderr, "relaysink:", err)
 		return 1
@@ -120,31 +118,4 @@ func writeSummary(path string, sum Summary) error {
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// selfSigned makes a throwaway certificate for STARTTLS: the relays under
-// test deliver with opportunistic TLS or skip verification.
-func selfSigned(name string) (*tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: name},
-		DNSNames:     []string{name},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	if der == nil {
-		return nil, errors.New("empty certificate")
-	}
-	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"io"
 	"net"
 	"net/textproto"
 	"strings"
@@ -12,17 +11,19 @@ import (
 	"time"
 
 	msgauth "github.com/emersion/go-msgauth/dkim"
-	"github.com/emersion/go-smtp"
+
+	"dkimrelay/internal/smtpsink"
 )
 
-// Sink is the receiving end of a benchmark: an MX that accepts everything,
-// counts arrivals, and verifies every DKIM signature against the published
-// records. It is safe for concurrent use.
+// Sink is the receiving end of a benchmark: an MX (internal/smtpsink)
+// that accepts everything, counts arrivals, and verifies every DKIM
+// signature against the published records. It is safe for concurrent use.
 type Sink struct {
 	records txtRecords
 	want    int           // stop counting as done at this many distinct messages; 0: never
 	done    chan struct{} // closed when want distinct messages have arrived
 	now     func() time.Time
+	smtp    *smtpsink.Sink
 
 	mu   sync.Mutex
 	sum  Summary
@@ -53,87 +54,45 @@ func NewSink(recs txtRecords, want int) *Sink {
 	return &Sink{records: recs, want: want, done: make(chan struct{}), now: time.Now, seen: map[string]bool{}}
 }
 
+// Start serves SMTP on ln as hostname until Close. With cert set it
+// offers STARTTLS (RFC 3207), as a real MX does. The sink counts the TCP
+// connections it accepts: connection reuse by the relay shows as few of
+// them.
+func (s *Sink) Start(ln net.Listener, hostname string, cert *tls.Certificate) {
+	cfg := smtpsink.Config{
+		Hostname:        hostname,
+		SMTPUTF8:        true,
+		MaxMessageBytes: 64 << 20,
+		MaxRecipients:   1000,
+		Timeout:         5 * time.Minute,
+		Discard:         true,
+		// The arrival counts before the 250: the arrival time is when
+		// the relay's handover is complete.
+		Arrived: func(m smtpsink.Message) { s.arrived(m.Data) },
+	}
+	if cert != nil {
+		cfg.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+	}
+	s.smtp = smtpsink.New(cfg)
+	s.smtp.Start(ln)
+}
+
+// Close stops serving.
+func (s *Sink) Close() error { return s.smtp.Close() }
+
 // Done is closed once the expected number of distinct messages arrived.
 func (s *Sink) Done() <-chan struct{} { return s.done }
 
 // Summary returns the figures so far.
 func (s *Sink) Summary() Summary {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.sum
-}
-
-// Server returns a go-smtp server for the sink. With cert set it offers
-// STARTTLS (RFC 3207), as a real MX does.
-func (s *Sink) Server(hostname string, cert *tls.Certificate) *smtp.Server {
-	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
-		return &session{sink: s, conn: c}, nil
-	}))
-	srv.Domain = hostname
-	srv.MaxMessageBytes = 64 << 20
-	srv.MaxRecipients = 1000
-	srv.ReadTimeout = 5 * time.Minute
-	srv.WriteTimeout = time.Minute
-	srv.EnableSMTPUTF8 = true
-	srv.AllowInsecureAuth = true
-	if cert != nil {
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+	sum := s.sum
+	s.mu.Unlock()
+	if s.smtp != nil {
+		st := s.smtp.Stats()
+		sum.Connections, sum.TLSSessions, sum.Transactions = st.Connections, st.TLSSessions, st.Transactions
 	}
-	return srv
-}
-
-// Listener wraps ln so that the sink counts the TCP connections it
-// accepts (go-smtp starts a new session after STARTTLS, so sessions would
-// count those twice). Connection reuse by the relay shows as few of them.
-func (s *Sink) Listener(ln net.Listener) net.Listener { return countingListener{ln, s} }
-
-type countingListener struct {
-	net.Listener
-	s *Sink
-}
-
-func (l countingListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err == nil {
-		l.s.mu.Lock()
-		l.s.sum.Connections++
-		l.s.mu.Unlock()
-	}
-	return c, err
-}
-
-type session struct {
-	sink    *Sink
-	conn    *smtp.Conn
-	counted bool // TLS state counted for this connection
-}
-
-func (s *session) Reset()        {}
-func (s *session) Logout() error { return nil }
-
-func (s *session) Mail(from string, _ *smtp.MailOptions) error {
-	_, isTLS := s.conn.TLSConnectionState()
-	s.sink.mu.Lock()
-	s.sink.sum.Transactions++
-	if !s.counted && isTLS {
-		s.sink.sum.TLSSessions++
-	}
-	s.counted = true
-	s.sink.mu.Unlock()
-	return nil
-}
-
-func (s *session) Rcpt(string, *smtp.RcptOptions) error { return nil }
-
-// Data reads the message, verifies it, and counts it before the 250: the
-// arrival time is when the relay's handover is complete.
-func (s *session) Data(r io.Reader) error {
-	msg, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.sink.arrived(msg)
-	return nil
+	return sum
 }
 
 func (s *Sink) arrived(msg []byte) {

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/dkim"
+	"dkimrelay/internal/selfsigned"
 )
 
 // testKeys are an RSA and an Ed25519 key for example.org and their records
@@ -105,18 +106,17 @@ func TestSinkCountsAndVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cert, err := selfSigned("relaysink.test")
+	cert, err := selfsigned.Certificate("relaysink.test", "127.0.0.1")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sink := NewSink(recs, 4)
-	srv := sink.Server("relaysink.test", cert)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(sink.Listener(ln))
-	defer srv.Close()
+	sink.Start(ln, "relaysink.test", &cert)
+	defer sink.Close()
 
 	m1, m2, m3 := signed(t, keys, 1), signed(t, keys, 2), signed(t, keys, 3)
 	send(t, ln.Addr().String(), true, m1, m2, m1) // m1 twice: a duplicate

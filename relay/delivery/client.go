@@ -14,7 +14,6 @@ package delivery
 import (
 	"bufio"
 	"crypto/tls"
-	"dkimrelay/internal/dotstuff"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -26,6 +25,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-sasl"
+
+	"dkimrelay/internal/dotstuff"
 )
 
 const (

@@ -3,9 +3,6 @@ package delivery
 import (
 	"bufio"
 	"context"
-	"dkimrelay/internal/smtpsink"
-	"dkimrelay/internal/testkit"
-	"dkimrelay/relay/outcome"
 	"net"
 	"strings"
 	"sync"
@@ -14,6 +11,10 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/outcome"
 )
 
 // countingListener counts accepted connections and can drop them all, as

@@ -2,9 +2,6 @@ package delivery
 
 import (
 	"context"
-	"dkimrelay/internal/smtpsink"
-	"dkimrelay/internal/testkit"
-	"dkimrelay/relay/outcome"
 	"errors"
 	"io"
 	"net"
@@ -15,6 +12,10 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/outcome"
 )
 
 func TestRecipientReplies(t *testing.T) {

@@ -3,11 +3,12 @@ package submission
 import (
 	"bufio"
 	"bytes"
-	"dkimrelay/internal/dotstuff"
 	"io"
 	"strings"
 	"testing"
 	"testing/iotest"
+
+	"dkimrelay/internal/dotstuff"
 )
 
 // lenientEnds are the ends of DATA that some receiver or other has been
