@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"dkimrelay/control"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dkimrelay/control"
+	"dkimrelay/internal/testkit"
 )
 
 // TestQueueCommands drives a running relay whose destination defers:
@@ -29,13 +31,13 @@ func TestQueueCommands(t *testing.T) {
 	}
 	c.Close()
 	c = tr.dial()
-	if err := tr.login(c, qtPassword); err != nil {
+	if err := tr.login(c, testkit.Password); err != nil {
 		t.Fatal(err)
 	}
 	q1 := tr.send(c, "notifications@example.org", "alice@example.net", "bob@example.net", "dan@example.com")
 	c.Quit()
 	c = tr.dial()
-	if err := tr.login(c, qtPassword); err != nil {
+	if err := tr.login(c, testkit.Password); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Mail("someone@example.com", nil); err == nil {
@@ -174,7 +176,7 @@ func TestQueueCommands(t *testing.T) {
 		t.Errorf("queue retry: %q", out)
 	}
 	tr.waitUntil("the retried message was attempted again", func() bool { return attempts(q1) >= 2 })
-	if n := tr.mx.tries("alice@example.net"); n != 2 {
+	if n := tr.mx.RcptAttempts("alice@example.net"); n != 2 {
 		t.Errorf("the MX saw alice@example.net %d times, want 2", n)
 	}
 	if a := attempts(q2); a != 1 {
@@ -249,10 +251,10 @@ func TestQueueCommands(t *testing.T) {
 }
 
 func (tr *testRelay) get(path string) (int, string) {
-	tr.t.Helper()
+	tr.T.Helper()
 	resp, err := http.Get("http://" + tr.metrics + path)
 	if err != nil {
-		tr.t.Fatal(err)
+		tr.T.Fatal(err)
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -261,10 +263,10 @@ func (tr *testRelay) get(path string) (int, string) {
 
 // scrape reads /metrics into samples keyed by name and labels.
 func (tr *testRelay) scrape() map[string]float64 {
-	tr.t.Helper()
+	tr.T.Helper()
 	code, body := tr.get("/metrics")
 	if code != 200 {
-		tr.t.Fatalf("/metrics: %d", code)
+		tr.T.Fatalf("/metrics: %d", code)
 	}
 	out := map[string]float64{}
 	for _, line := range strings.Split(body, "\n") {
@@ -274,7 +276,7 @@ func (tr *testRelay) scrape() map[string]float64 {
 		i := strings.LastIndexByte(line, ' ')
 		v, err := strconv.ParseFloat(line[i+1:], 64)
 		if err != nil {
-			tr.t.Fatalf("bad sample %q", line)
+			tr.T.Fatalf("bad sample %q", line)
 		}
 		out[line[:i]] = v
 	}
