@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto"
 	"crypto/x509"
+	"dkimrelay/internal/secretfile"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -143,13 +144,9 @@ func (s *Store) loadSigner(k *Key) (crypto.Signer, error) {
 	// A private key others can read is a key others may sign with; one
 	// others can write is a key others may replace. Refuse both, as ssh
 	// does, rather than sign with a key that may be compromised.
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		what := "writable"
-		if perm&0o044 != 0 {
-			what = "readable"
-		}
-		return nil, damaged(fmt.Sprintf("is %s by others (mode %04o)", what, perm),
-			"run chmod 600 "+path+", and replace the key if others may have copied it", nil)
+	var pe *secretfile.PermissionError
+	if errors.As(secretfile.Check(path, fi, secretfile.OwnerOnly), &pe) {
+		return nil, damaged(pe.Problem(), pe.Fix()+", and replace the key if others may have copied it", nil)
 	}
 	b, err := io.ReadAll(f)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"dkimrelay/config"
 	"dkimrelay/control"
 	"dkimrelay/internal/atomicfile"
+	"dkimrelay/internal/secretfile"
 	"dkimrelay/keys"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/delivery"
@@ -192,9 +193,9 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 		Logger:         log,
 	}
 	if cfg.Delivery.SmarthostPasswordFile != "" {
-		pw, err := readSecretFile(cfg.Delivery.SmarthostPasswordFile)
+		pw, err := secretfile.ReadPassword(cfg.Delivery.SmarthostPasswordFile)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("delivery.smarthost_password_file: %w", err)
 		}
 		dc.SmarthostPassword = pw
 	}

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"crypto/tls"
+	"dkimrelay/internal/secretfile"
 	"fmt"
 	"os"
 	"sync"
@@ -75,22 +76,17 @@ func (l *certLoader) load(st fileStamp) error {
 	return nil
 }
 
-// checkKeyFileMode refuses a private key that every local user can read,
-// or that anyone but its owner can change: like ssh, the relay will not
-// use a secret that may already be exposed. A group-readable key stays
+// checkKeyFileMode refuses a private key others can read or change, like
+// every secret file (internal/secretfile). A group-readable key stays
 // allowed, because that is how distributions share certificates with
 // services (Debian's ssl-cert group, mode 0640).
 func checkKeyFileMode(path string) error {
-	fi, err := os.Stat(path)
+	err := secretfile.CheckPath(path, secretfile.GroupRead)
+	if secretfile.IsPermission(err) {
+		return fmt.Errorf("TLS key %w, and replace the key if others may have copied it", err)
+	}
 	if err != nil {
 		return fmt.Errorf("TLS key: %w", err)
-	}
-	if perm := fi.Mode().Perm(); perm&0o026 != 0 {
-		what := "readable by every user"
-		if perm&0o004 == 0 {
-			what = "writable by others"
-		}
-		return fmt.Errorf("TLS key %s is %s (mode %04o): run chmod 600 %s (or 640 for a group the relay's user is in), and replace the key if others may have copied it", path, what, perm, path)
 	}
 	return nil
 }

@@ -12,13 +12,13 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
 	"dkimrelay/internal/atomicfile"
+	"dkimrelay/internal/secretfile"
 )
 
 var (
@@ -130,19 +130,12 @@ type DB struct {
 // Load reads the users file. A missing file is an empty DB. A file readable
 // by group or others is refused: it holds password hashes.
 func Load(path string) (*DB, error) {
-	b, err := os.ReadFile(path)
+	b, err := secretfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &DB{byName: map[string]*User{}}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading users: %w", err)
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s holds password hashes but is readable by others (mode %04o): run chmod 600 %s", path, st.Mode().Perm(), path)
+		return nil, fmt.Errorf("reading the logins (they hold password hashes): %w", err)
 	}
 	var f file
 	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&f)

@@ -1,10 +1,10 @@
 package publish
 
 import (
+	"dkimrelay/internal/secretfile"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -20,22 +20,13 @@ var secretLine = regexp.MustCompile(`(?m)^\s*secret\s*(?::\s*|\s+)"?([A-Za-z0-9+
 // file that others may read or write is refused, as ssh refuses such
 // private keys: anyone holding the secret can rewrite the zone.
 func ReadSecret(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return "", fmt.Errorf("the TSIG secret file %s does not exist: write the base64 secret into it (mode 0600) or fix keys.publish.tsig_secret_file", path)
-		}
-		return "", fmt.Errorf("reading the TSIG secret file: %w", err)
+	b, err := secretfile.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("the TSIG secret file %s does not exist: write the base64 secret into it (mode 0600) or fix keys.publish.tsig_secret_file", path)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return "", fmt.Errorf("reading the TSIG secret file: %w", err)
+	if secretfile.IsPermission(err) {
+		return "", fmt.Errorf("the TSIG secret file %w", err)
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return "", fmt.Errorf("the TSIG secret file %s has mode %04o, so others may read or change it: run chmod 600 %s", path, perm, path)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, 64<<10))
 	if err != nil {
 		return "", fmt.Errorf("reading the TSIG secret file: %w", err)
 	}
