@@ -113,11 +113,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		return nil, err
 	}
 	if r.queue, err = queue.Open(queue.Options{
-		Dir:         cfg.QueueDir(),
-		MinRetry:    cfg.Delivery.RetryMin,
-		MaxRetry:    cfg.Delivery.RetryMax,
-		MaxLifetime: cfg.Delivery.MaxLifetime,
-		Logger:      log,
+		Dir:      cfg.QueueDir(),
+		Delivery: cfg.Delivery,
+		Logger:   log,
 		// Accept mail at once after a restart, however long the queue
 		// waiting for a destination has grown: 100,000 messages take
 		// seconds to load.

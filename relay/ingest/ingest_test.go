@@ -15,6 +15,7 @@ import (
 
 	msgauth "github.com/emersion/go-msgauth/dkim"
 
+	"dkimrelay/config"
 	"dkimrelay/dkim"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/relay/queue"
@@ -130,7 +131,7 @@ func TestAccept(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "queue")
-			q, err := queue.Open(queue.Options{Dir: dir})
+			q, err := queue.Open(queue.Options{Dir: dir, Delivery: config.Defaults().Delivery})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +153,7 @@ func TestAccept(t *testing.T) {
 			}
 			// Durable: a queue opened afresh on the folder has it.
 			q.Close()
-			if q, err = queue.Open(queue.Options{Dir: dir}); err != nil {
+			if q, err = queue.Open(queue.Options{Dir: dir, Delivery: config.Defaults().Delivery}); err != nil {
 				t.Fatal(err)
 			}
 			defer q.Close()

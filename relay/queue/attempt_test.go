@@ -13,7 +13,7 @@ import (
 func TestRecordBounceFailure(t *testing.T) {
 	clock := newFakeClock()
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir, Now: clock.Now})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Now: clock.Now})
 	id := commit(t, q, body("bounce"), Envelope{From: "app@example.org", Rcpts: []string{"no@b.example", "ok@a.example"}})
 
 	m := nextNow(t, q)
@@ -46,7 +46,7 @@ func TestRecordBounceFailure(t *testing.T) {
 	}
 	q.Close()
 
-	q = mustOpen(t, Options{Dir: dir, Now: clock.Now})
+	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Now: clock.Now})
 	got, err := q.Get(id)
 	if err != nil {
 		t.Fatalf("message lost after a failed bounce: %v", err)
@@ -63,7 +63,7 @@ func TestRecordBounceFailure(t *testing.T) {
 
 	// The next attempt bounces for good; the original is still readable
 	// while the bounce is made.
-	clock.Advance(DefaultMaxRetry)
+	clock.Advance(defaultDelivery.RetryMax)
 	m = nextNow(t, q)
 	_, err = q.Record(m, []outcome.Outcome{{Rcpt: "no@b.example", Status: outcome.Permanent, Reply: "550 5.1.1 no such user"}},
 		Steps{Bounce: func(failed []Change) error {

@@ -11,7 +11,7 @@ import (
 // draft (a .eml with no .json) and a .json.tmp, and closes it.
 func fillQueue(t *testing.T, dir string, n int) (ids []string, orphan string) {
 	t.Helper()
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	for i := range n {
 		ids = append(ids, commit(t, q, body("m"+string(rune('a'+i%26))), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}}))
 	}
@@ -35,7 +35,7 @@ func TestLoadInBackground(t *testing.T) {
 	dir := queueDir(t)
 	ids, orphan := fillQueue(t, dir, 300)
 	logs := &logBuffer{}
-	q := mustOpen(t, Options{Dir: dir, LoadInBackground: true, Logger: logs.logger()})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, LoadInBackground: true, Logger: logs.logger()})
 	fresh := commit(t, q, body("new"), Envelope{From: "a@example.org", Rcpts: []string{"c@example.net"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -71,13 +71,13 @@ func TestCloseDuringBackgroundLoad(t *testing.T) {
 	dir := queueDir(t)
 	ids, _ := fillQueue(t, dir, 300)
 	for range 5 {
-		q, err := Open(Options{Dir: dir, LoadInBackground: true})
+		q, err := Open(Options{Dir: dir, Delivery: defaultDelivery, LoadInBackground: true})
 		if err != nil {
 			t.Fatal(err)
 		}
 		q.Close()
 	}
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	if got := len(q.List()); got != len(ids) {
 		t.Fatalf("after closes during loads: %d messages, want %d", got, len(ids))
 	}

@@ -23,14 +23,14 @@ func BenchmarkCommit(b *testing.B) {
 		}
 	}
 	b.Run("serial", func(b *testing.B) {
-		q := mustOpen(b, Options{Dir: queueDir(b)})
+		q := mustOpen(b, Options{Dir: queueDir(b), Delivery: defaultDelivery})
 		b.SetBytes(int64(len(msg)))
 		for b.Loop() {
 			commitOne(b, q)
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
-		q := mustOpen(b, Options{Dir: queueDir(b)})
+		q := mustOpen(b, Options{Dir: queueDir(b), Delivery: defaultDelivery})
 		b.SetBytes(int64(len(msg)))
 		b.SetParallelism(8) // sessions are I/O bound: more of them than cores
 		b.ResetTimer()

@@ -11,7 +11,7 @@ import (
 
 func TestListAndGet(t *testing.T) {
 	clock := newFakeClock()
-	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery, Now: clock.Now})
 	base := clock.Now()
 	// Committed out of order of arrival: List sorts by Received.
 	second := commit(t, q, body("2"), Envelope{Rcpts: []string{"b@example.net"}, Received: base.Add(time.Minute)})
@@ -54,7 +54,7 @@ func TestListAndGet(t *testing.T) {
 
 func TestRetry(t *testing.T) {
 	clock := newFakeClock()
-	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery, Now: clock.Now})
 	var ids []string
 	for i := range 3 {
 		ids = append(ids, commit(t, q, body(string(rune('a'+i))), Envelope{Rcpts: []string{"b@example.net"}}))
@@ -91,7 +91,7 @@ func TestRetry(t *testing.T) {
 
 func TestDelete(t *testing.T) {
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	idle := commit(t, q, body("idle"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}})
 	if err := q.Delete(idle); err != nil {
 		t.Fatal(err)
@@ -140,14 +140,14 @@ func TestDelete(t *testing.T) {
 		t.Errorf("second Record: %v", err)
 	}
 	q.Close()
-	q = mustOpen(t, Options{Dir: dir})
+	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	if q.Len() != 0 {
 		t.Errorf("deleted messages came back after reopen: %d", q.Len())
 	}
 }
 
 func TestStats(t *testing.T) {
-	q := mustOpen(t, Options{Dir: queueDir(t)})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery})
 	if n, oldest := q.Stats(); n != 0 || !oldest.IsZero() {
 		t.Fatalf("empty queue: Stats = %d, %v", n, oldest)
 	}
@@ -170,7 +170,7 @@ func TestStats(t *testing.T) {
 // Walk goes oldest first over more messages than it copies at a time, and
 // stops at the first error.
 func TestWalk(t *testing.T) {
-	q := mustOpen(t, Options{Dir: queueDir(t)})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery})
 	t0 := time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
 	n := walkChunk + 20
 	for i := range n {

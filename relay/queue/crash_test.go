@@ -37,7 +37,7 @@ func crashSignature(n int) string {
 }
 
 func runCrashChild(dir string) {
-	q, err := Open(Options{Dir: dir})
+	q, err := Open(Options{Dir: dir, Delivery: defaultDelivery})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(3)
@@ -127,7 +127,7 @@ func TestKillDuringCommits(t *testing.T) {
 		}
 		cmd.Wait()
 
-		q, err := Open(Options{Dir: dir})
+		q, err := Open(Options{Dir: dir, Delivery: defaultDelivery})
 		if err != nil {
 			t.Fatal(err)
 		}

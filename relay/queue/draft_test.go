@@ -14,7 +14,7 @@ import (
 
 func TestCommitThenReopen(t *testing.T) {
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	received := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
 	sig2 := "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=r1; b=xyz=\r\n"
 	env := Envelope{
@@ -45,7 +45,7 @@ func TestCommitThenReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	q = mustOpen(t, Options{Dir: dir})
+	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	if q.Len() != 1 {
 		t.Fatalf("Len after reopen = %d, want 1", q.Len())
 	}
@@ -83,7 +83,7 @@ func TestCommitThenReopen(t *testing.T) {
 
 func TestReceivedDefaultsToNow(t *testing.T) {
 	clock := newFakeClock()
-	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery, Now: clock.Now})
 	id := commit(t, q, body("x"), Envelope{Rcpts: []string{"b@example.net"}})
 	m, err := q.Get(id)
 	if err != nil {
@@ -96,7 +96,7 @@ func TestReceivedDefaultsToNow(t *testing.T) {
 
 func TestDraftAbort(t *testing.T) {
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 
 	d, err := q.NewDraft()
 	if err != nil {
@@ -149,7 +149,7 @@ func TestCommitRejectsBadEnvelope(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := queueDir(t)
-			q := mustOpen(t, Options{Dir: dir})
+			q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 			d, err := q.NewDraft()
 			if err != nil {
 				t.Fatal(err)
@@ -192,7 +192,7 @@ func TestCommitStorageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := queueDir(t)
-			q := mustOpen(t, Options{Dir: dir})
+			q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 			q.fault = func(op, p string) error {
 				if op == tt.op && strings.HasSuffix(p, tt.suffix) {
 					return tt.errFn(op, p)
@@ -227,7 +227,7 @@ func TestCommitStorageErrors(t *testing.T) {
 
 func TestWriteNoSpace(t *testing.T) {
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	q.fault = func(op, p string) error {
 		if op == "write" {
 			return &os.PathError{Op: op, Path: p, Err: syscall.ENOSPC}
@@ -255,7 +255,7 @@ func TestWriteNoSpace(t *testing.T) {
 
 func TestClosedQueue(t *testing.T) {
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	d, err := q.NewDraft()
 	if err != nil {
 		t.Fatal(err)
@@ -280,8 +280,8 @@ func TestClosedQueue(t *testing.T) {
 
 func TestOneProcessPerQueue(t *testing.T) {
 	dir := queueDir(t)
-	mustOpen(t, Options{Dir: dir})
-	if q2, err := Open(Options{Dir: dir}); err == nil {
+	mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
+	if q2, err := Open(Options{Dir: dir, Delivery: defaultDelivery}); err == nil {
 		q2.Close()
 		t.Fatal("second Open of the same folder succeeded")
 	}

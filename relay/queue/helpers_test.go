@@ -3,6 +3,7 @@ package queue
 import (
 	"bufio"
 	"bytes"
+	"dkimrelay/config"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -71,6 +72,17 @@ func (b *logBuffer) events(t *testing.T, name string) []map[string]any {
 
 func (b *logBuffer) logger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// defaultDelivery is the [delivery] section of a config that sets none of
+// it: the queue's schedule in production.
+var defaultDelivery = config.Defaults().Delivery
+
+// retrySchedule is defaultDelivery with the given retry delays and lifetime.
+func retrySchedule(retryMin, retryMax, lifetime time.Duration) config.Delivery {
+	d := defaultDelivery
+	d.RetryMin, d.RetryMax, d.MaxLifetime = retryMin, retryMax, lifetime
+	return d
 }
 
 func mustOpen(t testing.TB, opts Options) *Queue {

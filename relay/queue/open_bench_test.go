@@ -25,7 +25,7 @@ func BenchmarkOpen(b *testing.B) {
 		size = n
 	}
 	dir := queueDir(b)
-	q := mustOpen(b, Options{Dir: dir})
+	q := mustOpen(b, Options{Dir: dir, Delivery: defaultDelivery})
 	msg := bytes.Repeat([]byte("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd\r\n"), 64)
 	d, err := q.NewDraft()
 	if err != nil {
@@ -58,7 +58,7 @@ func BenchmarkOpen(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		start := time.Now()
-		q, err := Open(Options{Dir: dir})
+		q, err := Open(Options{Dir: dir, Delivery: defaultDelivery})
 		if err != nil {
 			b.Fatal(err)
 		}

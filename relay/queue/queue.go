@@ -3,6 +3,7 @@ package queue
 import (
 	"bufio"
 	"context"
+	"dkimrelay/config"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,14 +14,16 @@ import (
 	"time"
 )
 
-// Options configure a Queue. Only Dir is required.
+// Options configure a Queue. Dir and Delivery are required.
 type Options struct {
-	Dir         string           // <data_dir>/queue, created 0700 if missing
-	MinRetry    time.Duration    // first retry delay; default 1m
-	MaxRetry    time.Duration    // cap of the doubling delay; default 1h
-	MaxLifetime time.Duration    // then transient failures expire; default 120h
-	Logger      *slog.Logger     // nil: discard
-	Now         func() time.Time // nil: time.Now
+	Dir string // <data_dir>/queue, created 0700 if missing
+	// Delivery is the [delivery] section as config loaded it: retry_min
+	// (the first retry delay), retry_max (the cap of the doubling delay)
+	// and max_lifetime (then transient failures expire) schedule the
+	// attempts.
+	Delivery config.Delivery
+	Logger   *slog.Logger     // nil: discard
+	Now      func() time.Time // nil: time.Now
 	// LoadInBackground makes Open return once the folder is read and
 	// locked, and load the envelopes it found in the background (see
 	// Queue.WaitLoaded): a relay with 100,000 messages waiting accepts
@@ -28,13 +31,6 @@ type Options struct {
 	// be committed meanwhile; the loaded ones are scheduled as they come.
 	LoadInBackground bool
 }
-
-// Defaults for Options.
-const (
-	DefaultMinRetry    = time.Minute
-	DefaultMaxRetry    = time.Hour
-	DefaultMaxLifetime = 120 * time.Hour
-)
 
 // Queue is the durable mail queue. All its methods are safe for concurrent
 // use.
@@ -91,11 +87,14 @@ func Open(opts Options) (*Queue, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("queue: no directory given")
 	}
+	if d := opts.Delivery; d.RetryMin <= 0 || d.RetryMax < d.RetryMin || d.MaxLifetime <= 0 {
+		return nil, errors.New("queue: no schedule given: pass the loaded config's [delivery] section (retry_min, retry_max, max_lifetime)")
+	}
 	q := &Queue{
 		dir:         opts.Dir,
-		minRetry:    opts.MinRetry,
-		maxRetry:    opts.MaxRetry,
-		maxLifetime: opts.MaxLifetime,
+		minRetry:    opts.Delivery.RetryMin,
+		maxRetry:    opts.Delivery.RetryMax,
+		maxLifetime: opts.Delivery.MaxLifetime,
 		log:         opts.Logger,
 		now:         opts.Now,
 		msgs:        make(map[string]*entry),
@@ -103,16 +102,6 @@ func Open(opts Options) (*Queue, error) {
 	}
 	q.idle.L = &q.mu
 	q.writers.New = func() any { return bufio.NewWriterSize(nil, draftBuffer) }
-	if q.minRetry <= 0 {
-		q.minRetry = DefaultMinRetry
-	}
-	if q.maxRetry <= 0 {
-		q.maxRetry = DefaultMaxRetry
-	}
-	q.maxRetry = max(q.maxRetry, q.minRetry)
-	if q.maxLifetime <= 0 {
-		q.maxLifetime = DefaultMaxLifetime
-	}
 	if q.log == nil {
 		q.log = slog.New(slog.DiscardHandler)
 	}

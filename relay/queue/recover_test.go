@@ -78,14 +78,14 @@ func TestRecoverAfterCrash(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := queueDir(t)
-			q := mustOpen(t, Options{Dir: dir})
+			q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 			// A message committed before the crash, which must survive.
 			before := commit(t, q, body("before"), rcpt)
 			acked := append(tt.crash(t, q, dir), before)
 			q.Close() // stands for the process dying: it only closes the folder
 
 			logs := &logBuffer{}
-			q = mustOpen(t, Options{Dir: dir, Logger: logs.logger()})
+			q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.logger()})
 			var want []string
 			for _, id := range acked {
 				want = append(want, id+".eml", id+".json")
@@ -143,7 +143,7 @@ func TestRecoverDamaged(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := queueDir(t)
-			q := mustOpen(t, Options{Dir: dir})
+			q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 			good := commit(t, q, body("good"), rcpt)
 			bad := commit(t, q, body("bad"), rcpt)
 			q.Close()
@@ -157,7 +157,7 @@ func TestRecoverDamaged(t *testing.T) {
 			badID, _, _ := strings.Cut(damagedFiles[0], ".")
 
 			logs := &logBuffer{}
-			q = mustOpen(t, Options{Dir: dir, Logger: logs.logger()})
+			q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.logger()})
 			if _, err := q.Get(good); err != nil {
 				t.Errorf("good message did not load: %v", err)
 			}
@@ -186,7 +186,7 @@ func TestRecoverIgnoresUnknownFiles(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, filepath.Base(n)), []byte("x"), 0o600)
 	}
 	logs := &logBuffer{}
-	q := mustOpen(t, Options{Dir: dir, Logger: logs.logger()})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.logger()})
 	if q.Len() != 0 {
 		t.Errorf("Len = %d", q.Len())
 	}

@@ -24,7 +24,7 @@ func nextNow(t *testing.T, q *Queue) *Message {
 
 func TestBackoffSchedule(t *testing.T) {
 	clock := newFakeClock()
-	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now, MaxLifetime: 24 * time.Hour})
+	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now, Delivery: retrySchedule(time.Minute, time.Hour, 24*time.Hour)})
 	id := commit(t, q, body("backoff"), Envelope{Rcpts: []string{"b@example.net", "c@example.net"}})
 	want := []time.Duration{1, 2, 4, 8, 16, 32, 60, 60, 60}
 	for i, w := range want {
@@ -81,7 +81,7 @@ func TestBackoffFunction(t *testing.T) {
 func TestExpiry(t *testing.T) {
 	clock := newFakeClock()
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir, Now: clock.Now, MinRetry: time.Hour, MaxRetry: time.Hour, MaxLifetime: 3 * time.Hour})
+	q := mustOpen(t, Options{Dir: dir, Now: clock.Now, Delivery: retrySchedule(time.Hour, time.Hour, 3*time.Hour)})
 	id := commit(t, q, body("expiry"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}})
 	deadline := clock.Now().Add(3 * time.Hour)
 	for attempt := 1; ; attempt++ {
@@ -141,7 +141,7 @@ func TestExpiry(t *testing.T) {
 func TestMixedOutcomes(t *testing.T) {
 	clock := newFakeClock()
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir, Now: clock.Now})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Now: clock.Now})
 	id := commit(t, q, body("mixed"), Envelope{Rcpts: []string{"ok@a.example", "no@b.example", "later@c.example", "untried@d.example"}})
 
 	m := nextNow(t, q)
@@ -174,7 +174,7 @@ func TestMixedOutcomes(t *testing.T) {
 
 	// The state survives a restart.
 	q.Close()
-	q = mustOpen(t, Options{Dir: dir, Now: clock.Now})
+	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Now: clock.Now})
 	m, err = q.Get(id)
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +222,7 @@ func canceled() context.Context {
 }
 
 func TestNextIsExclusive(t *testing.T) {
-	q := mustOpen(t, Options{Dir: queueDir(t)})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery})
 	const n = 30
 	var committing sync.WaitGroup
 	for i := range n {
@@ -282,7 +282,7 @@ func TestNextIsExclusive(t *testing.T) {
 
 func TestNextWaitsUntilDue(t *testing.T) {
 	clock := newFakeClock()
-	q := mustOpen(t, Options{Dir: queueDir(t), Now: clock.Now})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery, Now: clock.Now})
 	id := commit(t, q, body("wait"), Envelope{Rcpts: []string{"b@example.net"}})
 	changes, err := q.Record(nextNow(t, q), []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient}}, Steps{})
 	if err != nil {
@@ -319,7 +319,7 @@ func TestNextWaitsUntilDue(t *testing.T) {
 }
 
 func TestNextRealClock(t *testing.T) {
-	q := mustOpen(t, Options{Dir: queueDir(t), MinRetry: 30 * time.Millisecond})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: retrySchedule(30*time.Millisecond, defaultDelivery.RetryMax, defaultDelivery.MaxLifetime)})
 	commit(t, q, body("real"), Envelope{Rcpts: []string{"b@example.net"}})
 	changes, err := q.Record(nextNow(t, q), []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient}}, Steps{})
 	if err != nil {
@@ -333,7 +333,7 @@ func TestNextRealClock(t *testing.T) {
 }
 
 func TestNextAfterClose(t *testing.T) {
-	q := mustOpen(t, Options{Dir: queueDir(t)})
+	q := mustOpen(t, Options{Dir: queueDir(t), Delivery: defaultDelivery})
 	done := make(chan error)
 	go func() {
 		_, err := q.Next(context.Background())
@@ -348,7 +348,7 @@ func TestNextAfterClose(t *testing.T) {
 
 func TestRecordErrors(t *testing.T) {
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	id := commit(t, q, body("d"), Envelope{Rcpts: []string{"b@example.net"}})
 	m, _ := q.Get(id)
 	if _, err := q.Record(m, nil, Steps{}); err == nil {
@@ -376,7 +376,7 @@ func TestRecordErrors(t *testing.T) {
 		t.Errorf("files: %v", got)
 	}
 	q.Close()
-	q = mustOpen(t, Options{Dir: dir})
+	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	if m, err := q.Get(id); err != nil || m.Rcpts[0].Attempts != 0 {
 		t.Errorf("after reopen: %+v %v, want the state before the failed Record", m, err)
 	}

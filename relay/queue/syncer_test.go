@@ -14,7 +14,7 @@ import (
 // milliseconds as on a real disk.
 func TestGroupCommit(t *testing.T) {
 	dir := queueDir(t)
-	q := mustOpen(t, Options{Dir: dir})
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	var dirSyncs atomic.Int64
 	q.fault = func(op, _ string) error {
 		if op == "dirsync" {
@@ -55,7 +55,7 @@ func TestGroupCommit(t *testing.T) {
 	q.fault = nil
 	q.Close()
 
-	q = mustOpen(t, Options{Dir: dir})
+	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	if q.Len() != n {
 		t.Errorf("Len after reopen = %d, want %d", q.Len(), n)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"dkimrelay/config"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/relay/ingest"
@@ -57,7 +58,7 @@ func testUsers(tb testing.TB) *users.DB {
 // and returns its address and queue.
 func testServer(tb testing.TB, snapshot func() *Snapshot) (string, *queue.Queue) {
 	tb.Helper()
-	q, err := queue.Open(queue.Options{Dir: filepath.Join(tb.TempDir(), "queue")})
+	q, err := queue.Open(queue.Options{Dir: filepath.Join(tb.TempDir(), "queue"), Delivery: config.Defaults().Delivery})
 	if err != nil {
 		tb.Fatal(err)
 	}
