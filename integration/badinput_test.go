@@ -6,13 +6,16 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 )
 
 // badInput is one thing a client must not get through. run drives a raw
 // session up to the step under test and returns that step's reply.
 type badInput struct {
 	name string
-	run  func(t *testing.T, r *relay, c *rawClient, rcpt string) reply
+	run  func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply
 	code int    // the reply code wanted; 0 accepts any 5xx
 	enh  string // prefix the reply text must start with (enhanced status code), if set
 	// quit checks that the session is still in step afterwards: QUIT must
@@ -32,29 +35,30 @@ func header(from, to string) string {
 
 // dataAs logs in as user, opens a transaction from->rcpt and sends raw as
 // the DATA payload.
-func dataAs(user, from string, raw func(rcpt string) string) func(*testing.T, *relay, *rawClient, string) reply {
-	return func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-		c.login(user, r.password(user))
-		c.expect("MAIL FROM:<"+from+">", 250)
-		c.expect("RCPT TO:<"+rcpt+">", 250)
-		return c.data(raw(rcpt))
+func dataAs(user, from string, raw func(rcpt string) string) func(*testing.T, *relay, *testkit.Raw, string) testkit.Reply {
+	return func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+		c.HelloTLS("client.example.org")
+		c.Login(user, r.password(user))
+		c.Expect("MAIL FROM:<"+from+">", 250)
+		c.Expect("RCPT TO:<"+rcpt+">", 250)
+		return c.Data(raw(rcpt))
 	}
 }
 
 var badInputs = []badInput{
 	{
 		name: "MAIL without AUTH",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.starttls()
-			return c.cmd("MAIL FROM:<notifications@example.org>")
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			return c.Cmd("MAIL FROM:<notifications@example.org>")
 		},
 		code: 530, enh: "5.7.0",
 	},
 	{
 		name: "wrong password",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.starttls()
-			return c.authPlain("", userFull, "not-"+r.password(userFull))
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			return c.Cmd(testkit.PlainAuth("", userFull, "not-"+r.password(userFull)))
 		},
 		code: 535, enh: "5.7.8",
 	},
@@ -62,8 +66,8 @@ var badInputs = []badInput{
 		// RFC 4954 section 4 and RFC 3207 section 4.1: no AUTH offered in
 		// cleartext, and an AUTH sent anyway is refused.
 		name: "AUTH before STARTTLS",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			ext := c.ehlo()
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			ext := c.Hello("client.example.org")
 			if !slices.Contains(ext, "STARTTLS") {
 				t.Errorf("EHLO before TLS does not offer STARTTLS: %v", ext)
 			}
@@ -72,8 +76,8 @@ var badInputs = []badInput{
 					t.Errorf("EHLO before TLS offers %q", e)
 				}
 			}
-			rp := c.authPlain("", userFull, r.password(userFull))
-			if m := c.cmd("MAIL FROM:<notifications@example.org>"); m.Code != 530 {
+			rp := c.Cmd(testkit.PlainAuth("", userFull, r.password(userFull)))
+			if m := c.Cmd("MAIL FROM:<notifications@example.org>"); m.Code != 530 {
 				t.Errorf("MAIL after a refused cleartext AUTH: %v, want 530", m)
 			}
 			return rp
@@ -83,25 +87,27 @@ var badInputs = []badInput{
 		// RFC 4616 section 2: the authorization identity is who the client
 		// acts as; the relay has no proxy logins, so a different one fails.
 		name: "AUTH PLAIN authzid differs",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.starttls()
-			return c.authPlain(userLimited, userFull, r.password(userFull))
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			return c.Cmd(testkit.PlainAuth(userLimited, userFull, r.password(userFull)))
 		},
 		code: 535, enh: "5.7.8",
 	},
 	{
 		name: "MAIL FROM not allowed for login",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.login(userLimited, r.password(userLimited))
-			return c.cmd("MAIL FROM:<alice@example.org>")
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			c.Login(userLimited, r.password(userLimited))
+			return c.Cmd("MAIL FROM:<alice@example.org>")
 		},
 		code: 550, enh: "5.7.1",
 	},
 	{
 		name: "MAIL FROM foreign domain",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.login(userFull, r.password(userFull))
-			return c.cmd("MAIL FROM:<someone@example.net>")
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			c.Login(userFull, r.password(userFull))
+			return c.Cmd("MAIL FROM:<someone@example.net>")
 		},
 		code: 550, enh: "5.7.1",
 	},
@@ -140,9 +146,10 @@ var badInputs = []badInput{
 	{
 		// RFC 1870 section 6.1: a declared SIZE over the limit fails MAIL.
 		name: "declared SIZE too big",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.login(userFull, r.password(userFull))
-			return c.cmd(fmt.Sprintf("MAIL FROM:<notifications@example.org> SIZE=%d", badInputMaxSize*4))
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			c.Login(userFull, r.password(userFull))
+			return c.Cmd(fmt.Sprintf("MAIL FROM:<notifications@example.org> SIZE=%d", badInputMaxSize*4))
 		},
 		code: 552,
 	},
@@ -158,31 +165,34 @@ var badInputs = []badInput{
 	{
 		// RFC 5321 section 4.5.3.1.10: 452 for one recipient too many.
 		name: "too many recipients",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.login(userFull, r.password(userFull))
-			c.expect("MAIL FROM:<notifications@example.org>", 250)
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			c.Login(userFull, r.password(userFull))
+			c.Expect("MAIL FROM:<notifications@example.org>", 250)
 			for i := range badInputMaxRcpts {
-				c.expect(fmt.Sprintf("RCPT TO:<%d.%s>", i, rcpt), 250)
+				c.Expect(fmt.Sprintf("RCPT TO:<%d.%s>", i, rcpt), 250)
 			}
-			return c.cmd("RCPT TO:<one-too-many." + rcpt + ">")
+			return c.Cmd("RCPT TO:<one-too-many." + rcpt + ">")
 		},
 		code: 452,
 	},
 	{
 		name: "recipient without domain",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.login(userFull, r.password(userFull))
-			c.expect("MAIL FROM:<notifications@example.org>", 250)
-			return c.cmd("RCPT TO:<no-domain>")
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			c.Login(userFull, r.password(userFull))
+			c.Expect("MAIL FROM:<notifications@example.org>", 250)
+			return c.Cmd("RCPT TO:<no-domain>")
 		},
 		code: 501,
 	},
 	{
 		name: "recipient with malformed domain",
-		run: func(t *testing.T, r *relay, c *rawClient, rcpt string) reply {
-			c.login(userFull, r.password(userFull))
-			c.expect("MAIL FROM:<notifications@example.org>", 250)
-			return c.cmd("RCPT TO:<bob@@example..net>")
+		run: func(t *testing.T, r *relay, c *testkit.Raw, rcpt string) testkit.Reply {
+			c.HelloTLS("client.example.org")
+			c.Login(userFull, r.password(userFull))
+			c.Expect("MAIL FROM:<notifications@example.org>", 250)
+			return c.Cmd("RCPT TO:<bob@@example..net>")
 		},
 		code: 501,
 	},
@@ -263,7 +273,7 @@ func TestBadInput(t *testing.T) {
 		for i, row := range badInputs {
 			t.Run(row.name, func(t *testing.T) {
 				t.Parallel()
-				c := dialRaw(t, r.cfg.Listen, false)
+				c := testkit.DialRaw(t, r.cfg.Listen, false)
 				rp := row.run(t, r, c, fmt.Sprintf("row%d@example.net", i))
 				t.Logf("reply: %v", rp)
 				switch {
@@ -272,11 +282,11 @@ func TestBadInput(t *testing.T) {
 				case row.code == 0 && rp.Code/100 != 5:
 					t.Errorf("reply %v, want a 5xx rejection", rp)
 				}
-				if row.enh != "" && !strings.HasPrefix(rp.text(), row.enh) {
+				if row.enh != "" && !strings.HasPrefix(rp.Text(), row.enh) {
 					t.Errorf("reply %v, want enhanced status %s", rp, row.enh)
 				}
 				if row.quit {
-					if q := c.cmd("QUIT"); q.Code != 221 {
+					if q := c.Cmd("QUIT"); q.Code != 221 {
 						t.Errorf("QUIT after the rejection got %v, want 221: the session is out of step (smuggled command?)", q)
 					}
 				}
@@ -292,8 +302,8 @@ func TestBadInput(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // room for anything else in the queue
 
 	for _, m := range sinks.all() {
-		if m.TestID != "fence" {
-			t.Errorf("a rejected input reached a sink: %s", summarize([]sinkMessage{m}))
+		if testID(m) != "fence" {
+			t.Errorf("a rejected input reached a sink: %s", summarize([]smtpsink.Message{m}))
 		}
 	}
 	for _, e := range r.eventsNamed("accepted", "") {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"dkimrelay/internal/smtpsink"
 )
 
 // The submission clients real senders use, driven against one relay per
@@ -68,9 +70,9 @@ func runScript(t testing.TB, interpreter, script string, in, out any) {
 
 // delivered waits until every test ID has reached the sinks wantEach times
 // (once per recipient domain) and returns the messages as verifier cases.
-func delivered(t *testing.T, sinks *sinkPair, ids []string, wantEach int) ([]sinkMessage, []verifyCase) {
+func delivered(t *testing.T, sinks *sinkPair, ids []string, wantEach int) ([]smtpsink.Message, []verifyCase) {
 	t.Helper()
-	msgs := sinks.waitFor(t, deliveryTimeout, fmt.Sprintf("%d message(s) per test ID %v", wantEach, ids), func(ms []sinkMessage) bool {
+	msgs := sinks.waitFor(t, deliveryTimeout, fmt.Sprintf("%d message(s) per test ID %v", wantEach, ids), func(ms []smtpsink.Message) bool {
 		for _, id := range ids {
 			if len(withTestID(ms, id)) < wantEach {
 				return false
@@ -78,12 +80,12 @@ func delivered(t *testing.T, sinks *sinkPair, ids []string, wantEach int) ([]sin
 		}
 		return true
 	})
-	var got []sinkMessage
+	var got []smtpsink.Message
 	var cases []verifyCase
 	for _, id := range ids {
 		for _, m := range withTestID(msgs, id) {
 			got = append(got, m)
-			cases = append(cases, verifyCase{name: fmt.Sprintf("%s at %s", id, m.Host), data: m.Data})
+			cases = append(cases, verifyCase{name: fmt.Sprintf("%s at %s", id, m.Local), data: m.Data})
 		}
 	}
 	return got, cases
@@ -107,7 +109,7 @@ func checkAuthEvents(t *testing.T, r *relay, want map[string]int) {
 }
 
 // decodedHeader returns a header field with RFC 2047 encoded-words decoded.
-func decodedHeader(t *testing.T, m sinkMessage, name string) string {
+func decodedHeader(t *testing.T, m smtpsink.Message, name string) string {
 	t.Helper()
 	v := m.Header(name)
 	s, err := new(mime.WordDecoder).DecodeHeader(v)
@@ -259,9 +261,9 @@ func TestSwaksClients(t *testing.T) {
 
 	msgs, cases := delivered(t, sinks, ids, 2)
 	for _, m := range msgs {
-		want := map[string]string{hostA: "alice@example.net", hostB: "bob@example.com"}[m.Host]
+		want := map[string]string{hostA: "alice@example.net", hostB: "bob@example.com"}[m.Local]
 		if !slices.Equal(m.To, []string{want}) {
-			t.Errorf("%s at %s: delivered to %v, want [%s]", m.TestID, m.Host, m.To, want)
+			t.Errorf("%s at %s: delivered to %v, want [%s]", testID(m), m.Local, m.To, want)
 		}
 	}
 	checkAuthEvents(t, r, map[string]int{"PLAIN": 2, "LOGIN": 2})
@@ -346,7 +348,7 @@ func TestPythonSmtplib(t *testing.T) {
 	msgs, cases := delivered(t, sinks, ids, 1)
 	for _, m := range msgs {
 		if want := "Bücherei <notifications@example.org>"; decodedHeader(t, m, "From") != want {
-			t.Errorf("%s: From %q, want %q", m.TestID, decodedHeader(t, m, "From"), want)
+			t.Errorf("%s: From %q, want %q", testID(m), decodedHeader(t, m, "From"), want)
 		}
 	}
 	// login() picks PLAIN, the first of smtplib's preferences the relay offers.

@@ -8,6 +8,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 )
 
 // corpusMessage is one file of testdata/corpus (see its README.md) as it
@@ -91,26 +94,27 @@ func TestCanonicalizationCorpus(t *testing.T) {
 	w, sinks, r := clientTestbed(t)
 	corpus := loadCorpus(t)
 
-	c := dialRaw(t, r.cfg.Listen, false)
-	c.login(userFull, r.password(userFull))
+	c := testkit.DialRaw(t, r.cfg.Listen, false)
+	c.HelloTLS("client.example.org")
+	c.Login(userFull, r.password(userFull))
 	for _, m := range corpus {
-		c.expect("MAIL FROM:<notifications@example.org>"+mailParams(m.wire), 250)
-		c.expect("RCPT TO:<"+m.rcpt+">", 250)
-		if rp := c.data(dotStuff(m.wire)); rp.Code != 250 || queuedAs.FindStringSubmatch(rp.text()) == nil {
+		c.Expect("MAIL FROM:<notifications@example.org>"+mailParams(m.wire), 250)
+		c.Expect("RCPT TO:<"+m.rcpt+">", 250)
+		if rp := c.Data(dotStuff(m.wire)); rp.Code != 250 || queuedAs.FindStringSubmatch(rp.Text()) == nil {
 			t.Fatalf("%s: end of DATA got %v, want 250 ... queued as QID", m.name, rp)
 		}
 	}
-	c.expect("QUIT", 221)
+	c.Expect("QUIT", 221)
 
-	byRcpt := func(ms []sinkMessage, rcpt string) (sinkMessage, bool) {
+	byRcpt := func(ms []smtpsink.Message, rcpt string) (smtpsink.Message, bool) {
 		for _, m := range ms {
 			if slices.Equal(m.To, []string{rcpt}) {
 				return m, true
 			}
 		}
-		return sinkMessage{}, false
+		return smtpsink.Message{}, false
 	}
-	msgs := sinks.waitFor(t, deliveryTimeout, fmt.Sprintf("the %d corpus messages", len(corpus)), func(ms []sinkMessage) bool {
+	msgs := sinks.waitFor(t, deliveryTimeout, fmt.Sprintf("the %d corpus messages", len(corpus)), func(ms []smtpsink.Message) bool {
 		for _, m := range corpus {
 			if _, ok := byRcpt(ms, m.rcpt); !ok {
 				return false

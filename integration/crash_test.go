@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+
+	"dkimrelay/internal/smtpsink"
 )
 
 // Shape of the crash test: rounds x connections x perConn messages.
@@ -41,10 +43,10 @@ func TestCrashRecovery(t *testing.T) {
 		}
 
 		// Every accepted message of this round arrives.
-		missing := func(ms []sinkMessage) []string {
+		missing := func(ms []smtpsink.Message) []string {
 			have := map[string]bool{}
 			for _, m := range ms {
-				have[m.TestID] = true
+				have[testID(m)] = true
 			}
 			var out []string
 			for id := range got {
@@ -98,7 +100,7 @@ func TestCrashRecovery(t *testing.T) {
 
 	copies := map[string]int{}
 	for _, m := range sinks.all() {
-		copies[m.TestID]++
+		copies[testID(m)]++
 	}
 	dups := 0
 	for id := range accepted {

@@ -10,7 +10,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 )
 
 // deliveryTimeout bounds the wait for a message at a sink. Delivery starts
@@ -37,8 +41,8 @@ func TestDeliverySigned(t *testing.T) {
 	qid := r.submit(t, submission{from: "notifications@example.org", to: []string{"alice@example.net"}, msg: msg})
 
 	got := sinks.waitForTestID(t, deliveryTimeout, "basic")
-	if got.Host != hostA || got.From != "notifications@example.org" || !slices.Equal(got.To, []string{"alice@example.net"}) {
-		t.Errorf("delivered to %s as <%s> -> %v, want %s as <notifications@example.org> -> [alice@example.net]", got.Host, got.From, got.To, hostA)
+	if got.Local != hostA || got.From != "notifications@example.org" || !slices.Equal(got.To, []string{"alice@example.net"}) {
+		t.Errorf("delivered to %s as <%s> -> %v, want %s as <notifications@example.org> -> [alice@example.net]", got.Local, got.From, got.To, hostA)
 	}
 	if !got.TLS {
 		t.Errorf("delivery to a host offering STARTTLS ran in cleartext")
@@ -85,15 +89,15 @@ func TestDualSignatures(t *testing.T) {
 func TestMXFallback(t *testing.T) {
 	t.Parallel()
 	w, sinks, r := testbed(t, relayOptions{})
-	sinks.A.stop()
+	sinks.A.Close()
 
 	msg := message{From: "notifications@example.org", To: "bob@example.net",
 		Subject: "fallback", TestID: "fallback", Body: "via mx2\n"}.bytes()
 	qid := r.submit(t, submission{from: "notifications@example.org", to: []string{"bob@example.net"}, msg: msg})
 
 	got := sinks.waitForTestID(t, deliveryTimeout, "fallback")
-	if got.Host != hostB {
-		t.Errorf("delivered at %s, want the second MX %s", got.Host, hostB)
+	if got.Local != hostB {
+		t.Errorf("delivered at %s, want the second MX %s", got.Local, hostB)
 	}
 	verifyDKIM(t, w, got.Data, algRSA)
 	del := r.waitEvent(t, 10*time.Second, "delivered", forQID(qid, "bob@example.net"))
@@ -110,12 +114,12 @@ func TestTempFailThenRetry(t *testing.T) {
 	const rcpt = "carol@example.com" // single MX: hostB
 	var mu sync.Mutex
 	refused := 0
-	sinks.B.setResponder(func(p phase, arg string) *smtp.SMTPError {
+	sinks.B.SetReply(func(p smtpsink.Phase, arg string) error {
 		mu.Lock()
 		defer mu.Unlock()
-		if p == phaseRcpt && strings.EqualFold(arg, rcpt) && refused == 0 {
+		if p == smtpsink.Rcpt && strings.EqualFold(arg, rcpt) && refused == 0 {
 			refused++
-			return tempFail("greylisted, try again later")
+			return testkit.SMTPError(451, "4.3.0", "greylisted, try again later")
 		}
 		return nil
 	})
@@ -131,7 +135,7 @@ func TestTempFailThenRetry(t *testing.T) {
 		t.Errorf("deferred event %v: want reason and next_attempt", def)
 	}
 	r.waitEvent(t, 10*time.Second, "delivered", forQID(qid, rcpt))
-	if n := sinks.B.rcptAttempts(rcpt); n < 2 {
+	if n := sinks.B.RcptAttempts(rcpt); n < 2 {
 		t.Errorf("sink saw %d RCPT for %s, want the refused one and the retry", n, rcpt)
 	}
 	time.Sleep(500 * time.Millisecond) // room for a wrong extra delivery
@@ -147,9 +151,9 @@ func TestPermFailBounce(t *testing.T) {
 	t.Parallel()
 	_, sinks, r := testbed(t, relayOptions{})
 	const rcpt = "unknown@example.net"
-	sinks.A.setResponder(func(p phase, arg string) *smtp.SMTPError {
-		if p == phaseRcpt && strings.EqualFold(arg, rcpt) {
-			return permFail(550, smtp.EnhancedCode{5, 1, 1}, "no such user")
+	sinks.A.SetReply(func(p smtpsink.Phase, arg string) error {
+		if p == smtpsink.Rcpt && strings.EqualFold(arg, rcpt) {
+			return testkit.SMTPError(550, "5.1.1", "no such user")
 		}
 		return nil
 	})
@@ -164,10 +168,10 @@ func TestPermFailBounce(t *testing.T) {
 	if b.str("code") != "550" || b.str("reason") == "" {
 		t.Errorf("bounced event %v: want code 550 and a reason", b)
 	}
-	if n := sinks.B.rcptAttempts(rcpt); n != 0 {
+	if n := sinks.B.RcptAttempts(rcpt); n != 0 {
 		t.Errorf("after a 550 from the first MX the relay tried the second one %d time(s)", n)
 	}
-	if n := sinks.A.rcptAttempts(rcpt); n != 1 {
+	if n := sinks.A.RcptAttempts(rcpt); n != 1 {
 		t.Errorf("first MX saw %d RCPT for %s after a 550, want 1 (no retry)", n, rcpt)
 	}
 }
@@ -196,9 +200,14 @@ func TestNullMXBounce(t *testing.T) {
 func TestSmarthostAuth(t *testing.T) {
 	t.Parallel()
 	w := newWorld(t)
-	sinks := newSinkPair(t)
 	smarthostPW := randomSecret()
-	sinks.A.requireAuth("relayuser", smarthostPW)
+	// The smarthost on hostA takes mail after AUTH PLAIN as relayuser
+	// only (go-smtp offers AUTH after STARTTLS).
+	sinks := newSinkPair(t, func(host string, c *smtpsink.Config) {
+		if host == hostA {
+			c.RequireAuth, c.AuthMechs, c.Users = true, []string{sasl.Plain}, map[string]string{"relayuser": smarthostPW}
+		}
+	})
 	pwFile := writeSecretFile(t, t.TempDir(), "smarthost.pw", smarthostPW)
 
 	r := newRelay(t, w, sinks, relayOptions{configure: func(c *relayConfig) {
@@ -217,15 +226,15 @@ func TestSmarthostAuth(t *testing.T) {
 	qid := r.submit(t, submission{from: "notifications@example.org", to: []string{rcpt}, msg: msg})
 
 	got := sinks.waitForTestID(t, deliveryTimeout, "smarthost")
-	if got.Host != hostA {
-		t.Errorf("delivered at %s, want the smarthost %s", got.Host, hostA)
+	if got.Local != hostA {
+		t.Errorf("delivered at %s, want the smarthost %s", got.Local, hostA)
 	}
-	if got.AuthUser != "relayuser" || !got.TLS {
-		t.Errorf("smarthost session: auth user %q, TLS %t; want relayuser over TLS", got.AuthUser, got.TLS)
+	if got.User != "relayuser" || !got.TLS {
+		t.Errorf("smarthost session: auth user %q, TLS %t; want relayuser over TLS", got.User, got.TLS)
 	}
 	verifyDKIM(t, w, got.Data, algRSA)
 	r.waitEvent(t, 10*time.Second, "delivered", forQID(qid, rcpt))
-	if n := len(sinks.B.messages()); n != 0 {
+	if n := len(sinks.B.Messages()); n != 0 {
 		t.Errorf("the recipient's MX got %d message(s) directly in smarthost mode", n)
 	}
 }
@@ -245,21 +254,21 @@ func TestRecipientsAcrossDomains(t *testing.T) {
 		Subject: "three", TestID: "multi", Body: "to everyone\n"}.bytes()
 	qid := r.submit(t, submission{implicitTLS: true, from: "notifications@example.org", to: to, msg: msg})
 
-	countRcpts := func(ms []sinkMessage) int {
+	countRcpts := func(ms []smtpsink.Message) int {
 		n := 0
 		for _, m := range withTestID(ms, "multi") {
 			n += len(m.To)
 		}
 		return n
 	}
-	sinks.waitFor(t, deliveryTimeout, "three recipients", func(ms []sinkMessage) bool { return countRcpts(ms) >= 3 })
+	sinks.waitFor(t, deliveryTimeout, "three recipients", func(ms []smtpsink.Message) bool { return countRcpts(ms) >= 3 })
 	time.Sleep(300 * time.Millisecond) // room for a wrong extra copy
 	seen := map[string]int{}
 	for _, m := range withTestID(sinks.all(), "multi") {
 		for _, rc := range m.To {
 			seen[strings.ToLower(rc)]++
-			if want := rcpts[strings.ToLower(rc)]; m.Host != want {
-				t.Errorf("%s delivered at %s, want %s", rc, m.Host, want)
+			if want := rcpts[strings.ToLower(rc)]; m.Local != want {
+				t.Errorf("%s delivered at %s, want %s", rc, m.Local, want)
 			}
 		}
 		verifyDKIM(t, w, m.Data, algRSA)

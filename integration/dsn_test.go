@@ -12,15 +12,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"dkimrelay/internal/smtpsink"
 )
 
 // waitDSN waits for a delivery status notification to sender: a message
 // from the null reverse path (RFC 5321 section 4.5.5, so that a bounce never
 // bounces).
-func waitDSN(t *testing.T, sinks *sinkPair, sender string) sinkMessage {
+func waitDSN(t *testing.T, sinks *sinkPair, sender string) smtpsink.Message {
 	t.Helper()
-	isDSN := func(m sinkMessage) bool { return m.From == "" && slices.Contains(m.To, sender) }
-	msgs := sinks.waitFor(t, deliveryTimeout, "a DSN to "+sender, func(ms []sinkMessage) bool {
+	isDSN := func(m smtpsink.Message) bool { return m.From == "" && slices.Contains(m.To, sender) }
+	msgs := sinks.waitFor(t, deliveryTimeout, "a DSN to "+sender, func(ms []smtpsink.Message) bool {
 		return slices.ContainsFunc(ms, isDSN)
 	})
 	i := slices.IndexFunc(msgs, isDSN)
@@ -31,7 +33,7 @@ func waitDSN(t *testing.T, sinks *sinkPair, sender string) sinkMessage {
 // report-type=delivery-status (RFC 6522 section 3), a message/delivery-status
 // part (RFC 3464 section 2.1) with a per-recipient block for rcpt saying
 // Action: failed and a Status starting with statusPrefix.
-func checkDSN(t *testing.T, dsn sinkMessage, rcpt, statusPrefix string) {
+func checkDSN(t *testing.T, dsn smtpsink.Message, rcpt, statusPrefix string) {
 	t.Helper()
 	msg, err := mail.ReadMessage(bytes.NewReader(dsn.Data))
 	if err != nil {

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"dkimrelay/internal/testkit"
 )
 
 // How long the harness waits for the relay to come up or shut down. Generous
@@ -73,8 +75,8 @@ func newRelay(t testing.TB, w *world, sinks *sinkPair, opts relayOptions) *relay
 	r.config = filepath.Join(r.dir, "dkimrelay.toml")
 
 	cfg := defaultConfig()
-	cfg.Listen = "127.0.0.1:" + freeLocalPort(t)
-	cfg.ListenTLS = "127.0.0.1:" + freeLocalPort(t)
+	cfg.Listen = "127.0.0.1:" + testkit.FreePort(t, "127.0.0.1")
+	cfg.ListenTLS = "127.0.0.1:" + testkit.FreePort(t, "127.0.0.1")
 	cfg.DNS = w.addr()
 	cfg.Delivery.Port = sinks.Port
 	if opts.configure != nil {
@@ -343,18 +345,6 @@ func (r *relay) tail(name string, n int) string {
 
 // password returns a login's password.
 func (r *relay) password(user string) string { return r.passwords[user] }
-
-// freeLocalPort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freeLocalPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
 
 func randomSecret() string {
 	b := make([]byte, 12)

@@ -2,7 +2,6 @@ package integration
 
 import (
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/hex"
 	"fmt"
 	"regexp"
@@ -12,16 +11,12 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"dkimrelay/internal/testkit"
 )
 
 // queuedAs finds the QID in "250 2.0.0 OK: queued as QID" (CONTRACT.md).
 var queuedAs = regexp.MustCompile(`queued as (\S+)`)
-
-// clientTLS trusts anything: init's certificate is self-signed, as it is
-// for a Mastodon pointed at the relay with verification off.
-func clientTLS() *tls.Config {
-	return &tls.Config{InsecureSkipVerify: true, ServerName: "mail.example.org"}
-}
 
 // dial connects to the relay's STARTTLS listener (upgrading at once) or its
 // implicit-TLS one, and logs in when user is not "".
@@ -29,13 +24,13 @@ func (r *relay) dial(user string, implicitTLS bool) (*smtp.Client, error) {
 	var c *smtp.Client
 	var err error
 	if implicitTLS {
-		c, err = smtp.DialTLS(r.cfg.ListenTLS, clientTLS())
+		c, err = smtp.DialTLS(r.cfg.ListenTLS, testkit.ClientTLS())
 		if err == nil {
 			err = c.Hello("client.example.org")
 		}
 	} else {
 		// DialStartTLS says EHLO itself (as "localhost") before STARTTLS.
-		c, err = smtp.DialStartTLS(r.cfg.Listen, clientTLS())
+		c, err = smtp.DialStartTLS(r.cfg.Listen, testkit.ClientTLS())
 	}
 	if err != nil {
 		if c != nil {

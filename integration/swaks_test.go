@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"dkimrelay/internal/testkit"
 )
 
 // TestSwaksSubmission is the administrator's path end to end: init, publish
@@ -29,7 +31,7 @@ func TestSwaksSubmission(t *testing.T) {
 	r := &relay{t: t, dir: t.TempDir(), world: w, sinks: sinks, passwords: map[string]string{}}
 	r.config = filepath.Join(r.dir, "dkimrelay.toml")
 
-	listen := "127.0.0.1:" + freeLocalPort(t)
+	listen := "127.0.0.1:" + testkit.FreePort(t, "127.0.0.1")
 	out := r.init(listen)
 	for _, want := range []string{"_domainkey.example.org", "SMTP_SERVER", "SMTP_PORT", "SMTP_LOGIN", "SMTP_FROM_ADDRESS"} {
 		if !strings.Contains(out, want) {
@@ -100,7 +102,7 @@ func pointAtTestbed(t *testing.T, path string, w *world, sinks *sinkPair) relayC
 		return s
 	}
 	sub := section("submission")
-	listenTLS := "127.0.0.1:" + freeLocalPort(t)
+	listenTLS := "127.0.0.1:" + testkit.FreePort(t, "127.0.0.1")
 	sub["listen_tls"] = []string{listenTLS}
 	del := section("delivery")
 	del["mode"] = "mx"

@@ -192,6 +192,15 @@ func (c *Raw) StartTLS(name string) []string {
 	return c.Hello(name)
 }
 
+// HelloTLS says EHLO as name, upgrades with STARTTLS and says EHLO again,
+// as a submission client does; it returns the extensions advertised in
+// TLS.
+func (c *Raw) HelloTLS(name string) []string {
+	c.t.Helper()
+	c.Hello(name)
+	return c.StartTLS(name)
+}
+
 // Upgrade handshakes TLS after a STARTTLS already answered 220 (a
 // pipelined one, say) and from then on speaks inside TLS, dropping
 // whatever the server sent in plaintext after the 220.
