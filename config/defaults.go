@@ -42,6 +42,9 @@ func Defaults() *Config {
 			MaxPerDomain:   4,
 			ConnectTimeout: 30 * time.Second,
 			CommandTimeout: 5 * time.Minute,
+			// Below the 45s TimeoutStopSec of contrib/systemd, which
+			// also covers QUIT to the pooled sessions (up to 10s).
+			ShutdownTimeout: 30 * time.Second,
 		},
 		DNS: DNS{Timeout: 5 * time.Second},
 		Keys: Keys{

@@ -31,6 +31,12 @@ type Delivery struct {
 	MaxPerDomain                int           `toml:"max_per_domain"`
 	ConnectTimeout              time.Duration `toml:"connect_timeout"`
 	CommandTimeout              time.Duration `toml:"command_timeout"`
+	// ShutdownTimeout is how long the delivery attempts in flight at
+	// SIGTERM may go on; then they stop and their recipients stay
+	// queued, deferred. It stays below the systemd unit's
+	// TimeoutStopSec (contrib/systemd) with room for the rest of the
+	// stop.
+	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
 }
 
 // DeliveryMode is delivery.mode: where mail goes.
@@ -143,6 +149,9 @@ func (d *Delivery) validate() error {
 	}
 	if d.ConnectTimeout <= 0 || d.CommandTimeout <= 0 {
 		return errors.New("delivery.connect_timeout and delivery.command_timeout must be positive")
+	}
+	if d.ShutdownTimeout <= 0 {
+		return errors.New("delivery.shutdown_timeout must be positive: it bounds how long a stop waits for deliveries in progress (default 30s)")
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 
@@ -77,6 +78,12 @@ func TestUnitDirectives(t *testing.T) {
 	// The drain takes up to 30 s: systemd must wait longer before SIGKILL.
 	if got := svc["TimeoutStopSec"]; len(got) != 1 || got[0] != "45s" {
 		t.Errorf("TimeoutStopSec = %q, want 45s (the drain takes up to 30s)", got)
+	}
+	// Deliveries in progress stop after delivery.shutdown_timeout, then
+	// the idle outbound sessions get up to 10 s for their QUIT: all of it
+	// before systemd's SIGKILL.
+	if d := config.Defaults().Delivery.ShutdownTimeout; d+10*time.Second >= 45*time.Second {
+		t.Errorf("delivery.shutdown_timeout defaults to %v: with 10s for QUIT it reaches TimeoutStopSec (45s)", d)
 	}
 }
 

@@ -131,6 +131,8 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		Enqueue:  r.enqueueBounce,
 		Workers:  cfg.Delivery.Workers,
 		Logger:   log,
+
+		ShutdownTimeout: cfg.Delivery.ShutdownTimeout,
 	})
 	certs, err := newCertLoader(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
 		log.Error("tls_reload", "error", err.Error())
@@ -207,8 +209,10 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 }
 
 // Run accepts and delivers mail until ctx ends, then drains: it stops
-// accepting, lets open sessions finish (up to drainTimeout), and stops the
-// delivery workers. Every acknowledged message is on disk throughout.
+// accepting and starting delivery attempts, lets open sessions finish (up
+// to drainTimeout) and the attempts in flight (up to
+// delivery.shutdown_timeout, then they are cut and their recipients stay
+// queued, deferred). Every acknowledged message is on disk throughout.
 func (r *Relay) Run(ctx context.Context) error {
 	defer r.closeStores()
 	if err := r.smtp.Listen(); err != nil {
@@ -249,10 +253,12 @@ func (r *Relay) Run(ctx context.Context) error {
 	case err = <-serveErr:
 	}
 	r.log.Info("stopping")
+	// No delivery attempt starts from here; those in flight have
+	// delivery.shutdown_timeout (dispatch), while open sessions finish.
+	stopWorkers()
 	sctx, cancel := context.WithTimeout(context.Background(), drainTimeout)
 	r.smtp.Shutdown(sctx)
 	cancel()
-	stopWorkers()
 	<-workersDone
 	// QUIT the outbound sessions kept for reuse, rather than let the
 	// remote servers see them drop.

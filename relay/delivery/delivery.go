@@ -282,7 +282,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []outcome.Outcome {
 func (d *Deliverer) deliverGroup(ctx context.Context, log *slog.Logger, m Message, body content, key string, rcpts []string) []outcome.Outcome {
 	release, err := d.limit.acquire(ctx, key)
 	if err != nil {
-		return outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+err.Error()).For(rcpts)
+		return outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+context.Cause(ctx).Error()).For(rcpts)
 	}
 	defer release()
 	t := &txn{d: d, log: log.With("dest", key), msg: m, body: body, rcpts: rcpts}

@@ -49,8 +49,8 @@ hops:
 			continue
 		}
 		for _, ip := range ips {
-			if err := ctx.Err(); err != nil {
-				o := outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+err.Error())
+			if ctx.Err() != nil {
+				o := outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+context.Cause(ctx).Error())
 				note(&o)
 				break hops
 			}

@@ -14,8 +14,8 @@ import (
 // dropped connection, a timeout or a garbled reply (RFC 5321 section
 // 4.5.3.2: timeouts are failures to retry, never bounces).
 func lost(ctx context.Context, where, stage string, err error) outcome.Outcome {
-	if ctxErr := ctx.Err(); ctxErr != nil {
-		return outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted "+stage+" at "+where+": "+ctxErr.Error())
+	if ctx.Err() != nil {
+		return outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted "+stage+" at "+where+": "+context.Cause(ctx).Error())
 	}
 	return outcome.Local(outcome.Transient, "4.4.2", "lost connection with "+where+" "+stage+": "+describe(err))
 }

@@ -103,6 +103,9 @@ func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement
 	conn, err := t.d.dial(ctx, h.ip, h.port)
 	if err != nil {
 		o := outcome.Local(outcome.Transient, "4.4.1", "cannot connect to "+h.label()+":"+h.port+": "+describe(err))
+		if ctx.Err() != nil {
+			o = lost(ctx, h.label(), "while connecting", err)
+		}
 		o.MX = h.host
 		return nil, &o, openMoveOn
 	}
@@ -223,7 +226,7 @@ func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSReq
 // network's.
 func tlsReason(ctx context.Context, err error) string {
 	if ctx.Err() != nil {
-		return ctx.Err().Error()
+		return context.Cause(ctx).Error()
 	}
 	var ce *certError
 	if errors.As(err, &ce) {

@@ -49,8 +49,8 @@ func (t *txn) smarthostResults(ctx context.Context) []outcome.Outcome {
 		if i == maxAddresses {
 			break
 		}
-		if err := ctx.Err(); err != nil {
-			last = outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+err.Error())
+		if ctx.Err() != nil {
+			last = outcome.Local(outcome.Transient, "4.4.7", "delivery interrupted: "+context.Cause(ctx).Error())
 			break
 		}
 		results, o := t.trySmarthost(ctx, host, ip)

@@ -32,9 +32,19 @@ type Config struct {
 	// Enqueue queues a message the relay wrote itself (a bounce, from the
 	// null sender) for rcpts; origQID is the message it is about.
 	Enqueue func(origQID string, rcpts []string, msg []byte) error
-	Workers int          // concurrent attempts; default 1
-	Logger  *slog.Logger // nil: discard
+	Workers int // concurrent attempts; default 1
+	// ShutdownTimeout is how long the attempts in flight when Run's
+	// context ends may go on before they are cut short; default 30s.
+	ShutdownTimeout time.Duration
+	Logger          *slog.Logger // nil: discard
 }
+
+// DefaultShutdownTimeout is Config.ShutdownTimeout's default.
+const DefaultShutdownTimeout = 30 * time.Second
+
+// ErrShutdown is why an attempt cut short by a shutdown was deferred: the
+// reason its recipients' deferred events and queue entries give.
+var ErrShutdown = errors.New("the relay is stopping and delivery.shutdown_timeout has passed; the message stays queued")
 
 // Dispatcher runs the delivery workers.
 type Dispatcher struct {
@@ -47,6 +57,9 @@ func New(cfg Config) *Dispatcher {
 	if cfg.Workers < 1 {
 		cfg.Workers = 1
 	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = DefaultShutdownTimeout
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -55,18 +68,40 @@ func New(cfg Config) *Dispatcher {
 }
 
 // Run attempts due messages with cfg.Workers workers until ctx ends, and
-// returns once every worker has stopped. A message in flight when ctx ends
-// is finished first (the attempt has its own timeouts), so its outcome is
-// recorded rather than repeated.
+// returns once every worker has stopped. When ctx ends no attempt starts;
+// the attempts in flight have ShutdownTimeout to finish, then their
+// sessions are cut (the cause is ErrShutdown) and what they had not
+// finished is recorded as deferred: it stays queued for the next start.
+// So a stop never waits for a stalled server's command timeouts, and
+// loses nothing.
 func (d *Dispatcher) Run(ctx context.Context) {
+	attempts, cut := context.WithCancelCause(context.Background())
+	defer cut(nil)
+	stopped := make(chan struct{})
+	defer close(stopped)
+	go func() {
+		select {
+		case <-stopped:
+			return
+		case <-ctx.Done():
+		}
+		t := time.NewTimer(d.cfg.ShutdownTimeout)
+		defer t.Stop()
+		select {
+		case <-stopped:
+		case <-t.C:
+			cut(ErrShutdown)
+		}
+	}()
 	var wg sync.WaitGroup
 	for range d.cfg.Workers {
-		wg.Go(func() { d.work(ctx) })
+		wg.Go(func() { d.work(ctx, attempts) })
 	}
 	wg.Wait()
 }
 
-func (d *Dispatcher) work(ctx context.Context) {
+// work takes messages until ctx ends; the attempts run under attempts.
+func (d *Dispatcher) work(ctx, attempts context.Context) {
 	for {
 		m, err := d.cfg.Queue.Next(ctx)
 		if err != nil {
@@ -75,7 +110,7 @@ func (d *Dispatcher) work(ctx context.Context) {
 			}
 			return
 		}
-		d.attempt(context.Background(), m)
+		d.attempt(attempts, m)
 	}
 }
 
