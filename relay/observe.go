@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"dkimrelay/relay/metrics"
+	"dkimrelay/reports/summary"
 )
 
 // observer serves the Prometheus metrics, /healthz and /readyz on
@@ -33,8 +34,9 @@ func (r *Relay) observeLog(log *slog.Logger) *slog.Logger {
 		return log
 	}
 	r.obs = &observer{m: metrics.New(metrics.Options{
-		Queue: r.queueGauge,
-		Keys:  r.keyGauge,
+		Queue:   r.queueGauge,
+		Keys:    r.keyGauge,
+		Reports: func() *summary.Summary { return r.ReportSummary(context.Background()) },
 	})}
 	return slog.New(r.obs.m.Tee(log.Handler()))
 }

@@ -27,6 +27,8 @@ import (
 	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
+	"dkimrelay/reports"
+	"dkimrelay/reports/imapfetch"
 	"dkimrelay/resolver"
 	"dkimrelay/users"
 )
@@ -46,6 +48,8 @@ type Relay struct {
 	smtp     *submission.Server
 	ctl      *control.Server
 	obs      *observer // metrics.listen; nil when off (observe.go)
+	reports  *reports.Overview
+	fetcher  *imapfetch.Fetcher // [reports.imap]; nil when off (reports.go)
 
 	// current is the logins and keys in force, swapped whole on reload
 	// (under reloading) so that no reader sees half of a reload.
@@ -172,6 +176,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	}, submission.Backend{Snapshot: r.current.Load, Checks: checks, Ingest: r.ingest}, log)
 	r.ctl = control.NewServer(cfg.ControlSocket(), log)
 	r.registerControl()
+	if err := r.openReports(); err != nil {
+		return nil, err
+	}
 	ok = true
 	return r, nil
 }
@@ -229,6 +236,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		return err
 	}
 	defer r.stopObserve()
+	defer r.startReports()()
 	addrs := []string{}
 	for _, a := range r.smtp.Addrs() {
 		addrs = append(addrs, a.String())

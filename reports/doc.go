@@ -11,6 +11,7 @@
 //	reports/store      keep each report once
 //	reports/importer   import files, folders and standard input
 //	reports/summary    sum up the stored reports for the relay
+//	reports/imapfetch  poll a mailbox over IMAP while the relay runs
 //
 // This package joins them to the configuration, for the command line and
 // the daemon.

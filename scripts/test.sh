@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 # Real peers and independent verifiers the integration tests drive.
 bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
-  libmail-dkim-perl python3-spf ruby ruby-mail knot
+  libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd
 bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
 echo "== gofmt"

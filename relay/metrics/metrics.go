@@ -13,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"dkimrelay/reports/summary"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,6 +34,9 @@ type Options struct {
 	Queue func() (n int, oldest time.Time)
 	// Keys returns the keys in the store.
 	Keys func() []Key
+	// Reports returns the summary of the recent DMARC and TLS reports
+	// received (reports.Overview).
+	Reports func() *summary.Summary
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// NoProcess leaves out the Go runtime and process collectors (tests
@@ -106,6 +111,9 @@ func New(opts Options) *Metrics {
 	}
 	if opts.Keys != nil {
 		m.reg.MustRegister(&keyCollector{keys: opts.Keys, now: opts.Now})
+	}
+	if opts.Reports != nil {
+		m.reg.MustRegister(&reportCollector{summary: opts.Reports})
 	}
 	if !opts.NoProcess {
 		m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
