@@ -1,96 +1,33 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"io"
-	"math/big"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 )
 
-// server is a submission server that wants STARTTLS and AUTH PLAIN and
-// counts what it gets.
-type server struct {
-	mu     sync.Mutex
-	msgs   int
-	resets int
-	auths  int
-}
-
-type session struct {
-	s     *server
-	authd bool
-}
-
-func (s *session) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (s *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
-		if user != "bench" || pass != "secret-password" {
-			return smtp.ErrAuthFailed
-		}
-		s.s.mu.Lock()
-		s.s.auths++
-		s.s.mu.Unlock()
-		s.authd = true
-		return nil
-	}), nil
-}
-func (s *session) Mail(string, *smtp.MailOptions) error {
-	if !s.authd {
-		return smtp.ErrAuthRequired
-	}
-	return nil
-}
-func (s *session) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (s *session) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
-		return err
-	}
-	s.s.mu.Lock()
-	s.s.msgs++
-	s.s.mu.Unlock()
-	return nil
-}
-func (s *session) Reset() {
-	s.s.mu.Lock()
-	s.s.resets++
-	s.s.mu.Unlock()
-}
-func (s *session) Logout() error { return nil }
-
-func startServer(t *testing.T) (*server, string) {
+// startServer starts a submission server that wants STARTTLS and AUTH
+// PLAIN and counts what it gets.
+func startServer(t *testing.T) (*smtpsink.Sink, string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "relay.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &server{}
-	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &session{s: s}, nil }))
-	srv.Domain = "relay.test"
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
+	s := testkit.ServeSink(t, ln, smtpsink.Config{
+		Hostname:    "relay.test",
+		TLS:         testkit.SinkTLS(t),
+		AuthMechs:   []string{sasl.Plain},
+		Users:       map[string]string{"bench": "secret-password"},
+		RequireAuth: true,
+		Discard:     true,
+	})
 	return s, ln.Addr().String()
 }
 
@@ -105,9 +42,8 @@ func TestRun(t *testing.T) {
 	if res.Sent != 20 || res.Failed != 0 || len(res.Latencies) != 20 {
 		t.Errorf("sent %d, failed %d, %d latencies; want 20, 0, 20", res.Sent, res.Failed, len(res.Latencies))
 	}
-	s.mu.Lock()
-	msgs, auths, resets := s.msgs, s.auths, s.resets
-	s.mu.Unlock()
+	st := s.Stats()
+	msgs, auths, resets := st.Messages, st.Logins, st.Resets
 	// One AUTH per connection, RSET after every message.
 	if msgs != 20 || auths != 3 || resets < 20 {
 		t.Errorf("server saw %d messages, %d logins, %d resets; want 20, 3, at least 20", msgs, auths, resets)
@@ -140,9 +76,8 @@ func TestRunReconnect(t *testing.T) {
 	if res.Sent != 10 || res.Failed != 0 {
 		t.Errorf("sent %d, failed %d; want 10, 0", res.Sent, res.Failed)
 	}
-	s.mu.Lock()
-	msgs, auths := s.msgs, s.auths
-	s.mu.Unlock()
+	st := s.Stats()
+	msgs, auths := st.Messages, st.Logins
 	if msgs != 10 || auths != 10 {
 		t.Errorf("server saw %d messages and %d logins; want 10 and 10", msgs, auths)
 	}

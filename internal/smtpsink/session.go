@@ -40,6 +40,9 @@ func (ss *session) Auth(mech string) (sasl.Server, error) {
 			return smtp.ErrAuthFailed
 		}
 		ss.user = user
+		ss.s.mu.Lock()
+		ss.s.stats.Logins++
+		ss.s.mu.Unlock()
 		return nil
 	}
 	switch mech {
@@ -125,6 +128,9 @@ func (ss *session) Data(r io.Reader) error {
 }
 
 func (ss *session) Reset() {
+	ss.s.mu.Lock()
+	ss.s.stats.Resets++
+	ss.s.mu.Unlock()
 	ss.cur = Message{Local: ss.cur.Local, Remote: ss.cur.Remote}
 }
 

@@ -87,6 +87,8 @@ type Stats struct {
 	Rcpts        int // RCPT commands, accepted or not
 	AuthAttempts int // AUTH commands, successful or not
 	AuthFailures int // logins refused
+	Logins       int // logins accepted
+	Resets       int // session resets: RSET, and go-smtp's own after each transaction
 	Messages     int // messages accepted
 	MaxInData    int // most transfers in DATA at once
 }
