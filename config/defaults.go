@@ -2,6 +2,7 @@ package config
 
 import (
 	"log/slog"
+	"net/netip"
 	"time"
 )
 
@@ -30,6 +31,7 @@ func Defaults() *Config {
 			AuthBlock:           15 * time.Minute,
 			AuthFailureDelay:    time.Second,
 			AuthCacheTTL:        10 * time.Minute,
+			TrustedNetworks:     []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
 		},
 		Delivery: Delivery{
 			Mode:           ModeMX,

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -55,6 +56,9 @@ type Submission struct {
 	// user is never slowed.
 	RateMessagesPerMinute int `toml:"rate_messages_per_minute"`
 	RateRecipientsPerHour int `toml:"rate_recipients_per_hour"`
+	// TrustedNetworks are the sources never blocked outright after failed
+	// AUTHs (docs/security.md); checked in limits.go.
+	TrustedNetworks []netip.Prefix `toml:"trusted_networks"`
 }
 
 func (s *Submission) validate() error {
@@ -110,5 +114,5 @@ func (s *Submission) validate() error {
 	if s.RateMessagesPerMinute < 0 || s.RateRecipientsPerHour < 0 {
 		return errors.New("submission.rate_messages_per_minute and rate_recipients_per_hour must be 0 (no limit) or positive")
 	}
-	return nil
+	return s.validateLimits()
 }

@@ -19,7 +19,8 @@ func TestAuthFailureLimits(t *testing.T) {
 	addr, logs := startRelayWith(t, srv, "off", `max_auth_attempts = 2
 auth_max_failures = 3
 auth_failure_delay = "10ms"
-auth_block = "1h"`)
+auth_block = "1h"
+trusted_networks = []`)
 
 	// Two failures on one connection: the second closes it with 421.
 	s, greet := testkit.ConnectRaw(t, addr, false)

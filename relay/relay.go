@@ -167,6 +167,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 			StepDelay:   cfg.Submission.AuthFailureDelay,
 			MaxDelay:    5 * cfg.Submission.AuthFailureDelay,
 			LoginDelay:  cfg.Submission.AuthFailureDelay,
+			Trusted:     cfg.Submission.TrustedNetworks,
 		}, nil),
 		AuthCache: users.NewCache(cfg.Submission.AuthCacheTTL),
 		Rate: abuse.NewRateLimiter(abuse.RatePolicy{

@@ -41,7 +41,7 @@ func TestAuthGuardBlocksAfterFailures(t *testing.T) {
 		t.Errorf("innocent delay = %v, want 1s", d)
 	}
 	// Success from the blocked address does not lift the block.
-	g.Success(ip)
+	g.Success(ip, "mastodon")
 	if b, _ := g.Blocked(ip); !b {
 		t.Error("success lifted the block")
 	}
@@ -73,12 +73,79 @@ func TestAuthGuardWindowAndIPv6(t *testing.T) {
 	if b, _ := g.Blocked(netip.MustParseAddr("2001:db8:0:2::1")); b {
 		t.Error("a neighbouring /64 is blocked")
 	}
-	// Success clears a tarpit that was not yet a block.
+	// A success forgives the failures of the login that succeeded, from
+	// that address, and nothing else: another login's failures from the
+	// address still slow failed answers.
 	ip2 := netip.MustParseAddr("192.0.2.1")
 	g.Failure(ip2, "a")
-	g.Success(ip2)
-	if d := g.Delay(ip2, "b"); d != 0 {
-		t.Errorf("delay after success = %v", d)
+	g.Failure(ip2, "b")
+	g.Success(ip2, "a")
+	if d := g.Delay(ip2, "b"); d != 2*time.Second {
+		t.Errorf("delay after another login's success = %v, want 2s", d)
+	}
+}
+
+func TestAuthGuardSuccessForgivesNothingElse(t *testing.T) {
+	c := &clock{time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
+	g := NewAuthGuard(DefaultAuthPolicy, c.now)
+	ip := netip.MustParseAddr("203.0.113.5")
+	blocked := false
+	for i := 1; i <= 10 && !blocked; i++ {
+		blocked = g.Failure(ip, "victim")
+		if i%2 == 0 {
+			g.Success(ip, "own")
+		}
+		c.advance(time.Second)
+	}
+	if !blocked {
+		t.Fatal("successes of another login forgave the failures")
+	}
+	// Failures age out: a failure every two minutes never adds up to ten
+	// within the ten-minute window.
+	g = NewAuthGuard(DefaultAuthPolicy, c.now)
+	for i := 0; i < 40; i++ {
+		if g.Failure(ip, "victim") {
+			t.Fatalf("blocked at failure %d, spread over 80 minutes", i)
+		}
+		c.advance(2 * time.Minute)
+	}
+}
+
+func TestAuthGuardTrustedNetworks(t *testing.T) {
+	c := &clock{time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
+	g := NewAuthGuard(DefaultAuthPolicy, c.now)
+	lo := netip.MustParseAddr("127.0.0.1")
+	// Failures spread over many logins never block a trusted address.
+	for i := 0; i < 30; i++ {
+		if g.Failure(lo, string(rune('a'+i%26))+"login") {
+			t.Fatalf("loopback blocked at failure %d over many logins", i)
+		}
+	}
+	if b, _ := g.Blocked(lo); b {
+		t.Error("loopback blocked outright")
+	}
+	if b, _ := g.Blocked(netip.MustParseAddr("::1")); b {
+		t.Error("::1 blocked outright")
+	}
+	// Ten failures at one login block that login from there, and only
+	// from there.
+	blocked := false
+	for range 10 {
+		blocked = g.Failure(lo, "victim")
+	}
+	if !blocked {
+		t.Error("ten failures at one login from loopback did not block the login there")
+	}
+	if g.Failure(netip.MustParseAddr("127.0.0.2"), "victim") {
+		t.Error("the login is blocked from another address")
+	}
+	// An address outside the trusted networks is blocked outright.
+	out := netip.MustParseAddr("192.0.2.7")
+	for i := range 10 {
+		blocked = g.Failure(out, string(rune('a'+i))+"login")
+	}
+	if b, _ := g.Blocked(out); !b || !blocked {
+		t.Error("an untrusted address was not blocked after 10 failures")
 	}
 }
 

@@ -13,22 +13,35 @@ import (
 // AuthPolicy configures AuthGuard.
 type AuthPolicy struct {
 	// MaxFailures within Window from one client address blocks that
-	// address for Block.
+	// address for Block, unless it is in Trusted; MaxFailures within
+	// Window for one login from one address blocks that pair, trusted or
+	// not. Failures age out of the window; nothing else forgives them.
 	MaxFailures int
 	Window      time.Duration
 	Block       time.Duration
-	// StepDelay is added per recent failure before answering an AUTH
-	// (tarpitting), up to MaxDelay.
+	// StepDelay is added per recent failure before answering a failed
+	// AUTH (tarpitting), up to MaxDelay. A correct password is answered
+	// at once.
 	StepDelay time.Duration
 	MaxDelay  time.Duration
 	// LoginDelay caps the delay a login's failures from other addresses
 	// impose on a client that has not failed itself: someone guessing a
 	// login's password must not lock its owner out.
 	LoginDelay time.Duration
+	// Trusted are the networks never blocked outright: the application
+	// shares their addresses (loopback, a container bridge, a NAT) with
+	// whatever else runs there, and one local process must not lock it
+	// out. Their failures still slow failed AUTHs and block the login
+	// they target from that address.
+	Trusted []netip.Prefix
 }
 
+// DefaultTrustedNetworks is loopback, where the application usually runs.
+var DefaultTrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 // DefaultAuthPolicy: 10 failures in 10 minutes block an address for 15
-// minutes; each recent failure adds a second to the next answer (up to 5).
+// minutes; each recent failure adds a second to the next failed answer (up
+// to 5).
 var DefaultAuthPolicy = AuthPolicy{
 	MaxFailures: 10,
 	Window:      10 * time.Minute,
@@ -36,6 +49,7 @@ var DefaultAuthPolicy = AuthPolicy{
 	StepDelay:   time.Second,
 	MaxDelay:    5 * time.Second,
 	LoginDelay:  time.Second,
+	Trusted:     DefaultTrustedNetworks,
 }
 
 // maxTracked bounds memory: past it, the oldest records are dropped.
@@ -46,15 +60,24 @@ type record struct {
 	blockedUntil time.Time
 }
 
-// AuthGuard counts AUTH failures per client address and per login. A
-// reconnect does not reset it: the count is kept by address, not by
-// connection.
+// pair is one login tried from one address.
+type pair struct {
+	ip    netip.Addr
+	login string
+}
+
+// AuthGuard counts AUTH failures per client address, per (address, login)
+// and per login. A reconnect does not reset it: the count is kept by
+// address, not by connection; and a success forgives only the failures of
+// the login that succeeded, from that address, so that one login's owner
+// cannot wipe the record of guesses at another.
 type AuthGuard struct {
 	p   AuthPolicy
 	now func() time.Time
 
 	mu     sync.Mutex
 	byIP   map[netip.Addr]*record
+	byPair map[pair]*record
 	byUser map[string]*record
 }
 
@@ -63,7 +86,7 @@ func NewAuthGuard(p AuthPolicy, now func() time.Time) *AuthGuard {
 	if now == nil {
 		now = time.Now
 	}
-	return &AuthGuard{p: p, now: now, byIP: map[netip.Addr]*record{}, byUser: map[string]*record{}}
+	return &AuthGuard{p: p, now: now, byIP: map[netip.Addr]*record{}, byPair: map[pair]*record{}, byUser: map[string]*record{}}
 }
 
 // Prefix groups IPv6 clients by /64, since one host usually holds a whole
@@ -77,6 +100,17 @@ func Prefix(ip netip.Addr) netip.Addr {
 	return ip
 }
 
+// Trusted reports whether ip is in the networks never blocked outright.
+func (g *AuthGuard) Trusted(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	for _, n := range g.p.Trusted {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
 func (r *record) prune(now time.Time, window time.Duration) {
 	i := 0
 	for i < len(r.failures) && now.Sub(r.failures[i]) > window {
@@ -85,8 +119,24 @@ func (r *record) prune(now time.Time, window time.Duration) {
 	r.failures = r.failures[i:]
 }
 
-// Blocked reports whether the address is blocked, and until when.
+// add records a failure at now and reports whether the record reached max
+// failures within the window, which blocks it until now+block.
+func (r *record) add(now time.Time, p AuthPolicy) bool {
+	r.prune(now, p.Window)
+	r.failures = append(r.failures, now)
+	if len(r.failures) >= p.MaxFailures {
+		r.blockedUntil = now.Add(p.Block)
+		r.failures = r.failures[len(r.failures)-p.MaxFailures:]
+	}
+	return now.Before(r.blockedUntil)
+}
+
+// Blocked reports whether the address is blocked outright, and until
+// when. An address of a trusted network never is.
 func (g *AuthGuard) Blocked(ip netip.Addr) (bool, time.Time) {
+	if g.Trusted(ip) {
+		return false, time.Time{}
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	r := g.byIP[Prefix(ip)]
@@ -97,21 +147,24 @@ func (g *AuthGuard) Blocked(ip netip.Addr) (bool, time.Time) {
 	return now.Before(r.blockedUntil), r.blockedUntil
 }
 
-// Delay is how long to wait before answering an AUTH from ip for login:
-// a step per recent failure of the address, and at most LoginDelay for
-// failures of the login from elsewhere.
+// Delay is how long to wait before answering a failed AUTH from ip for
+// login: a step per recent failure of the address (or of the login from
+// it, whichever is more), and at most LoginDelay for failures of the login
+// from elsewhere.
 func (g *AuthGuard) Delay(ip netip.Addr, login string) time.Duration {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	var d time.Duration
+	n := 0
 	if r := g.byIP[Prefix(ip)]; r != nil {
 		r.prune(now, g.p.Window)
-		d = time.Duration(len(r.failures)) * g.p.StepDelay
+		n = len(r.failures)
 	}
-	if d > g.p.MaxDelay {
-		d = g.p.MaxDelay
+	if r := g.byPair[pair{Prefix(ip), login}]; r != nil {
+		r.prune(now, g.p.Window)
+		n = max(n, len(r.failures))
 	}
+	d := min(time.Duration(n)*g.p.StepDelay, g.p.MaxDelay)
 	if d == 0 {
 		if r := g.byUser[login]; r != nil {
 			r.prune(now, g.p.Window)
@@ -123,13 +176,15 @@ func (g *AuthGuard) Delay(ip netip.Addr, login string) time.Duration {
 	return d
 }
 
-// Failure records a failed AUTH and reports whether the address is now
-// blocked.
+// Failure records a failed AUTH and reports whether the client is now
+// blocked: its address (outside the trusted networks), or this login from
+// its address.
 func (g *AuthGuard) Failure(ip netip.Addr, login string) (blocked bool) {
+	trusted := g.Trusted(ip)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	if len(g.byIP)+len(g.byUser) > maxTracked {
+	if len(g.byIP)+len(g.byPair)+len(g.byUser) > maxTracked {
 		g.sweepLocked(now)
 	}
 	key := Prefix(ip)
@@ -138,14 +193,22 @@ func (g *AuthGuard) Failure(ip netip.Addr, login string) (blocked bool) {
 		r = &record{}
 		g.byIP[key] = r
 	}
-	r.prune(now, g.p.Window)
-	r.failures = append(r.failures, now)
-	if len(r.failures) >= g.p.MaxFailures {
-		r.blockedUntil = now.Add(g.p.Block)
-		r.failures = nil
+	if r.add(now, g.p) && !trusted {
 		blocked = true
 	}
+	if trusted {
+		r.blockedUntil = time.Time{}
+	}
 	if login != "" {
+		pk := pair{key, login}
+		pr := g.byPair[pk]
+		if pr == nil {
+			pr = &record{}
+			g.byPair[pk] = pr
+		}
+		if pr.add(now, g.p) {
+			blocked = true
+		}
 		u := g.byUser[login]
 		if u == nil {
 			u = &record{}
@@ -160,13 +223,15 @@ func (g *AuthGuard) Failure(ip netip.Addr, login string) (blocked bool) {
 	return blocked
 }
 
-// Success forgets the address's failures: the right password ends a
-// tarpit that typos started.
-func (g *AuthGuard) Success(ip netip.Addr) {
+// Success forgets the failures of login from the address: its owner has
+// shown the password. The address's failures, and those of other logins
+// from it, stand until they age out.
+func (g *AuthGuard) Success(ip netip.Addr, login string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if r := g.byIP[Prefix(ip)]; r != nil && !g.now().Before(r.blockedUntil) {
-		delete(g.byIP, Prefix(ip))
+	pk := pair{Prefix(ip), login}
+	if r := g.byPair[pk]; r != nil && !g.now().Before(r.blockedUntil) {
+		delete(g.byPair, pk)
 	}
 }
 
@@ -177,6 +242,12 @@ func (g *AuthGuard) sweepLocked(now time.Time) {
 			delete(g.byIP, k)
 		}
 	}
+	for k, r := range g.byPair {
+		r.prune(now, g.p.Window)
+		if len(r.failures) == 0 && !now.Before(r.blockedUntil) {
+			delete(g.byPair, k)
+		}
+	}
 	for k, r := range g.byUser {
 		r.prune(now, g.p.Window)
 		if len(r.failures) == 0 {
@@ -185,8 +256,9 @@ func (g *AuthGuard) sweepLocked(now time.Time) {
 	}
 	// Still too many: a flood of distinct addresses. Dropping records
 	// errs toward letting clients in, never toward locking them out.
-	if len(g.byIP)+len(g.byUser) > maxTracked {
+	if len(g.byIP)+len(g.byPair)+len(g.byUser) > maxTracked {
 		g.byIP = map[netip.Addr]*record{}
+		g.byPair = map[pair]*record{}
 		g.byUser = map[string]*record{}
 	}
 }

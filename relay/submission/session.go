@@ -122,19 +122,19 @@ func (s *session) login(username, password, mech string) error {
 	if blocked, _ := guard.Blocked(s.ip); blocked {
 		return s.closeWith(errAuthBlocked)
 	}
-	// Tarpit: each recent failure from this address (and, briefly,
-	// failures of this login from elsewhere) slows the answer, which makes
-	// guessing slow without locking the owner of the login out.
-	if d := guard.Delay(s.ip, username); d > 0 {
-		time.Sleep(d)
-	}
 	u, cached, err := s.srv.cfg.AuthCache.Authenticate(s.srv.backend.Snapshot().Users, username, password)
 	if err == nil {
 		s.user = u
-		guard.Success(s.ip)
+		guard.Success(s.ip, username)
 		if s.conn != nil {
 			s.conn.authed.Store(true)
 		}
+	} else if d := guard.Delay(s.ip, username); d > 0 {
+		// Tarpit: each recent failure from this address (and, briefly,
+		// failures of this login from elsewhere) slows a failed answer,
+		// which makes guessing slow; the right password is answered at
+		// once, so the login's owner is not slowed by others' failures.
+		time.Sleep(d)
 	}
 	return s.authResult(username, mech, cached, err)
 }
