@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"dkimrelay/internal/atomicfile"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -44,6 +45,9 @@ func writeFileAtomic(dir, name string, data []byte, perm fs.FileMode) (err error
 	if err = f.Chmod(perm); err != nil {
 		return fmt.Errorf("keys: writing %s: %w", tmp, err)
 	}
+	if err = atomicfile.OwnLikeDir(f, dir); err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("keys: writing %s: %w", tmp, err)
 	}
@@ -75,7 +79,7 @@ func syncDir(dir string) error {
 
 // mkdirSync creates dir (mode 0700) if it does not exist, durably.
 func mkdirSync(dir string) error {
-	err := os.Mkdir(dir, 0o700)
+	err := atomicfile.MkdirLikeParent(dir, 0o700)
 	if errors.Is(err, fs.ErrExist) {
 		return nil
 	}

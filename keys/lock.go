@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"dkimrelay/internal/atomicfile"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,10 @@ func (s *Store) lock() (unlock func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("keys: opening lock: %w", err)
+	}
+	if err := atomicfile.OwnLikeDir(f, s.dir); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("keys: %w", err)
 	}
 	for {
 		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)

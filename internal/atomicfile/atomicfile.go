@@ -10,7 +10,8 @@ import (
 
 // Write replaces path with data: a temporary file in the same folder is
 // written, fsync'd and renamed over path, then the folder is fsync'd so the
-// rename itself survives a crash.
+// rename itself survives a crash. Written by root in another user's folder,
+// the file gets that user as its owner (see OwnLikeDir).
 func Write(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
@@ -26,6 +27,9 @@ func Write(path string, data []byte, perm os.FileMode) error {
 		}
 	}()
 	if err := f.Chmod(perm); err != nil {
+		return err
+	}
+	if err := OwnLikeDir(f, dir); err != nil {
 		return err
 	}
 	if _, err := f.Write(data); err != nil {

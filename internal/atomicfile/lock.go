@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,6 +25,10 @@ func TryLock(path string) (*Lock, error) { return lock(path, unix.LOCK_NB) }
 func lock(path string, flags int) (*Lock, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
+		return nil, err
+	}
+	if err := OwnLikeDir(f, filepath.Dir(path)); err != nil {
+		f.Close()
 		return nil, err
 	}
 	for {
