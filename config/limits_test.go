@@ -43,7 +43,7 @@ func TestLimitsParse(t *testing.T) {
 			}
 		})
 	}
-	c, err := Parse("/x/dkimrelay.toml", []byte(base+"trusted_networks = [\"192.0.2.5\", \"10.1.2.3/8\"]\n"))
+	c, err := Parse("/x/dkimrelay.toml", []byte(base+"trusted_networks = [\"192.0.2.5/32\", \"10.1.2.3/8\"]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
