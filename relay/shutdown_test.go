@@ -86,7 +86,7 @@ func TestShutdownEndsStalledDelivery(t *testing.T) {
 
 	// On disk: the stalled message waits, deferred, for the next start;
 	// the delivered one is gone.
-	q, err := queue.Open(queue.Options{Dir: h.Config.QueueDir()})
+	q, err := queue.Open(queue.Options{Dir: h.Config.QueueDir(), Delivery: h.Config.Delivery})
 	if err != nil {
 		t.Fatal(err)
 	}
