@@ -122,13 +122,17 @@ func (f *Fetcher) Poll(ctx context.Context) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("searching folder %q: %w", f.cfg.Folder, err)
 	}
+	size, err := sizes(c, uids)
+	if err != nil {
+		return Stats{}, err
+	}
 	var st Stats
 	var imported, skipped []uint32
 	for _, uid := range uids {
 		if err := ctx.Err(); err != nil {
 			return st, err
 		}
-		n, ok, err := f.message(ctx, c, uid)
+		n, ok, err := f.message(ctx, c, uid, size[uid])
 		if err != nil {
 			return st, err
 		}

@@ -213,16 +213,23 @@ func TestFetchStartTLSMarkOnly(t *testing.T) {
 	srv := dovecottest.Start(t, map[string]string{"plain": "battery staple"})
 	box := open(t, srv, "plain", "battery staple")
 	box.append("INBOX", corpusFile(t, "03-microsoft.eml"))
+	big := append([]byte("From: a@example.net\r\nSubject: big\r\n\r\n"), bytes.Repeat([]byte("0123456789abcdef\r\n"), 8000)...)
+	box.append("INBOX", big)
 	st, _ := store.OpenFiles(t.TempDir())
-	f, _ := newFetcher(t, config.ReportsIMAP{
+	f, logs := newFetcher(t, config.ReportsIMAP{
 		Server: srv.PlainAddr, StartTLS: true, User: "plain", PasswordFile: writeSecret(t, "battery staple", 0o600),
 		Folder: "INBOX", TLSCAFile: srv.CAFile, PollInterval: time.Minute,
 	}, st)
-	if stats, err := f.Poll(context.Background()); err != nil || stats.Reports != 1 {
+	// A message over the limit is passed over without being read.
+	f.im.Limits.Input = 64 << 10
+	if stats, err := f.Poll(context.Background()); err != nil || stats != (Stats{Messages: 2, Reports: 1, Skipped: 1}) {
 		t.Fatalf("poll: %+v, %v", stats, err)
 	}
-	if got := box.contents("INBOX"); len(got) != 1 || !strings.HasSuffix(got[0], "(seen)") {
+	if got := box.contents("INBOX"); len(got) != 2 || !strings.HasSuffix(got[0], "(seen)") || got[1] != "big (seen)" {
 		t.Errorf("INBOX: %q", got)
+	}
+	if !strings.Contains(logs.String(), "larger than the import limit of 65536 bytes") {
+		t.Errorf("log: %s", logs)
 	}
 }
 

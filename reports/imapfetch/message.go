@@ -13,23 +13,44 @@ import (
 	"github.com/emersion/go-imap/client"
 )
 
+// sizes asks the sizes of the messages (RFC822.SIZE), so that a message
+// over the import limit is never downloaded.
+func sizes(c *client.Client, uids []uint32) (map[uint32]uint32, error) {
+	out := map[uint32]uint32{}
+	if len(uids) == 0 {
+		return out, nil
+	}
+	set := new(imap.SeqSet)
+	set.AddNum(uids...)
+	ch := make(chan *imap.Message, 16)
+	done := make(chan error, 1)
+	go func() { done <- c.UidFetch(set, []imap.FetchItem{imap.FetchUid, imap.FetchRFC822Size}, ch) }()
+	for m := range ch {
+		out[m.Uid] = m.Size
+	}
+	if err := <-done; err != nil {
+		return nil, fmt.Errorf("fetching message sizes: %w", err)
+	}
+	return out, nil
+}
+
 // message fetches and imports one message. It returns the reports found,
-// whether the message held any, and an error only when the store failed
-// (then the poll stops and the message stays unseen).
-func (f *Fetcher) message(ctx context.Context, c *client.Client, uid uint32) (int, bool, error) {
+// whether the message held any, and an error only when the mailbox or the
+// store failed (then the poll stops and the message stays unseen).
+func (f *Fetcher) message(ctx context.Context, c *client.Client, uid, size uint32) (int, bool, error) {
+	if int64(size) > f.im.Limits.Input {
+		events.ReportSkip{Mailbox: f.name, UID: uid, Reason: fmt.Sprintf("larger than the import limit of %d bytes", f.im.Limits.Input)}.Log(f.log)
+		return 0, false, nil
+	}
 	set := new(imap.SeqSet)
 	set.AddNum(uid)
 	section := &imap.BodySectionName{Peek: true}
 	ch := make(chan *imap.Message, 1)
 	done := make(chan error, 1)
-	go func() {
-		done <- c.UidFetch(set, []imap.FetchItem{imap.FetchUid, imap.FetchRFC822Size, section.FetchItem()}, ch)
-	}()
+	go func() { done <- c.UidFetch(set, []imap.FetchItem{imap.FetchUid, section.FetchItem()}, ch) }()
 	var body []byte
-	var size uint32
 	var readErr error
 	for m := range ch {
-		size = m.Size
 		if r := m.GetBody(section); r != nil && body == nil {
 			body, readErr = io.ReadAll(io.LimitReader(r, f.im.Limits.Input+1))
 		}
@@ -40,8 +61,8 @@ func (f *Fetcher) message(ctx context.Context, c *client.Client, uid uint32) (in
 	if readErr != nil {
 		return 0, false, fmt.Errorf("fetching message %d: %w", uid, readErr)
 	}
-	if int64(size) > f.im.Limits.Input || int64(len(body)) > f.im.Limits.Input {
-		events.ReportSkip{Mailbox: f.name, UID: uid, Reason: fmt.Sprintf("larger than %d MiB", f.im.Limits.Input>>20)}.Log(f.log)
+	if int64(len(body)) > f.im.Limits.Input {
+		events.ReportSkip{Mailbox: f.name, UID: uid, Reason: fmt.Sprintf("larger than the import limit of %d bytes", f.im.Limits.Input)}.Log(f.log)
 		return 0, false, nil
 	}
 	n := 0
