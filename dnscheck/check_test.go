@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
@@ -88,17 +89,7 @@ func sink(t *testing.T) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "220 sink.probe.test ESMTP\r\n")
-			c.Close()
-		}
-	}()
+	testkit.ServeRaw(t, ln, func(c net.Conn) { fmt.Fprintf(c, "220 sink.probe.test ESMTP\r\n") })
 	return ln.Addr().(*net.TCPAddr).Port
 }
 

@@ -274,41 +274,17 @@ func TestDNSFailures(t *testing.T) {
 func TestStalledMX(t *testing.T) {
 	ls, port := hardListeners(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
 	sink := serveSink(t, ls[0])
-	stalled := func(l net.Listener, trickle bool) {
-		var conns []net.Conn
-		var mu sync.Mutex
-		t.Cleanup(func() {
-			mu.Lock()
-			defer mu.Unlock()
-			for _, c := range conns {
-				c.Close()
-			}
-		})
-		for {
-			c, err := l.Accept()
-			if err != nil {
+	testkit.ServeRaw(t, ls[1], func(c net.Conn) { io.Copy(io.Discard, c) }) // other.test: silent
+	testkit.ServeRaw(t, ls[2], func(c net.Conn) {                           // slow.test: trickling
+		// "220-" and then a byte every 100ms: the line never ends, each
+		// byte arrives well within any per-read timeout.
+		for _, b := range []byte("220-" + strings.Repeat("x", 100000)) {
+			if _, err := c.Write([]byte{b}); err != nil {
 				return
 			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			if trickle {
-				go func() {
-					// "220-" and then a byte every 100ms: the line
-					// never ends, each byte arrives well within any
-					// per-read timeout.
-					for _, b := range []byte("220-" + strings.Repeat("x", 100000)) {
-						if _, err := c.Write([]byte{b}); err != nil {
-							return
-						}
-						time.Sleep(100 * time.Millisecond)
-					}
-				}()
-			}
+			time.Sleep(100 * time.Millisecond)
 		}
-	}
-	go stalled(ls[1], false) // other.test: silent
-	go stalled(ls[2], true)  // slow.test: trickling
+	})
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)
 	h := newHardRelay(t, dns, hardOptions{port: port, delivery: "workers = 1\ncommand_timeout = \"1s\"\nretry_min = \"1m\"\nretry_max = \"1m\""})

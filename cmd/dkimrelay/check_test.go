@@ -14,6 +14,7 @@ import (
 	"github.com/miekg/dns"
 
 	"dkimrelay/config"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/resolver/dnstest"
 )
@@ -35,17 +36,8 @@ func newCheckEnv(t *testing.T) *checkEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			fmt.Fprintf(c, "220 sink.probe.test ESMTP\r\n")
-			c.Close()
-		}
-	}()
+	// Greets like an SMTP server, for the port 25 probe.
+	testkit.ServeRaw(t, ln, func(c net.Conn) { fmt.Fprintf(c, "220 sink.probe.test ESMTP\r\n") })
 	dir := t.TempDir()
 	path := filepath.Join(dir, "dkimrelay.toml")
 	text := fmt.Sprintf(`hostname = "mail.example.org"
