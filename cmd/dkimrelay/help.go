@@ -16,7 +16,12 @@ func leafCommands(cmds []*command, prefix string) []manpage.Command {
 		name := strings.TrimSpace(prefix + " " + c.name)
 		if c.sub != nil {
 			out = append(out, leafCommands(c.sub, name)...)
-			continue
+			// A command that also runs by itself ("reports") comes after
+			// its subcommands, so the completion's "reports *" pattern
+			// does not take "reports import".
+			if c.run == nil {
+				continue
+			}
 		}
 		out = append(out, manpage.Command{Name: name, Args: c.args, Help: c.help})
 	}

@@ -122,3 +122,26 @@ func reportsGolden(t *testing.T, name, got string) {
 		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", path, got, want)
 	}
 }
+
+// TestReportsInHelp: `reports` runs by itself and has a subcommand; both
+// are in the usage, the man page and the completion.
+func TestReportsInHelp(t *testing.T) {
+	usage := runCLI(t, "", "help").stdout
+	man := runCLI(t, "", "help", "--man").stdout
+	completion := runCLI(t, "", "help", "--bash-completion").stdout
+	for _, c := range []struct{ where, text, want string }{
+		{"usage", usage, "  reports  "},
+		{"usage", usage, "  reports import "},
+		{"man page", man, "reports import"},
+		{"man page", man, `\fBdkimrelay reports\fR \fI[\-\-domain D]`},
+		{"completion", completion, `"reports import") words="--config --help"`},
+		{"completion", completion, `"reports "*) words="--config --domain --help --json --since"`},
+	} {
+		if !strings.Contains(c.text, c.want) {
+			t.Errorf("the %s lacks %q", c.where, c.want)
+		}
+	}
+	if strings.Index(completion, `"reports import")`) > strings.Index(completion, `"reports "*)`) {
+		t.Error("the completion's \"reports *\" pattern comes before \"reports import\" and takes it")
+	}
+}
