@@ -2,15 +2,15 @@ package relay
 
 import (
 	"context"
+	"dkimrelay/relay/queuectl"
 	"encoding/json"
 )
 
 // registerControl names the commands the CLI may send over the control
-// socket. Each command's handler lives beside the part of the relay it
-// concerns: the queue commands in queuecmds.go.
+// socket: reload here, the queue commands in package queuectl.
 func (r *Relay) registerControl() {
 	r.ctl.Handle("reload", func(context.Context, json.RawMessage) (any, error) {
 		return nil, r.Reload()
 	})
-	r.registerQueueCommands()
+	queuectl.Register(r.ctl, r.queue, r.cfg.Submission.MaxHeaderSize, r.log)
 }

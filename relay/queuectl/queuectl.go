@@ -1,4 +1,7 @@
-package relay
+// Package queuectl serves the queue commands of the control socket
+// (`dkimrelay queue list|show|retry|delete`): it answers with the wire
+// types of package control and logs the administrator's actions.
+package queuectl
 
 import (
 	"bufio"
@@ -7,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"dkimrelay/control"
@@ -14,17 +18,19 @@ import (
 	"dkimrelay/relay/queue"
 )
 
-// registerQueueCommands serves `dkimrelay queue ...` on the control socket.
-func (r *Relay) registerQueueCommands() {
-	r.ctl.Handle("queue.list", func(ctx context.Context, _ json.RawMessage) (any, error) {
-		if err := r.queue.WaitLoaded(ctx); err != nil {
+// Register serves the queue commands on ctl for q. maxHeader bounds the
+// header `queue show` reads (submission.max_header_size); log gets the
+// administrator's actions (retry, deleted).
+func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logger) {
+	ctl.Handle("queue.list", func(ctx context.Context, _ json.RawMessage) (any, error) {
+		if err := q.WaitLoaded(ctx); err != nil {
 			return nil, err
 		}
 		// Written message by message onto the socket: with 100,000
 		// messages waiting the list is tens of megabytes of JSON.
 		return control.Stream(func(w io.Writer) error {
 			sep := "["
-			err := r.queue.Walk(func(m *queue.Message) error {
+			err := q.Walk(func(m *queue.Message) error {
 				b, err := json.Marshal(queueMessage(m))
 				if err != nil {
 					return err
@@ -47,32 +53,32 @@ func (r *Relay) registerQueueCommands() {
 			return err
 		}), nil
 	})
-	r.ctl.Handle("queue.show", func(ctx context.Context, raw json.RawMessage) (any, error) {
+	ctl.Handle("queue.show", func(ctx context.Context, raw json.RawMessage) (any, error) {
 		// Right after a start the queue may still be loading: answer
 		// about the whole of it, not the part loaded so far.
-		if err := r.queue.WaitLoaded(ctx); err != nil {
+		if err := q.WaitLoaded(ctx); err != nil {
 			return nil, err
 		}
 		a, err := queueArgs(raw)
 		if err != nil {
 			return nil, err
 		}
-		m, err := r.queue.Get(a.QID)
+		m, err := q.Get(a.QID)
 		if err != nil {
 			return nil, notQueued(a.QID, err)
 		}
 		out := queueMessage(m)
-		h, err := r.readHeaders(m)
+		h, err := readHeaders(q, m, maxHeader)
 		if err != nil {
 			return nil, err
 		}
 		out.Headers = h
 		return out, nil
 	})
-	r.ctl.Handle("queue.retry", func(ctx context.Context, raw json.RawMessage) (any, error) {
+	ctl.Handle("queue.retry", func(ctx context.Context, raw json.RawMessage) (any, error) {
 		// Right after a start the queue may still be loading: answer
 		// about the whole of it, not the part loaded so far.
-		if err := r.queue.WaitLoaded(ctx); err != nil {
+		if err := q.WaitLoaded(ctx); err != nil {
 			return nil, err
 		}
 		a, err := queueArgs(raw)
@@ -80,31 +86,31 @@ func (r *Relay) registerQueueCommands() {
 			return nil, err
 		}
 		if a.All {
-			n := r.queue.RetryAll()
-			r.log.Info("retry", "messages", n)
+			n := q.RetryAll()
+			log.Info("retry", "messages", n)
 			return control.QueueRetried{Messages: n}, nil
 		}
-		if err := r.queue.Retry(a.QID); err != nil {
+		if err := q.Retry(a.QID); err != nil {
 			return nil, notQueued(a.QID, err)
 		}
-		r.log.Info("retry", "qid", a.QID)
+		log.Info("retry", "qid", a.QID)
 		return control.QueueRetried{Messages: 1}, nil
 	})
-	r.ctl.Handle("queue.delete", func(ctx context.Context, raw json.RawMessage) (any, error) {
+	ctl.Handle("queue.delete", func(ctx context.Context, raw json.RawMessage) (any, error) {
 		// Right after a start the queue may still be loading: answer
 		// about the whole of it, not the part loaded so far.
-		if err := r.queue.WaitLoaded(ctx); err != nil {
+		if err := q.WaitLoaded(ctx); err != nil {
 			return nil, err
 		}
 		a, err := queueArgs(raw)
 		if err != nil {
 			return nil, err
 		}
-		m, err := r.queue.Get(a.QID)
+		m, err := q.Get(a.QID)
 		if err != nil {
 			return nil, notQueued(a.QID, err)
 		}
-		if err := r.queue.Delete(a.QID); err != nil {
+		if err := q.Delete(a.QID); err != nil {
 			return nil, notQueued(a.QID, err)
 		}
 		var pending []string
@@ -115,7 +121,7 @@ func (r *Relay) registerQueueCommands() {
 		}
 		// An administrator's deletion is part of the message's story:
 		// `dkimrelay logs --id QID` must show where it ended.
-		events.Deletion{QID: a.QID, From: m.Envelope.From, Rcpts: pending, Reason: "deleted by the administrator (queue delete); no bounce sent"}.Log(r.log)
+		events.Deletion{QID: a.QID, From: m.Envelope.From, Rcpts: pending, Reason: "deleted by the administrator (queue delete); no bounce sent"}.Log(log)
 		return queueMessage(m), nil
 	})
 }
@@ -166,8 +172,8 @@ func queueMessage(m *queue.Message) control.QueueMessage {
 // the blank line (RFC 5322 section 2.1). It reads no more than the
 // configured header limit, so a message with a huge header cannot make the
 // answer huge.
-func (r *Relay) readHeaders(m *queue.Message) (string, error) {
-	f, err := r.queue.OpenRaw(m.ID)
+func readHeaders(q *queue.Queue, m *queue.Message, maxHeader int) (string, error) {
+	f, err := q.OpenRaw(m.ID)
 	if err != nil {
 		return "", notQueued(m.ID, err)
 	}
@@ -176,7 +182,7 @@ func (r *Relay) readHeaders(m *queue.Message) (string, error) {
 	for _, s := range m.Envelope.Signatures {
 		b.WriteString(s)
 	}
-	br := bufio.NewReader(io.LimitReader(f, int64(r.cfg.Submission.MaxHeaderSize)))
+	br := bufio.NewReader(io.LimitReader(f, int64(maxHeader)))
 	for {
 		line, err := br.ReadString('\n')
 		if line == "\r\n" || line == "\n" {
