@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 # Real peers and independent verifiers the integration tests drive.
 bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
-  libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd
+  libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd \
+  dpkg-dev lintian man-db # the Debian package: built, checked, installed and purged (scripts/test-deb.sh)
 bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
 echo "== gofmt"
@@ -28,3 +29,4 @@ echo "== queue, submission, login cache and control socket under the race detect
 go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./users/ ./control/
 echo "== hot-path benchmarks, once each"; go test -run '^$' -bench . -benchtime 1x ./dkim/ ./relay/queue/ ./relay/submission/
 echo "== fuzzing (FUZZTIME each, default 10s)"; bash scripts/fuzz.sh
+echo "== Debian package: build, lintian, install, one message, purge"; bash scripts/test-deb.sh
