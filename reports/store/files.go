@@ -33,9 +33,14 @@ type Files struct {
 var _ Store = (*Files)(nil)
 
 // OpenFiles opens the store in dir, creating it (mode 0700) if needed.
+// Folders and files made by root in a data dir that belongs to the relay's
+// user get that user as owner, so the relay can still write there.
 func OpenFiles(dir string) (*Files, error) {
-	for _, k := range []Kind{DMARC, TLSRPT} {
-		if err := os.MkdirAll(filepath.Join(dir, string(k)), 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return nil, fmt.Errorf("opening the report store: %w", err)
+	}
+	for _, d := range []string{dir, filepath.Join(dir, string(DMARC)), filepath.Join(dir, string(TLSRPT))} {
+		if err := atomicfile.MkdirLikeParent(d, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, fmt.Errorf("opening the report store: %w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,5 +76,39 @@ func TestAddOnce(t *testing.T) {
 	all, err = st.List(ctx, time.Time{})
 	if len(all) != 2 || err == nil || !strings.Contains(err.Error(), "broken-00.json is damaged") {
 		t.Errorf("List with a damaged file: %d reports, %v", len(all), err)
+	}
+}
+
+// TestOwnerOfDataDir: run as root in a data dir that belongs to the
+// relay's user, the store's folders and files get that user, so the relay
+// can still add the reports it fetches. Run as another user, they are
+// that user's.
+func TestOwnerOfDataDir(t *testing.T) {
+	data := t.TempDir()
+	uid, gid := os.Getuid(), os.Getgid()
+	if uid == 0 {
+		uid, gid = 65534, 65534
+		if err := os.Chown(data, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := OpenFiles(filepath.Join(data, "reports"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Add(context.Background(), tlsReport("Google Inc.", "r1", time.Now())); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(data, "reports", "tlsrpt", "*.json"))
+	for _, p := range append(files, filepath.Join(data, "reports"), filepath.Join(data, "reports", "dmarc"),
+		filepath.Join(data, "reports", "tlsrpt"), filepath.Join(data, "reports", ".lock")) {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := fi.Sys().(*syscall.Stat_t)
+		if int(sys.Uid) != uid || int(sys.Gid) != gid {
+			t.Errorf("%s belongs to %d:%d, want %d:%d", p, sys.Uid, sys.Gid, uid, gid)
+		}
 	}
 }
