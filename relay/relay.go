@@ -21,7 +21,6 @@ import (
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/internal/secretfile"
 	"dkimrelay/keys"
-	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/dispatch"
 	"dkimrelay/relay/ingest"
@@ -145,35 +144,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		return nil, err
 	}
 	r.smtp = submission.New(submission.Config{
-		Hostname:          cfg.Hostname,
-		Listen:            cfg.Submission.Listen,
-		ListenTLS:         cfg.Submission.ListenTLS,
-		TLS:               certs.tlsConfig(),
-		AllowInsecureAuth: cfg.Submission.AllowInsecureAuth,
-		MaxMessageSize:    cfg.Submission.MaxMessageSize,
-		MaxRecipients:     cfg.Submission.MaxRecipients,
-		MaxHeaderSize:     cfg.Submission.MaxHeaderSize,
-		MaxConnections:    cfg.Submission.MaxConnections,
-		CommandTimeout:    cfg.Submission.CommandTimeout,
-
-		PreAuthTimeout:      cfg.Submission.PreAuthTimeout,
-		MaxConnectionsPerIP: cfg.Submission.MaxConnectionsPerIP,
-		MaxCommandLength:    cfg.Submission.MaxCommandLength,
-		MaxAuthAttempts:     cfg.Submission.MaxAuthAttempts,
-		AuthGuard: abuse.NewAuthGuard(abuse.AuthPolicy{
-			MaxFailures: cfg.Submission.AuthMaxFailures,
-			Window:      cfg.Submission.AuthFailureWindow,
-			Block:       cfg.Submission.AuthBlock,
-			StepDelay:   cfg.Submission.AuthFailureDelay,
-			MaxDelay:    5 * cfg.Submission.AuthFailureDelay,
-			LoginDelay:  cfg.Submission.AuthFailureDelay,
-			Trusted:     cfg.Submission.TrustedNetworks,
-		}, nil),
-		AuthCache: users.NewCache(cfg.Submission.AuthCacheTTL),
-		Rate: abuse.NewRateLimiter(abuse.RatePolicy{
-			MessagesPerMinute: cfg.Submission.RateMessagesPerMinute,
-			RecipientsPerHour: cfg.Submission.RateRecipientsPerHour,
-		}, nil),
+		Submission: cfg.Submission,
+		Hostname:   cfg.Hostname,
+		TLS:        certs.tlsConfig(),
 	}, submission.Backend{Snapshot: r.current.Load, Checks: checks, Ingest: r.ingest}, log)
 	r.ctl = control.NewServer(cfg.ControlSocket(), log)
 	r.registerControl()

@@ -1,6 +1,7 @@
 package abuse
 
 import (
+	"dkimrelay/config"
 	"net/netip"
 	"strings"
 	"testing"
@@ -14,7 +15,7 @@ func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
 func TestAuthGuardBlocksAfterFailures(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
-	g := NewAuthGuard(DefaultAuthPolicy, c.now)
+	g := NewAuthGuard(AuthPolicyOf(config.Defaults().Submission), c.now)
 	ip := netip.MustParseAddr("203.0.113.5")
 	for i := 1; i < 10; i++ {
 		if g.Failure(ip, "mastodon") {
@@ -53,7 +54,7 @@ func TestAuthGuardBlocksAfterFailures(t *testing.T) {
 
 func TestAuthGuardWindowAndIPv6(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
-	g := NewAuthGuard(DefaultAuthPolicy, c.now)
+	g := NewAuthGuard(AuthPolicyOf(config.Defaults().Submission), c.now)
 	// Failures spread beyond the window never block.
 	ip := netip.MustParseAddr("203.0.113.9")
 	for i := 0; i < 30; i++ {
@@ -87,7 +88,7 @@ func TestAuthGuardWindowAndIPv6(t *testing.T) {
 
 func TestAuthGuardSuccessForgivesNothingElse(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
-	g := NewAuthGuard(DefaultAuthPolicy, c.now)
+	g := NewAuthGuard(AuthPolicyOf(config.Defaults().Submission), c.now)
 	ip := netip.MustParseAddr("203.0.113.5")
 	blocked := false
 	for i := 1; i <= 10 && !blocked; i++ {
@@ -102,7 +103,7 @@ func TestAuthGuardSuccessForgivesNothingElse(t *testing.T) {
 	}
 	// Failures age out: a failure every two minutes never adds up to ten
 	// within the ten-minute window.
-	g = NewAuthGuard(DefaultAuthPolicy, c.now)
+	g = NewAuthGuard(AuthPolicyOf(config.Defaults().Submission), c.now)
 	for i := 0; i < 40; i++ {
 		if g.Failure(ip, "victim") {
 			t.Fatalf("blocked at failure %d, spread over 80 minutes", i)
@@ -113,7 +114,7 @@ func TestAuthGuardSuccessForgivesNothingElse(t *testing.T) {
 
 func TestAuthGuardTrustedNetworks(t *testing.T) {
 	c := &clock{time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)}
-	g := NewAuthGuard(DefaultAuthPolicy, c.now)
+	g := NewAuthGuard(AuthPolicyOf(config.Defaults().Submission), c.now)
 	lo := netip.MustParseAddr("127.0.0.1")
 	// Failures spread over many logins never block a trusted address.
 	for i := 0; i < 30; i++ {

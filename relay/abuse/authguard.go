@@ -5,6 +5,7 @@
 package abuse
 
 import (
+	"dkimrelay/config"
 	"net/netip"
 	"sync"
 	"time"
@@ -36,20 +37,20 @@ type AuthPolicy struct {
 	Trusted []netip.Prefix
 }
 
-// DefaultTrustedNetworks is loopback, where the application usually runs.
-var DefaultTrustedNetworks = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-
-// DefaultAuthPolicy: 10 failures in 10 minutes block an address for 15
-// minutes; each recent failure adds a second to the next failed answer (up
-// to 5).
-var DefaultAuthPolicy = AuthPolicy{
-	MaxFailures: 10,
-	Window:      10 * time.Minute,
-	Block:       15 * time.Minute,
-	StepDelay:   time.Second,
-	MaxDelay:    5 * time.Second,
-	LoginDelay:  time.Second,
-	Trusted:     DefaultTrustedNetworks,
+// AuthPolicyOf reads the policy from the [submission] section:
+// auth_max_failures failures within auth_failure_window block an address
+// for auth_block, except for the trusted_networks; each recent failure
+// adds auth_failure_delay to the next failed answer, up to five times that.
+func AuthPolicyOf(s config.Submission) AuthPolicy {
+	return AuthPolicy{
+		MaxFailures: s.AuthMaxFailures,
+		Window:      s.AuthFailureWindow,
+		Block:       s.AuthBlock,
+		StepDelay:   s.AuthFailureDelay,
+		MaxDelay:    5 * s.AuthFailureDelay,
+		LoginDelay:  s.AuthFailureDelay,
+		Trusted:     s.TrustedNetworks,
+	}
 }
 
 // maxTracked bounds memory: past it, the oldest records are dropped.

@@ -1,6 +1,7 @@
 package abuse
 
 import (
+	"dkimrelay/config"
 	"fmt"
 	"sync"
 	"time"
@@ -12,6 +13,12 @@ import (
 type RatePolicy struct {
 	MessagesPerMinute int
 	RecipientsPerHour int
+}
+
+// RatePolicyOf reads the limits from the [submission] section
+// (rate_messages_per_minute, rate_recipients_per_hour; 0: no limit).
+func RatePolicyOf(s config.Submission) RatePolicy {
+	return RatePolicy{MessagesPerMinute: s.RateMessagesPerMinute, RecipientsPerHour: s.RateRecipientsPerHour}
 }
 
 // window counts events in a fixed-size ring of time buckets.

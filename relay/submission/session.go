@@ -118,11 +118,11 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 }
 
 func (s *session) login(username, password, mech string) error {
-	guard := s.srv.cfg.AuthGuard
+	guard := s.srv.guard
 	if blocked, _ := guard.Blocked(s.ip); blocked {
 		return s.closeWith(errAuthBlocked)
 	}
-	u, cached, err := s.srv.cfg.AuthCache.Authenticate(s.srv.backend.Snapshot().Users, username, password)
+	u, cached, err := s.srv.cache.Authenticate(s.srv.backend.Snapshot().Users, username, password)
 	if err == nil {
 		s.user = u
 		guard.Success(s.ip, username)
@@ -164,7 +164,7 @@ func (s *session) authResult(username, mech string, cached bool, err error) erro
 		return nil
 	}
 	s.authFailures++
-	if s.srv.cfg.AuthGuard.Failure(s.ip, username) {
+	if s.srv.guard.Failure(s.ip, username) {
 		s.log().Warn("auth_blocked", "remote", s.remote, "ip", s.ip.String(), "user", username)
 		return s.closeWith(errAuthBlocked)
 	}
@@ -236,7 +236,7 @@ func (s *session) Data(r io.Reader) error {
 		return s.reject(errAuthRequired)
 	}
 	srv := s.srv
-	if err := srv.cfg.Rate.Allow(s.user.Name, len(s.rcpts)); err != nil {
+	if err := srv.rate.Allow(s.user.Name, len(s.rcpts)); err != nil {
 		// 451 makes the application's job queue retry later (RFC 5321
 		// section 4.2.5), which is what a rate limit asks for.
 		return s.reject(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: err.Error()})

@@ -19,34 +19,20 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/authcheck"
+	"dkimrelay/config"
 	"dkimrelay/internal/bufpool"
 	"dkimrelay/relay/abuse"
 	"dkimrelay/relay/ingest"
 	"dkimrelay/users"
 )
 
-// Config holds what the server needs from the relay's configuration.
+// Config is what the server needs: the [submission] section as config
+// loaded it (listeners, limits, timeouts and the abuse limits), and the
+// relay's host name and certificate.
 type Config struct {
-	Hostname          string
-	Listen            []string // plaintext listeners offering STARTTLS
-	ListenTLS         []string // implicit TLS listeners (RFC 8314)
-	TLS               *tls.Config
-	AllowInsecureAuth bool
-	MaxMessageSize    int64
-	MaxRecipients     int
-	MaxHeaderSize     int
-	MaxConnections    int
-	CommandTimeout    time.Duration
-	// Abuse limits (see config for each key's meaning).
-	PreAuthTimeout      time.Duration
-	MaxConnectionsPerIP int
-	MaxCommandLength    int
-	MaxAuthAttempts     int
-	AuthGuard           *abuse.AuthGuard
-	// AuthCache answers repeated logins with the same password without
-	// argon2id; nil verifies every AUTH in full.
-	AuthCache *users.Cache
-	Rate      *abuse.RateLimiter
+	config.Submission
+	Hostname string
+	TLS      *tls.Config
 }
 
 // Snapshot is what a session sees of the relay's logins and keys, taken
@@ -92,6 +78,10 @@ type Server struct {
 	listeners []net.Listener
 	limit     *connLimit
 
+	guard *abuse.AuthGuard   // AUTH failures by address
+	cache *users.Cache       // logins that proved their password lately
+	rate  *abuse.RateLimiter // messages and recipients by login
+
 	readers *bufpool.Pool[*bufio.Reader, io.Reader] // DATA's read buffers
 }
 
@@ -109,25 +99,11 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	srv.EnableSMTPUTF8 = true
 	srv.ErrorLog = slogAdapter{log}
 	s.smtp = srv
-	if cfg.MaxCommandLength > 0 {
-		srv.MaxLineLength = cfg.MaxCommandLength
-	}
-	if s.cfg.AuthGuard == nil {
-		s.cfg.AuthGuard = abuse.NewAuthGuard(abuse.DefaultAuthPolicy, nil)
-	}
-	if s.cfg.Rate == nil {
-		s.cfg.Rate = abuse.NewRateLimiter(abuse.RatePolicy{}, nil)
-	}
-	if s.cfg.MaxConnectionsPerIP == 0 {
-		s.cfg.MaxConnectionsPerIP = cfg.MaxConnections
-	}
-	if s.cfg.PreAuthTimeout == 0 {
-		s.cfg.PreAuthTimeout = cfg.CommandTimeout
-	}
-	if s.cfg.MaxAuthAttempts == 0 {
-		s.cfg.MaxAuthAttempts = 3
-	}
-	s.limit = newConnLimit(cfg.MaxConnections, s.cfg.MaxConnectionsPerIP)
+	srv.MaxLineLength = cfg.MaxCommandLength
+	s.guard = abuse.NewAuthGuard(abuse.AuthPolicyOf(cfg.Submission), nil)
+	s.cache = users.NewCache(cfg.AuthCacheTTL)
+	s.rate = abuse.NewRateLimiter(abuse.RatePolicyOf(cfg.Submission), nil)
+	s.limit = newConnLimit(cfg.MaxConnections, cfg.MaxConnectionsPerIP)
 	return s
 }
 
@@ -139,7 +115,7 @@ func (s *Server) Listen() error {
 		if err != nil {
 			return err
 		}
-		var ll net.Listener = &limitedListener{Listener: l, limit: s.limit, guard: s.cfg.AuthGuard, preAuth: s.cfg.PreAuthTimeout,
+		var ll net.Listener = &limitedListener{Listener: l, limit: s.limit, guard: s.guard, preAuth: s.cfg.PreAuthTimeout,
 			log: s.log, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
 		if implicitTLS {
 			ll = tls.NewListener(ll, s.cfg.TLS)

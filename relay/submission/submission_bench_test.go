@@ -65,16 +65,14 @@ func testServer(tb testing.TB, snapshot func() *Snapshot) (string, *queue.Queue)
 	tb.Cleanup(func() { q.Close() })
 	log := slog.New(slog.DiscardHandler)
 	cert, _ := testkit.ServerCert(tb, "relay.test")
-	srv := New(Config{
-		Hostname:       "relay.test",
-		Listen:         []string{"127.0.0.1:0"},
-		TLS:            &tls.Config{Certificates: []tls.Certificate{cert}},
-		MaxMessageSize: 10 << 20,
-		MaxRecipients:  100,
-		MaxHeaderSize:  1 << 20,
-		MaxConnections: 100,
-		CommandTimeout: time.Minute,
-	}, Backend{Snapshot: snapshot, Ingest: ingest.New(q, log)}, log)
+	sec := config.Defaults().Submission
+	sec.Listen = []string{"127.0.0.1:0"}
+	sec.MaxMessageSize = 10 << 20
+	sec.MaxConnections = 100
+	sec.MaxConnectionsPerIP = 100
+	sec.AuthCacheTTL = 0 // every AUTH verified in full
+	sec.CommandTimeout = time.Minute
+	srv := New(Config{Submission: sec, Hostname: "relay.test", TLS: &tls.Config{Certificates: []tls.Certificate{cert}}}, Backend{Snapshot: snapshot, Ingest: ingest.New(q, log)}, log)
 	if err := srv.Listen(); err != nil {
 		tb.Fatal(err)
 	}
