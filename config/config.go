@@ -155,6 +155,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.Submission.TLSKey)
 	abs(&c.Delivery.SmarthostPasswordFile)
 	abs(&c.Delivery.Outbox)
+	abs(&c.Delivery.TLSCAFile)
 	abs(&c.Log.File)
 	abs(&c.Keys.Publish.TSIGSecretFile)
 	c.Reports.resolvePaths(abs)

@@ -37,6 +37,16 @@ type Delivery struct {
 	// TimeoutStopSec (contrib/systemd) with room for the rest of the
 	// stop.
 	ShutdownTimeout time.Duration `toml:"shutdown_timeout"`
+	// MTASTS honours receiving domains' MTA-STS policies (RFC 8461):
+	// mail to a domain in enforce mode goes only to its listed MX hosts,
+	// over TLS with a verified certificate. Policies are kept in
+	// DATA_DIR/mta-sts.
+	MTASTS bool `toml:"mta_sts"`
+	// MTASTSPort is the port of https://mta-sts.DOMAIN/ (tests move it).
+	MTASTSPort int `toml:"mta_sts_port"`
+	// TLSCAFile holds PEM roots trusted besides the system's, for policy
+	// fetches and every verified TLS session (the smarthost, MTA-STS).
+	TLSCAFile string `toml:"tls_ca_file"`
 }
 
 // DeliveryMode is delivery.mode: where mail goes.
@@ -152,6 +162,9 @@ func (d *Delivery) validate() error {
 	}
 	if d.ShutdownTimeout <= 0 {
 		return errors.New("delivery.shutdown_timeout must be positive: it bounds how long a stop waits for deliveries in progress (default 30s)")
+	}
+	if d.MTASTSPort < 1 || d.MTASTSPort > 65535 {
+		return fmt.Errorf("delivery.mta_sts_port = %d is not a port number", d.MTASTSPort)
 	}
 	return nil
 }

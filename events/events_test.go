@@ -66,14 +66,18 @@ func TestLogLines(t *testing.T) {
 			`{"level":"INFO","msg":"accepted","qid":"Q1","user":"app","from":"a@x","rcpts":["b@y","c@y"],"size":4096,"dkim":["s1","s2"],"sign_time":"1.5ms","remote":"r"}`},
 		{"accepted bounce", Acceptance{QID: "Q2", Rcpts: []string{"a@x"}, Size: 900, Kind: "bounce", OrigQID: "Q1"},
 			`{"level":"INFO","msg":"accepted","qid":"Q2","user":"","from":"","rcpts":["a@x"],"size":900,"dkim":[],"kind":"bounce","orig_qid":"Q1"}`},
-		{"delivered", Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx.y", TLS: "TLS1.3", Code: 250, Delay: 1234567 * time.Microsecond, Reply: "mx.y said: 250 ok"},
-			`{"level":"INFO","msg":"delivered","qid":"Q1","rcpt":"b@y","mx":"mx.y","tls":"TLS1.3","code":250,"delay":"1.235s","reply":"mx.y said: 250 ok"}`},
+		{"delivered", Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx.y", TLS: "TLS1.3", TLSPolicy: "mta-sts", Code: 250, Delay: 1234567 * time.Microsecond, Reply: "mx.y said: 250 ok"},
+			`{"level":"INFO","msg":"delivered","qid":"Q1","rcpt":"b@y","mx":"mx.y","tls":"TLS1.3","tls_policy":"mta-sts","code":250,"delay":"1.235s","reply":"mx.y said: 250 ok"}`},
 		{"delivered in the clear", Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx.y", Code: 250, Delay: 2 * time.Second},
-			`{"level":"INFO","msg":"delivered","qid":"Q1","rcpt":"b@y","mx":"mx.y","tls":"none","code":250,"delay":"2s","reply":""}`},
+			`{"level":"INFO","msg":"delivered","qid":"Q1","rcpt":"b@y","mx":"mx.y","tls":"none","tls_policy":"none","code":250,"delay":"2s","reply":""}`},
 		{"deferred", Deferral{QID: "Q1", Rcpt: "c@y", MX: "mx.y", Code: 451, Reason: "try later", NextAttempt: next},
 			`{"level":"INFO","msg":"deferred","qid":"Q1","rcpt":"c@y","mx":"mx.y","code":451,"reason":"try later","next_attempt":"2026-11-02T11:01:00Z"}`},
+		{"deferred by a policy", Deferral{QID: "Q1", Rcpt: "c@y", MX: "mx.y", Reason: "mx.y[192.0.2.1] does not offer STARTTLS", NextAttempt: next, TLSPolicy: "mta-sts"},
+			`{"level":"INFO","msg":"deferred","qid":"Q1","rcpt":"c@y","mx":"mx.y","code":0,"reason":"mx.y[192.0.2.1] does not offer STARTTLS","next_attempt":"2026-11-02T11:01:00Z","tls_policy":"mta-sts"}`},
 		{"bounced", Bounce{QID: "Q1", Rcpt: "c@y", MX: "mx.y", Code: 550, Reason: "no such user"},
 			`{"level":"INFO","msg":"bounced","qid":"Q1","rcpt":"c@y","mx":"mx.y","code":550,"reason":"no such user"}`},
+		{"bounced under a policy", Bounce{QID: "Q1", Rcpt: "c@y", MX: "mx.y", Code: 550, Reason: "no such user", TLSPolicy: "dane"},
+			`{"level":"INFO","msg":"bounced","qid":"Q1","rcpt":"c@y","mx":"mx.y","code":550,"reason":"no such user","tls_policy":"dane"}`},
 		{"expired", Expiry{QID: "Q1", Rcpt: "c@y", Reason: "try later", Delay: 120 * time.Hour},
 			`{"level":"INFO","msg":"expired","qid":"Q1","rcpt":"c@y","reason":"try later","delay":"120h0m0s"}`},
 		{"deleted", Deletion{QID: "Q1", From: "a@x", Rcpts: []string{"c@y"}, Reason: "deleted by the administrator"},
@@ -107,8 +111,9 @@ func TestFromRecord(t *testing.T) {
 		Rejection{Level: slog.LevelWarn, Code: 421, Reason: "blocked", Remote: "r", Until: next},
 		Acceptance{QID: "Q1", User: "app", From: "a@x", Rcpts: []string{"b@y"}, Size: 10, DKIM: []string{"s1"}, SignTime: 1500 * time.Microsecond, Remote: "r"},
 		Acceptance{QID: "Q2", Rcpts: []string{"a@x"}, Size: 9, DKIM: []string{}, Kind: "bounce", OrigQID: "Q1"},
-		Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx", TLS: "TLS1.2", Code: 250, Delay: 2500 * time.Millisecond, Reply: "ok"},
+		Delivery{QID: "Q1", Rcpt: "b@y", MX: "mx", TLS: "TLS1.2", TLSPolicy: "opportunistic", Code: 250, Delay: 2500 * time.Millisecond, Reply: "ok"},
 		Deferral{QID: "Q1", Rcpt: "b@y", MX: "mx", Code: 451, Reason: "later", NextAttempt: next},
+		Deferral{QID: "Q1", Rcpt: "b@y", MX: "mx", Reason: "certificate expired", NextAttempt: next, TLSPolicy: "mta-sts"},
 		Bounce{QID: "Q1", Rcpt: "b@y", MX: "mx", Code: 550, Reason: "no"},
 		Expiry{QID: "Q1", Rcpt: "b@y", Reason: "later", Delay: time.Hour},
 		Deletion{QID: "Q1", From: "a@x", Rcpts: []string{"b@y"}, Reason: "admin"},
@@ -137,7 +142,7 @@ func TestFromRecordWith(t *testing.T) {
 	log.Info(Reload, ResultKey, "ok")
 	pre := []slog.Attr{slog.String(QIDKey, "Q3")}
 	got, ok := FromRecord((*records)[0], pre)
-	want := Delivery{QID: "Q3", Rcpt: "b@y", TLS: "none", Code: 250, Delay: time.Second}
+	want := Delivery{QID: "Q3", Rcpt: "b@y", TLS: "none", TLSPolicy: "none", Code: 250, Delay: time.Second}
 	if !ok || !reflect.DeepEqual(got, want) {
 		t.Errorf("FromRecord = %#v, %v; want %#v", got, ok, want)
 	}

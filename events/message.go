@@ -74,13 +74,17 @@ func (e Acceptance) Log(log *slog.Logger) {
 // Delivery is the event "delivered": the receiving server accepted the
 // message for one recipient.
 type Delivery struct {
-	QID   string
-	Rcpt  string
-	MX    string // the host that answered
-	TLS   string // the TLS version; "" for none
-	Code  int
-	Delay time.Duration // since acceptance; logged to the millisecond
-	Reply string
+	QID  string
+	Rcpt string
+	MX   string // the host that answered
+	TLS  string // the TLS version; "" for none
+	// TLSPolicy is the policy the session was held to: none,
+	// opportunistic, mta-sts, mta-sts-testing, dane, required or
+	// smarthost (see docs/tls.md); "" is logged as none.
+	TLSPolicy string
+	Code      int
+	Delay     time.Duration // since acceptance; logged to the millisecond
+	Reply     string
 }
 
 // Name implements Event.
@@ -92,10 +96,15 @@ func (e Delivery) Log(log *slog.Logger) {
 	if tls == "" {
 		tls = "none"
 	}
-	logAttrs(log, slog.LevelInfo, Delivered, append(qid(make([]slog.Attr, 0, 7), e.QID),
+	policy := e.TLSPolicy
+	if policy == "" {
+		policy = "none"
+	}
+	logAttrs(log, slog.LevelInfo, Delivered, append(qid(make([]slog.Attr, 0, 8), e.QID),
 		slog.String(RcptKey, e.Rcpt),
 		slog.String(MXKey, e.MX),
 		slog.String(TLSKey, tls),
+		slog.String(TLSPolicyKey, policy),
 		slog.Int(CodeKey, e.Code),
 		slog.Any(DelayKey, Duration(e.Delay.Round(time.Millisecond))),
 		slog.String(ReplyKey, e.Reply))...)
@@ -110,6 +119,9 @@ type Deferral struct {
 	Code        int // 0 when no server answered
 	Reason      string
 	NextAttempt time.Time
+	// TLSPolicy names the TLS policy the failed attempt was held to,
+	// when one beyond opportunistic TLS applied; "" is not logged.
+	TLSPolicy string
 }
 
 // Name implements Event.
@@ -117,12 +129,16 @@ func (Deferral) Name() string { return Deferred }
 
 // Log implements Event.
 func (e Deferral) Log(log *slog.Logger) {
-	logAttrs(log, slog.LevelInfo, Deferred, append(qid(make([]slog.Attr, 0, 6), e.QID),
+	a := append(qid(make([]slog.Attr, 0, 7), e.QID),
 		slog.String(RcptKey, e.Rcpt),
 		slog.String(MXKey, e.MX),
 		slog.Int(CodeKey, e.Code),
 		slog.String(ReasonKey, e.Reason),
-		slog.Any(NextAttemptKey, Time(e.NextAttempt)))...)
+		slog.Any(NextAttemptKey, Time(e.NextAttempt)))
+	if e.TLSPolicy != "" {
+		a = append(a, slog.String(TLSPolicyKey, e.TLSPolicy))
+	}
+	logAttrs(log, slog.LevelInfo, Deferred, a...)
 }
 
 // Bounce is the event "bounced": a permanent failure for one recipient.
@@ -132,6 +148,8 @@ type Bounce struct {
 	MX     string
 	Code   int
 	Reason string
+	// TLSPolicy: see Deferral.
+	TLSPolicy string
 }
 
 // Name implements Event.
@@ -139,11 +157,15 @@ func (Bounce) Name() string { return Bounced }
 
 // Log implements Event.
 func (e Bounce) Log(log *slog.Logger) {
-	logAttrs(log, slog.LevelInfo, Bounced, append(qid(make([]slog.Attr, 0, 5), e.QID),
+	a := append(qid(make([]slog.Attr, 0, 6), e.QID),
 		slog.String(RcptKey, e.Rcpt),
 		slog.String(MXKey, e.MX),
 		slog.Int(CodeKey, e.Code),
-		slog.String(ReasonKey, e.Reason))...)
+		slog.String(ReasonKey, e.Reason))
+	if e.TLSPolicy != "" {
+		a = append(a, slog.String(TLSPolicyKey, e.TLSPolicy))
+	}
+	logAttrs(log, slog.LevelInfo, Bounced, a...)
 }
 
 // Expiry is the event "expired": a recipient still failing temporarily at

@@ -49,6 +49,7 @@ const (
 	OrigQIDKey     = "orig_qid"     // a bounce's original message
 	MXKey          = "mx"           // the host that answered
 	TLSKey         = "tls"          // the TLS version of the delivery, or "none"
+	TLSPolicyKey   = "tls_policy"   // the outbound TLS policy a delivery was held to
 	DelayKey       = "delay"        // time from acceptance to delivery or expiry
 	ReplyKey       = "reply"        // the remote's reply to a delivery
 	NextAttemptKey = "next_attempt" // when a deferred recipient is tried again

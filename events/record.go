@@ -32,11 +32,11 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 		return Acceptance{QID: f.qid, User: f.user, From: f.from, Rcpts: f.rcpts, Size: f.size, DKIM: f.dkim,
 			SignTime: f.signTime, Remote: f.remote, Kind: f.kind, OrigQID: f.origQID}, true
 	case Delivered:
-		return Delivery{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, TLS: f.tls, Code: f.code, Delay: f.delay, Reply: f.reply}, true
+		return Delivery{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, TLS: f.tls, TLSPolicy: f.tlsPolicy, Code: f.code, Delay: f.delay, Reply: f.reply}, true
 	case Deferred:
-		return Deferral{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reason: f.reason, NextAttempt: f.nextAttempt}, true
+		return Deferral{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reason: f.reason, NextAttempt: f.nextAttempt, TLSPolicy: f.tlsPolicy}, true
 	case Bounced:
-		return Bounce{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reason: f.reason}, true
+		return Bounce{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reason: f.reason, TLSPolicy: f.tlsPolicy}, true
 	case Expired:
 		return Expiry{QID: f.qid, Rcpt: f.rcpt, Reason: f.reason, Delay: f.delay}, true
 	case Deleted:
@@ -51,6 +51,7 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 type fields struct {
 	qid, user, mechanism, result, reason, from, rcpt, kind, origQID string
 	mx, tls, reply, remote, local, helo, domain, ip, detail, policy string
+	tlsPolicy                                                       string
 
 	code        int
 	size        int64
@@ -121,6 +122,8 @@ func (f *fields) set(a slog.Attr) {
 		f.mx = s
 	case TLSKey:
 		f.tls = s
+	case TLSPolicyKey:
+		f.tlsPolicy = s
 	case ReplyKey:
 		f.reply = s
 	case RemoteKey:
