@@ -42,6 +42,9 @@ type sessionSpec struct {
 	hop  target
 	tls  TLSRequirement
 	auth *credentials // nil: no AUTH
+	// policy names the TLS policy the session is held to, for the
+	// tls_policy of events: "opportunistic", "mta-sts", "smarthost"...
+	policy string
 	// classify turns the outcome of a failure before the transaction
 	// (a negative greeting, EHLO or STARTTLS reply, a broken
 	// connection) into this hop's outcome; nil keeps it.
@@ -54,6 +57,9 @@ func (s *sessionSpec) poolKey() string {
 	key := s.hop.kind + " " + s.hop.host + " " + net.JoinHostPort(s.hop.ip.String(), s.hop.port) + " " + s.tls.Level.String()
 	if s.tls.Implicit {
 		key += " implicit"
+	}
+	if s.tls.ReportOnly {
+		key += " report-only"
 	}
 	return key
 }
@@ -178,23 +184,26 @@ func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSReq
 			without = "mail or credentials"
 		}
 		switch {
-		case !c.has("STARTTLS") && req.Level.required():
+		case !c.has("STARTTLS") && req.refuses():
 			c.quit()
 			return fail("4.7.0", h.label()+" does not offer STARTTLS; refusing to send "+without+" without TLS")
 		case !c.has("STARTTLS"):
 			// Opportunistic: plaintext it is.
+			if req.ReportOnly {
+				c.info.Problem = "no STARTTLS offered"
+			}
 		default:
 			rep, err := c.startTLS(t.d.tlsConfig(h.host, req, &c.info))
 			var he *tlsHandshakeError
 			switch {
-			case errors.As(err, &he) && !req.Level.required():
+			case errors.As(err, &he) && !req.refuses():
 				t.log.Warn("TLS handshake failed; retrying in plaintext", "mx", h.host, "addr", h.ip.String(), "err", he.err.Error())
 				return nil, openPlaintext
 			case errors.As(err, &he):
 				return fail("4.7.0", "TLS handshake with "+h.label()+" failed: "+tlsReason(ctx, he.err))
 			case err != nil:
 				return moveOn("in reply to STARTTLS", rep, err)
-			case rep.Code != 220 && req.Level.required():
+			case rep.Code != 220 && req.refuses():
 				c.quit()
 				return fail("4.7.0", h.label()+" refused STARTTLS: "+rep.String())
 			case rep.Code != 220:
@@ -211,6 +220,10 @@ func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSReq
 		}
 	}
 
+	if c.info.Problem != "" {
+		t.log.Warn("TLS policy in testing mode would have refused this session", "mx", h.host, "addr", h.ip.String(),
+			"tls_policy", spec.policy, "problem", c.info.Problem)
+	}
 	if spec.auth != nil {
 		if o := t.authenticate(ctx, c, h, spec.auth); o != nil {
 			// A refused login is final for this attempt: another

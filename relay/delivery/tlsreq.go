@@ -56,6 +56,9 @@ func (l TLSLevel) String() string {
 // required reports whether the session must not go on without TLS.
 func (l TLSLevel) required() bool { return l >= TLSEncrypt }
 
+// refuses reports whether r stops a session that does not meet it.
+func (r *TLSRequirement) refuses() bool { return r.Level.required() && !r.ReportOnly }
+
 // TLSRequirement is what a session to one hop needs from TLS. TLS 1.2 is
 // the minimum at every level.
 type TLSRequirement struct {
@@ -71,6 +74,11 @@ type TLSRequirement struct {
 	// (RFC 7672 section 2.2). Records that are not usable are ignored;
 	// see UsableTLSA.
 	TLSA []*dns.TLSA
+	// ReportOnly checks as Level says but never refuses a session: what
+	// would have failed is noted in TLSInfo.Problem and the session goes
+	// on as opportunistic TLS would (MTA-STS testing mode, RFC 8461
+	// section 5).
+	ReportOnly bool
 }
 
 // TLSInfo is what TLS a session got.
@@ -84,6 +92,9 @@ type TLSInfo struct {
 	// Name is the name the certificate was found valid for (pkix,
 	// dane-ta); "" otherwise.
 	Name string
+	// Problem is what a ReportOnly requirement found wrong: no
+	// STARTTLS, or why the certificate would have been refused.
+	Problem string
 }
 
 // Ways a certificate is authenticated, for TLSInfo.By.
@@ -117,7 +128,7 @@ func (d *Deliverer) tlsConfig(host string, req TLSRequirement, info *TLSInfo) *t
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 			name, err := verifyPKIX(cs.PeerCertificates, names, roots)
 			if err != nil {
-				return err
+				return report(req, info, err)
 			}
 			*info = TLSInfo{Verified: true, By: VerifiedPKIX, Name: name}
 			return nil
@@ -127,13 +138,22 @@ func (d *Deliverer) tlsConfig(host string, req TLSRequirement, info *TLSInfo) *t
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 			by, name, err := verifyDANE(cs.PeerCertificates, records, names)
 			if err != nil {
-				return err
+				return report(req, info, err)
 			}
 			*info = TLSInfo{Verified: true, By: by, Name: name}
 			return nil
 		}
 	}
 	return cfg
+}
+
+// report fails the handshake with err, or notes it when req only reports.
+func report(req TLSRequirement, info *TLSInfo, err error) error {
+	if !req.ReportOnly {
+		return err
+	}
+	info.Problem = err.Error()
+	return nil
 }
 
 // certError is a certificate the requirement refused, with the reason in
