@@ -84,7 +84,10 @@ type Config struct {
 	// system roots.
 	RootCAs *x509.CertPool
 
-	Resolver   Resolver
+	Resolver Resolver
+	// MTASTS finds the receiving domains' MTA-STS policies (RFC 8461),
+	// in mx mode; nil: none are honoured.
+	MTASTS     MTASTSPolicies
 	LocalAddrs []net.IP // egress addresses to bind, at most one per family used; nil: the kernel's choice
 
 	ConnectTimeout time.Duration // default 30s

@@ -92,6 +92,7 @@ type want struct {
 	tls      string
 	enhanced string
 	reply    string // substring
+	policy   string // tls_policy; "" is not checked
 }
 
 func check(t *testing.T, got []outcome.Outcome, rcpts []string, wants ...want) {
@@ -105,10 +106,11 @@ func check(t *testing.T, got []outcome.Outcome, rcpts []string, wants ...want) {
 			t.Errorf("result %d is for %q, want %q", i, g.Rcpt, rcpts[i])
 		}
 		if g.Status != w.status || g.Code != w.code || g.MX != w.mx || g.TLS != w.tls ||
-			(w.enhanced != "" && g.Enhanced != w.enhanced) || !strings.Contains(g.Reply, w.reply) {
-			t.Errorf("result %d (%s):\n got %v code=%d mx=%q tls=%q enh=%q reply=%q\nwant %v code=%d mx=%q tls=%q enh=%q reply~%q",
-				i, g.Rcpt, g.Status, g.Code, g.MX, g.TLS, g.Enhanced, g.Reply,
-				w.status, w.code, w.mx, w.tls, w.enhanced, w.reply)
+			(w.enhanced != "" && g.Enhanced != w.enhanced) || !strings.Contains(g.Reply, w.reply) ||
+			(w.policy != "" && g.TLSPolicy != w.policy) {
+			t.Errorf("result %d (%s):\n got %v code=%d mx=%q tls=%q enh=%q reply=%q policy=%q\nwant %v code=%d mx=%q tls=%q enh=%q reply~%q policy=%q",
+				i, g.Rcpt, g.Status, g.Code, g.MX, g.TLS, g.Enhanced, g.Reply, g.TLSPolicy,
+				w.status, w.code, w.mx, w.tls, w.enhanced, w.reply, w.policy)
 		}
 	}
 }
@@ -119,14 +121,15 @@ func TestDeliverTLSAndPlain(t *testing.T) {
 		return nil, errors.New("no certificate today")
 	}}
 	tests := []struct {
-		name    string
-		opts    []sinkOption
-		wantTLS string
+		name       string
+		opts       []sinkOption
+		wantTLS    string
+		wantPolicy string
 	}{
-		{"starttls", []sinkOption{withTLS(cert)}, "TLS1.3"},
-		{"plaintext", nil, ""},
+		{"starttls", []sinkOption{withTLS(cert)}, "TLS1.3", PolicyOpportunistic},
+		{"plaintext", nil, "", PolicyNone},
 		// The handshake fails: the same host is retried without TLS.
-		{"handshake failure falls back to plaintext", []sinkOption{func(c *smtpsink.Config) { c.TLS = badTLS }}, ""},
+		{"handshake failure falls back to plaintext", []sinkOption{func(c *smtpsink.Config) { c.TLS = badTLS }}, "", PolicyNone},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,7 +139,7 @@ func TestDeliverTLSAndPlain(t *testing.T) {
 			d := e.deliverer(t)
 			rcpts := []string{"alice@example.net", "bob@EXAMPLE.net"}
 			got := d.Deliver(context.Background(), message(body, rcpts...))
-			w := want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: tt.wantTLS, enhanced: "2.0.0", reply: "mx1.test said: 250 2.0.0"}
+			w := want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: tt.wantTLS, enhanced: "2.0.0", reply: "mx1.test said: 250 2.0.0", policy: tt.wantPolicy}
 			check(t, got, rcpts, w, w)
 
 			rec := s.Messages()

@@ -22,6 +22,14 @@ type txn struct {
 // 5.1). Once MAIL FROM has been answered the outcome is final for this
 // attempt: later hosts are not tried, so a message is never sent twice in
 // one attempt.
+//
+// Without a policy, STARTTLS is used whenever offered (opportunistic TLS,
+// RFC 3207 and RFC 7435): certificates are not verified, since MX hosts
+// are found through unauthenticated DNS and checking them would stop
+// delivery without adding protection, but TLS 1.2 is the minimum; if the
+// handshake fails, the same address is tried once more in plaintext. A
+// domain's MTA-STS policy in enforce mode limits the hosts and requires
+// verified TLS (see mxSpec).
 func (t *txn) viaMX(ctx context.Context, domain string) []outcome.Outcome {
 	hops, final := t.route(ctx, domain)
 	if final != nil {
@@ -39,9 +47,16 @@ func (t *txn) viaMX(ctx context.Context, domain string) []outcome.Outcome {
 			lastTransient = o
 		}
 	}
+	pol := t.mxPolicy(ctx, domain)
 	tried := 0
 hops:
 	for _, h := range hops {
+		spec, o := t.mxSpec(domain, h.name, pol)
+		if o != nil {
+			t.log.Info("skipping MX host", "mx", h.name, "reason", o.Reply)
+			note(o)
+			continue
+		}
 		ips, o := t.addresses(ctx, domain, h)
 		if o != nil {
 			t.log.Debug("skipping MX host", "mx", h.name, "reason", o.Reply)
@@ -58,7 +73,8 @@ hops:
 				break hops
 			}
 			tried++
-			results, o := t.tryAddr(ctx, h.name, ip)
+			spec.hop.ip = ip
+			results, o := t.attempt(ctx, spec)
 			if results != nil {
 				return results
 			}
@@ -75,20 +91,6 @@ hops:
 		o := outcome.Local(outcome.Transient, "4.4.1", "no usable address for "+domain)
 		return o.For(t.rcpts)
 	}
-}
-
-// tryAddr delivers through the MX host at ip; see attempt.
-//
-// STARTTLS is used whenever offered (opportunistic TLS, RFC 3207 and RFC
-// 7435): certificates are not verified, since MX hosts are found through
-// unauthenticated DNS and checking them would stop delivery without adding
-// protection, but TLS 1.2 is the minimum. If the handshake fails, the same
-// address is tried once more in plaintext.
-func (t *txn) tryAddr(ctx context.Context, host string, ip net.IP) ([]outcome.Outcome, *outcome.Outcome) {
-	return t.attempt(ctx, &sessionSpec{
-		hop: target{kind: ModeMX, host: host, ip: ip, port: t.d.mxPort},
-		tls: TLSRequirement{Level: TLSOpportunistic},
-	})
 }
 
 var errNoLocalAddr = errors.New("no egress address of this address family is configured")

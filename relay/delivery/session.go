@@ -80,7 +80,7 @@ const (
 // outcome that made it move on to the next address (RFC 5321 section 5.1).
 func (t *txn) attempt(ctx context.Context, spec *sessionSpec) ([]outcome.Outcome, *outcome.Outcome) {
 	key := spec.poolKey()
-	if results := t.reuse(ctx, key, spec.hop); results != nil {
+	if results := t.reuse(ctx, key, spec); results != nil {
 		return results, nil
 	}
 	req := spec.tls
@@ -112,7 +112,7 @@ func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement
 		if ctx.Err() != nil {
 			o = lost(ctx, h.label(), "while connecting", err)
 		}
-		o.MX = h.host
+		o.MX, o.TLSPolicy = h.host, spec.refusingPolicy()
 		return nil, &o, openMoveOn
 	}
 	born := time.Now()
@@ -121,9 +121,12 @@ func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement
 	c := newClient(conn, t.d.cfg.CommandTimeout)
 	if o, end := t.open(ctx, c, spec, req); end != openOK {
 		c.close()
+		if o != nil {
+			o.TLSPolicy = spec.refusingPolicy()
+		}
 		return nil, o, end
 	}
-	results, e := t.transact(ctx, c, h.host, h.where(), false)
+	results, e := t.transact(ctx, c, spec, false)
 	if !stop() {
 		e = endClose // ctx ended and closed the connection
 	}

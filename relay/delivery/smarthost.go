@@ -82,6 +82,7 @@ func smarthostSpec(cfg Config, host, port string) sessionSpec {
 	spec := sessionSpec{
 		hop:      target{kind: ModeSmarthost, host: host, port: port},
 		tls:      req,
+		policy:   PolicySmarthost,
 		classify: smarthostRefusal,
 	}
 	if cfg.SmarthostUser != "" {

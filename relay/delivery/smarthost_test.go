@@ -51,13 +51,13 @@ func TestSmarthost(t *testing.T) {
 		wantUser string
 	}{
 		{"STARTTLS and PLAIN", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN", "LOGIN"}, users)},
-			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250", policy: PolicySmarthost}, 1, "relay"},
 		{"STARTTLS and LOGIN", false, []sinkOption{withTLS(cert), withAuth([]string{"LOGIN"}, users)},
-			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250", policy: PolicySmarthost}, 1, "relay"},
 		{"implicit TLS and PLAIN", true, []sinkOption{withAuth([]string{"PLAIN"}, users)},
-			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 1, "relay"},
+			"relay", password, true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250", policy: PolicySmarthost}, 1, "relay"},
 		{"no AUTH configured", false, []sinkOption{withTLS(cert)},
-			"", "", true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250"}, 0, ""},
+			"", "", true, want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: "TLS1.3", reply: "250", policy: PolicySmarthost}, 0, ""},
 		{"no STARTTLS offered", false, []sinkOption{withAuth([]string{"PLAIN"}, users)},
 			"relay", password, true, want{status: outcome.Transient, mx: "smarthost.test", enhanced: "4.7.0", reply: "does not offer STARTTLS"}, 0, ""},
 		{"untrusted certificate", false, []sinkOption{withTLS(cert), withAuth([]string{"PLAIN"}, users)},

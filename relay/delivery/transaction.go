@@ -36,13 +36,18 @@ const (
 //   - a dropped connection or a timeout: Transient for everyone not yet
 //     final. After the dot this may mean a duplicate on retry; delivery
 //     is at-least-once, never at-most-once.
-func (t *txn) transact(ctx context.Context, c *client, host, where string, reused bool) ([]outcome.Outcome, ending) {
+func (t *txn) transact(ctx context.Context, c *client, spec *sessionSpec, reused bool) ([]outcome.Outcome, ending) {
 	m := t.msg
+	host, where := spec.hop.host, spec.hop.where()
 	tlsVer := tlsVersion(c.tls)
+	policy := spec.policy
+	if policy == PolicyOpportunistic && c.tls == nil {
+		policy = PolicyNone
+	}
 	results := make([]outcome.Outcome, len(t.rcpts))
 	final := make([]bool, len(t.rcpts))
 	set := func(i int, o outcome.Outcome) {
-		o.MX, o.TLS = host, tlsVer
+		o.MX, o.TLS, o.TLSPolicy = host, tlsVer, policy
 		o.Rcpt = t.rcpts[i]
 		results[i], final[i] = o, true
 	}
@@ -229,19 +234,19 @@ func (t *txn) finish(key string, c *client, born time.Time, e ending) {
 
 // reuse runs the transaction on an idle session for key from the pool. It
 // returns nil when no live session was there: the caller then connects.
-func (t *txn) reuse(ctx context.Context, key string, h target) []outcome.Outcome {
+func (t *txn) reuse(ctx context.Context, key string, spec *sessionSpec) []outcome.Outcome {
 	for {
 		c, born := t.d.pool.get(key)
 		if c == nil {
 			return nil
 		}
 		stop := context.AfterFunc(ctx, func() { c.close() })
-		results, e := t.transact(ctx, c, h.host, h.where(), true)
+		results, e := t.transact(ctx, c, spec, true)
 		if !stop() {
 			e = endClose // ctx ended and closed the connection
 		}
 		if e == endStale {
-			t.log.Debug("pooled session was closed by the server; trying another", "mx", h.host)
+			t.log.Debug("pooled session was closed by the server; trying another", "mx", spec.hop.host)
 			c.close()
 			continue
 		}

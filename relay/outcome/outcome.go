@@ -69,6 +69,11 @@ type Outcome struct {
 	// TLS is the session's protocol version ("TLS1.3", "TLS1.2"), or ""
 	// when it was not encrypted.
 	TLS string
+	// TLSPolicy is the outbound TLS policy the session was held to
+	// ("none", "opportunistic", "mta-sts", "smarthost"...; see
+	// docs/tls.md): always for a delivery; for a failure, when a policy
+	// that can refuse applied.
+	TLSPolicy string
 	// Reply is the remote reply or the local reason, e.g.
 	// "mx1.example.net said: 550 5.1.1 no such user".
 	Reply string
