@@ -21,6 +21,7 @@ import (
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/internal/secretfile"
 	"dkimrelay/keys"
+	"dkimrelay/mtasts"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/dispatch"
 	"dkimrelay/relay/ingest"
@@ -185,6 +186,23 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 	dc.SmarthostInsecureSkipVerify = cfg.Delivery.SmarthostInsecureSkipVerify
 	for _, a := range cfg.Delivery.EgressIPs {
 		dc.LocalAddrs = append(dc.LocalAddrs, net.IP(a.AsSlice()))
+	}
+	roots, err := trustedRoots(cfg.Delivery.TLSCAFile)
+	if err != nil {
+		return nil, err
+	}
+	dc.RootCAs = roots
+	if cfg.Delivery.Mode == config.ModeMX && cfg.Delivery.MTASTS {
+		dc.MTASTS, err = mtasts.New(mtasts.Options{
+			Dir:      filepath.Join(cfg.DataDir, "mta-sts"),
+			Resolver: res,
+			RootCAs:  roots,
+			Port:     cfg.Delivery.MTASTSPort,
+			Logger:   log,
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return delivery.New(dc)
 }

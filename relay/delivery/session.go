@@ -45,6 +45,9 @@ type sessionSpec struct {
 	// policy names the TLS policy the session is held to, for the
 	// tls_policy of events: "opportunistic", "mta-sts", "smarthost"...
 	policy string
+	// why says, for a refusal by policy, who asks for TLS: "required by
+	// the MTA-STS policy of example.net"; "" adds nothing.
+	why string
 	// classify turns the outcome of a failure before the transaction
 	// (a negative greeting, EHLO or STARTTLS reply, a broken
 	// connection) into this hop's outcome; nil keeps it.
@@ -142,6 +145,9 @@ func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSReq
 	h := spec.hop
 	hostname := t.d.cfg.Hostname
 	fail := func(enhanced, reason string) (*outcome.Outcome, opened) {
+		if spec.why != "" {
+			reason += " (" + spec.why + ")"
+		}
 		o := outcome.Local(outcome.Transient, enhanced, reason)
 		o.MX = h.host
 		return &o, openMoveOn

@@ -62,6 +62,7 @@ func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *ou
 		// chains to a trusted root and is valid for the MX host name.
 		spec.tls = TLSRequirement{Level: TLSVerifyNames, Names: []string{host}}
 		spec.policy = PolicyMTASTS
+		spec.why = "required by the MTA-STS policy of " + domain
 	case mtasts.Testing:
 		if !listed {
 			t.log.Warn("MTA-STS policy in testing mode would have refused this MX host", "mx", host,

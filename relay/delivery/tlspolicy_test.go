@@ -48,7 +48,7 @@ func TestMTASTS(t *testing.T) {
 		{"enforce, verified", enforceMX1, &good, false,
 			want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250", policy: PolicyMTASTS}},
 		{"enforce, STARTTLS stripped", enforceMX1, nil, false,
-			want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.7.0", reply: "does not offer STARTTLS", policy: PolicyMTASTS}},
+			want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.7.0", reply: "does not offer STARTTLS; refusing to send mail without TLS (required by the MTA-STS policy of example.net)", policy: PolicyMTASTS}},
 		{"enforce, wrong certificate name", enforceMX1, ptr(ca.Issue(t, "mx.elsewhere.test")), false,
 			want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.7.0", reply: "certificate name mismatch", policy: PolicyMTASTS}},
 		{"enforce, expired certificate", enforceMX1, ptr(ca.Expired(t, "mx1.test")), false,

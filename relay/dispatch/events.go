@@ -15,11 +15,11 @@ func (d *Dispatcher) logChanges(m *queue.Message, changes []queue.Change) {
 		o := c.Outcome
 		switch c.State {
 		case queue.Delivered:
-			events.Delivery{QID: m.ID, Rcpt: c.Addr, MX: o.MX, TLS: o.TLS, Code: o.Code, Delay: delay, Reply: o.Reply}.Log(d.log)
+			events.Delivery{QID: m.ID, Rcpt: c.Addr, MX: o.MX, TLS: o.TLS, TLSPolicy: o.TLSPolicy, Code: o.Code, Delay: delay, Reply: o.Reply}.Log(d.log)
 		case queue.Deferred:
-			events.Deferral{QID: m.ID, Rcpt: c.Addr, MX: o.MX, Code: o.Code, Reason: o.Reply, NextAttempt: c.NextAttempt}.Log(d.log)
+			events.Deferral{QID: m.ID, Rcpt: c.Addr, MX: o.MX, Code: o.Code, Reason: o.Reply, NextAttempt: c.NextAttempt, TLSPolicy: o.TLSPolicy}.Log(d.log)
 		case queue.Bounced:
-			events.Bounce{QID: m.ID, Rcpt: c.Addr, MX: o.MX, Code: o.Code, Reason: o.Reply}.Log(d.log)
+			events.Bounce{QID: m.ID, Rcpt: c.Addr, MX: o.MX, Code: o.Code, Reason: o.Reply, TLSPolicy: o.TLSPolicy}.Log(d.log)
 		case queue.Expired:
 			events.Expiry{QID: m.ID, Rcpt: c.Addr, Reason: o.Reply, Delay: delay}.Log(d.log)
 		}

@@ -1,0 +1,112 @@
+package relay
+
+import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
+	"dkimrelay/resolver/dnstest"
+)
+
+// TestMTASTSEndToEnd runs the relay against domains publishing MTA-STS
+// policies in enforce mode, served over HTTPS by a host with a certificate
+// from a test CA that delivery.tls_ca_file trusts: verified TLS to a listed
+// MX delivers, a stripped STARTTLS defers with nothing sent, and a domain
+// without a policy is delivered as before.
+func TestMTASTSEndToEnd(t *testing.T) {
+	ca := testkit.NewCA(t)
+	dns := dnstest.NewServer(t)
+	dns.AddZone(hardZone + `
+strip.test.         MX 10 mx.strip.test.
+mx.strip.test.      A  127.0.0.4
+mta-sts.good.test.  A  127.0.0.5
+mta-sts.strip.test. A  127.0.0.5
+_mta-sts.good.test.  TXT "v=STSv1; id=20261203"
+_mta-sts.strip.test. TXT "v=STSv1; id=1"
+`)
+	policyPort := servePolicies(t, ca, map[string]string{
+		"good.test":  "version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 604800\n",
+		"strip.test": "version: STSv1\nmode: enforce\nmx: *.strip.test\nmax_age: 604800\n",
+	})
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	lns, port := hardListeners(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	good := testkit.ServeSink(t, lns[0], smtpsink.Config{Timeout: 30 * time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "mx.good.test")}}})
+	other := serveSink(t, lns[1])
+	stripped := serveSink(t, lns[2]) // no STARTTLS: as an attacker on the path leaves it
+
+	h := newHardRelay(t, dns, hardOptions{port: port, delivery: fmt.Sprintf("mta_sts_port = %d\ntls_ca_file = %q", policyPort, caFile)})
+
+	qid := mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage("sts", "someone@good.test"))
+	testkit.AwaitMessage(t, 15*time.Second, "Hello sts.", good)
+	ev := h.WaitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	if ev["tls_policy"] != "mta-sts" || ev["tls"] != "TLS1.3" {
+		t.Errorf("delivered event %v: want tls_policy mta-sts over TLS1.3", ev)
+	}
+	if _, err := os.Stat(filepath.Join(h.Dir, "data", "mta-sts", "good.test.json")); err != nil {
+		t.Errorf("the policy is not kept in the data folder: %v", err)
+	}
+
+	qid = mustSend(t, h.Addr(), []string{"someone@other.test"}, hardMessage("plain", "someone@other.test"))
+	testkit.AwaitMessage(t, 15*time.Second, "Hello plain.", other)
+	ev = h.WaitEvent("delivered", 5*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	if ev["tls_policy"] != "none" {
+		t.Errorf("delivered event %v: want tls_policy none", ev)
+	}
+
+	qid = mustSend(t, h.Addr(), []string{"someone@strip.test"}, hardMessage("strip", "someone@strip.test"))
+	ev = h.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	reason := fmt.Sprint(ev["reason"])
+	if ev["tls_policy"] != "mta-sts" || !strings.Contains(reason, "does not offer STARTTLS") ||
+		!strings.Contains(reason, "MTA-STS policy of strip.test") {
+		t.Errorf("deferred event %v: want tls_policy mta-sts and a reason naming STARTTLS and the policy", ev)
+	}
+	if n := len(stripped.Messages()); n != 0 {
+		t.Errorf("%d messages reached the server without STARTTLS", n)
+	}
+}
+
+// servePolicies serves each domain's policy at
+// https://mta-sts.DOMAIN:PORT/.well-known/mta-sts.txt on 127.0.0.5 and
+// returns PORT.
+func servePolicies(t *testing.T, ca *testkit.CA, policies map[string]string) int {
+	t.Helper()
+	var names []string
+	for d := range policies {
+		names = append(names, "mta-sts."+d)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.5:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.Host)
+		text, ok := policies[strings.TrimPrefix(host, "mta-sts.")]
+		if !ok || r.URL.Path != "/.well-known/mta-sts.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, text)
+	}))
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, names...)}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return ln.Addr().(*net.TCPAddr).Port
+}
