@@ -16,6 +16,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -127,10 +128,16 @@ func Start(t testing.TB, logins map[string]string) *Server {
 		// The folder and everything in it belong to nobody; the path to
 		// it must be traversable.
 		filepath.Walk(s.Dir, func(p string, _ os.FileInfo, _ error) error { return os.Lchown(p, uid, gid) })
-		for d := filepath.Dir(s.Dir); d != "/" && d != "."; d = filepath.Dir(d) {
+		// Only the test's own folders below the temporary folder are
+		// opened; the temporary folder itself must let others pass.
+		tmp := filepath.Clean(os.TempDir())
+		for d := filepath.Dir(s.Dir); strings.HasPrefix(d, tmp+"/"); d = filepath.Dir(d) {
 			if fi, err := os.Stat(d); err == nil && fi.Mode().Perm()&0o001 == 0 {
 				os.Chmod(d, fi.Mode().Perm()|0o111)
 			}
+		}
+		if fi, err := os.Stat(tmp); err != nil || fi.Mode().Perm()&0o001 == 0 {
+			t.Fatalf("dovecottest: Dovecot runs as nobody and cannot reach %s: point TMPDIR at a folder others may pass through (like /tmp)", tmp)
 		}
 	}
 
