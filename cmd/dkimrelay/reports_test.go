@@ -80,6 +80,10 @@ func TestReportsImportAndSummary(t *testing.T) {
 	reportsGolden(t, "reports-example.org.json", r.stdout)
 	r = runCLI(t, "", "reports", "--config", cfg, "--domain", "example.org")
 	reportsGolden(t, "reports-example.org.txt", r.stdout)
+	// docs/reports.md shows this very output.
+	if doc, err := os.ReadFile("../../docs/reports.md"); err != nil || !strings.Contains(string(doc), r.stdout) {
+		t.Errorf("docs/reports.md does not show the output of `reports --domain example.org` for the corpus (%v)", err)
+	}
 	// Stable: the same command prints the same bytes.
 	if again := runCLI(t, "", "reports", "--config", cfg, "--domain", "example.org"); again.stdout != r.stdout {
 		t.Error("a second run printed something else")

@@ -27,6 +27,7 @@ func (b *builder) finish() *Summary {
 		default:
 			src.Class = Own
 		}
+		src.Finding = sourceFinding(src)
 		s.DMARC.Sources = append(s.DMARC.Sources, src)
 	}
 	slices.SortFunc(s.DMARC.Sources, func(x, y Source) int {
@@ -81,6 +82,34 @@ func (b *builder) finish() *Summary {
 			cmp.Compare(x.MX, y.MX), cmp.Compare(x.ResultType, y.ResultType))
 	})
 	return s
+}
+
+// sourceFinding reads a source's aligned results.
+func sourceFinding(src Source) string {
+	c, n := src.Counts, src.Messages
+	spfPass, dkimPass := c.SPF["pass"], c.DKIM["pass"]
+	if src.Class == Unknown {
+		switch {
+		case c.DMARC["pass"] == 0:
+			return SourceForged
+		case dkimPass == n && spfPass == n:
+			return SourceAuthorized
+		case dkimPass > 0 && spfPass == 0:
+			return SourceDKIMOnly
+		case spfPass > 0 && dkimPass == 0:
+			return SourceSPFOnly
+		}
+		return SourceAuthorized
+	}
+	switch {
+	case src.Class == Own:
+		return ""
+	case spfPass == 0:
+		return SourceSPFFails
+	case dkimPass == 0:
+		return SourceDKIMFails
+	}
+	return SourceSomeFail
 }
 
 func findingRank(f string) int {

@@ -86,14 +86,46 @@ const (
 
 // Source is everything the reports say about one sending address.
 type Source struct {
-	IP         string   `json:"ip"`
-	Egress     bool     `json:"egress"`
-	Class      string   `json:"class"`
+	IP     string `json:"ip"`
+	Egress bool   `json:"egress"`
+	Class  string `json:"class"`
+	// Finding is what the results most likely mean (the Source...
+	// constants); empty for the relay's own passing addresses.
+	Finding    string   `json:"finding,omitempty"`
 	Messages   int      `json:"messages"`
 	Counts     Counts   `json:"counts"`
 	HeaderFrom []string `json:"header_from"`
 	Reporters  []string `json:"reporters"`
 }
+
+// Source findings: what a source's results most likely mean, and so what
+// to do (docs/reports.md, "Sources").
+const (
+	// SourceForged: an unknown source failing DMARC for every message:
+	// someone else sending as the domain, or a service of the owner's
+	// covered by neither SPF nor DKIM.
+	SourceForged = "dmarc_fails"
+	// SourceDKIMOnly: an unknown source whose mail carries the domain's
+	// DKIM signature but fails SPF: a service of the owner's missing
+	// from SPF.
+	SourceDKIMOnly = "not_in_spf"
+	// SourceSPFOnly: an unknown source SPF authorizes that does not sign
+	// with the domain: DKIM to set up at that service.
+	SourceSPFOnly = "not_signing"
+	// SourceAuthorized: an unknown source passing SPF and DKIM: a service
+	// of the owner's, or this relay behind an address missing from
+	// delivery.egress_ips.
+	SourceAuthorized = "authorized_elsewhere"
+	// SourceSPFFails: the relay's own address failing SPF everywhere:
+	// the SPF record does not list it.
+	SourceSPFFails = "spf_fails"
+	// SourceDKIMFails: the relay's own address failing DKIM everywhere:
+	// the published key is not the one signing.
+	SourceDKIMFails = "dkim_fails"
+	// SourceSomeFail: the relay's own address with some failures among
+	// passes: forwarding, mailing lists, or one receiver's view.
+	SourceSomeFail = "some_fail"
+)
 
 // Selector findings.
 const (

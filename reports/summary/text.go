@@ -81,14 +81,24 @@ func (p *printer) dmarc(s *Summary) {
 			}
 			c := src.Counts
 			rows = append(rows, []string{src.IP, fmt.Sprint(src.Messages), counts(c.DMARC), counts(c.SPF), counts(c.DKIM),
-				counts(c.Disposition), strings.Join(src.HeaderFrom, ","), strings.Join(src.Reporters, ", ")})
+				counts(c.Disposition), strings.Join(src.HeaderFrom, ","), strings.Join(src.Reporters, ", "), sourceText[src.Finding]})
 		}
 		if len(rows) == 0 {
 			continue
 		}
 		p.f("\n%s\n", sec.title)
-		p.table("SOURCE MESSAGES DMARC SPF DKIM DISPOSITION FROM REPORTERS", rows)
+		p.table("SOURCE MESSAGES DMARC SPF DKIM DISPOSITION FROM REPORTERS FINDING", rows)
 	}
+}
+
+var sourceText = map[string]string{
+	SourceForged:     "fails DMARC: someone else sending as you, or your service in neither SPF nor DKIM",
+	SourceDKIMOnly:   "signs as you but is not in SPF: add it to SPF if it is yours",
+	SourceSPFOnly:    "in SPF but not signing as you: set up DKIM there",
+	SourceAuthorized: "passes: a service of yours (or this relay, missing from delivery.egress_ips)",
+	SourceSPFFails:   "SPF fails: add this address to SPF (dkimrelay check)",
+	SourceDKIMFails:  "DKIM fails: DNS and the key differ (dkimrelay keys check)",
+	SourceSomeFail:   "some failures: forwarding or mailing lists, or one receiver's view",
 }
 
 var findingText = map[string]string{

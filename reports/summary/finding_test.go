@@ -1,0 +1,40 @@
+package summary
+
+import "testing"
+
+func TestSourceFinding(t *testing.T) {
+	counts := func(spfPass, spfFail, dkimPass, dkimFail, dmarcPass int) Counts {
+		return Counts{
+			SPF:   map[string]int{"pass": spfPass, "fail": spfFail},
+			DKIM:  map[string]int{"pass": dkimPass, "fail": dkimFail},
+			DMARC: map[string]int{"pass": dmarcPass, "fail": 10 - dmarcPass},
+		}
+	}
+	tests := []struct {
+		name   string
+		class  string
+		counts Counts
+		want   string
+	}{
+		{"spoofer", Unknown, counts(0, 10, 0, 10, 0), SourceForged},
+		{"service missing from SPF", Unknown, counts(0, 10, 10, 0, 10), SourceDKIMOnly},
+		{"service not signing", Unknown, counts(10, 0, 0, 10, 10), SourceSPFOnly},
+		{"service passing both", Unknown, counts(10, 0, 10, 0, 10), SourceAuthorized},
+		{"unknown, mixed", Unknown, counts(5, 5, 5, 5, 8), SourceAuthorized},
+		{"own, SPF record lacks it", OwnFailing, counts(0, 10, 10, 0, 10), SourceSPFFails},
+		{"own, key mismatch", OwnFailing, counts(10, 0, 0, 10, 10), SourceDKIMFails},
+		{"own, forwarded", OwnFailing, counts(10, 0, 8, 2, 10), SourceSomeFail},
+		{"own, passing", Own, counts(10, 0, 10, 0, 10), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := sourceFinding(Source{Class: tt.class, Messages: 10, Counts: tt.counts})
+			if got != tt.want {
+				t.Errorf("finding %q, want %q", got, tt.want)
+			}
+			if got != "" && sourceText[got] == "" {
+				t.Errorf("finding %q has no text", got)
+			}
+		})
+	}
+}
