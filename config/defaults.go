@@ -32,6 +32,7 @@ func Defaults() *Config {
 			AuthFailureDelay:    time.Second,
 			AuthCacheTTL:        10 * time.Minute,
 			TrustedNetworks:     []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
+			DuplicateWindow:     10 * time.Minute,
 		},
 		Delivery: Delivery{
 			Mode:           ModeMX,

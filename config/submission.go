@@ -59,6 +59,11 @@ type Submission struct {
 	// TrustedNetworks are the sources never blocked outright after failed
 	// AUTHs (docs/security.md); checked in limits.go.
 	TrustedNetworks []netip.Prefix `toml:"trusted_networks"`
+	// DuplicateWindow is how long an accepted message is remembered, so
+	// that the application's retry of it (rendered again, with a new
+	// Message-ID, Date and MIME boundaries) is answered with the first
+	// queue ID instead of being queued twice; 0 turns this off.
+	DuplicateWindow time.Duration `toml:"duplicate_window"`
 }
 
 func (s *Submission) validate() error {
@@ -110,6 +115,9 @@ func (s *Submission) validate() error {
 	}
 	if s.AuthCacheTTL > 24*time.Hour {
 		return fmt.Errorf("submission.auth_cache_ttl = %s must be between 0 (off) and 24h", s.AuthCacheTTL)
+	}
+	if s.DuplicateWindow < 0 || s.DuplicateWindow > 24*time.Hour {
+		return fmt.Errorf("submission.duplicate_window = %s must be between 0 (off) and 24h", s.DuplicateWindow)
 	}
 	if s.RateMessagesPerMinute < 0 || s.RateRecipientsPerHour < 0 {
 		return errors.New("submission.rate_messages_per_minute and rate_recipients_per_hour must be 0 (no limit) or positive")

@@ -101,7 +101,7 @@ func TestKeyReloadOnSIGHUP(t *testing.T) {
 	for i := 0; ; i++ {
 		id := fmt.Sprintf("hup-%d", i)
 		msg := message{From: "notifications@example.org", To: "alice@example.net",
-			Subject: "after SIGHUP", TestID: id, Body: "reloaded?\n"}.bytes()
+			Subject: "after SIGHUP " + id, TestID: id, Body: "reloaded?\n"}.bytes()
 		r.submit(t, submission{from: "notifications@example.org", to: []string{"alice@example.net"}, msg: msg})
 		got := sinks.waitForTestID(t, deliveryTimeout, id)
 		if len(dkimSignatures(t, got.Data)) == 2 {

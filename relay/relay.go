@@ -22,6 +22,7 @@ import (
 	"dkimrelay/internal/secretfile"
 	"dkimrelay/keys"
 	"dkimrelay/mtasts"
+	"dkimrelay/relay/dedup"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/dispatch"
 	"dkimrelay/relay/ingest"
@@ -45,6 +46,7 @@ type Relay struct {
 	deliver  *delivery.Deliverer
 	ingest   *ingest.Ingest
 	dispatch *dispatch.Dispatcher
+	dups     *dedup.Index // nil when submission.duplicate_window is 0
 	smtp     *submission.Server
 	ctl      *control.Server
 	obs      *observer // metrics.listen; nil when off (observe.go)
@@ -138,6 +140,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 
 		ShutdownTimeout: cfg.Delivery.ShutdownTimeout,
 	})
+	if w := cfg.Submission.DuplicateWindow; w > 0 {
+		if r.dups, err = dedup.Open(filepath.Join(cfg.DataDir, "duplicates"), w); err != nil {
+			return nil, err
+		}
+		r.ingest.SetDuplicates(r.dups)
+	}
 	certs, err := newCertLoader(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
 		log.Error("tls_reload", "error", err.Error())
 	})
@@ -273,6 +281,9 @@ const drainTimeout = 30 * time.Second
 func (r *Relay) closeStores() {
 	if r.queue != nil {
 		r.queue.Close()
+	}
+	if r.dups != nil {
+		r.dups.Close()
 	}
 	if r.lock != nil {
 		r.lock.Unlock()

@@ -37,8 +37,11 @@ func message(size int, now time.Time) []byte {
 	b.WriteString("Auto-Submitted: auto-generated\r\n\r\n")
 	body := max(size-b.Len(), 200)
 	for i, part := range []struct{ typ, text string }{
-		{"text/plain", "alice favourited your post: Hello from the benchmark. "},
-		{"text/html", "<p>alice favourited your post: <a href=3D\"https://example.org/\">Hello</a></p> "},
+		// Each notification names its own post, as Mastodon's do:
+		// identical content would be taken for the application's retry
+		// of one mail (submission.duplicate_window) and queued once.
+		{"text/plain", fmt.Sprintf("alice favourited your post %d: Hello from the benchmark. ", now.UnixNano())},
+		{"text/html", fmt.Sprintf("<p>alice favourited your post: <a href=3D\"https://example.org/%d\">Hello</a></p> ", now.UnixNano())},
 	} {
 		fmt.Fprintf(&b, "--%s\r\nContent-Type: %s; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", boundary, part.typ)
 		fill(&b, part.text, body/2+i*(body%2))

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -150,10 +151,15 @@ func (tr *testRelay) dial() *smtp.Client {
 	return c
 }
 
+// resetLinks numbers the messages send writes.
+var resetLinks atomic.Int64
+
 // send submits one message and returns its queue ID from the 250 reply.
 func (tr *testRelay) send(c *smtp.Client, from string, to ...string) string {
 	tr.T.Helper()
-	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: Password reset\r\n\r\nYour reset link.\r\n", from, strings.Join(to, ", "))
+	// A link of its own, as each reset mail has: the same content again
+	// would be taken for a retry of the first (submission.duplicate_window).
+	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: Password reset\r\n\r\nYour reset link %d.\r\n", from, strings.Join(to, ", "), resetLinks.Add(1))
 	qid, se := testkit.Transact(tr.T, c, from, to, msg)
 	if se != nil {
 		tr.T.Fatalf("submitting from <%s> to %v: %v", from, to, se)

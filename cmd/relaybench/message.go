@@ -32,9 +32,13 @@ func Message(from, to string, seq, conn, size int) []byte {
 	body := size - b.Len()
 	half := body / 2
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", boundary)
-	writeFill(&b, "alice favourited your post: Hello from the benchmark. ", half)
+	// Each notification names its own post, as Mastodon's do: identical
+	// content would be taken for the application's retry of one mail
+	// (submission.duplicate_window) and queued once.
+	post := fmt.Sprintf("%d-%d-%d", time.Now().UnixNano(), conn, seq)
+	writeFill(&b, "alice favourited your post "+post+": Hello from the benchmark. ", half)
 	fmt.Fprintf(&b, "--%s\r\nContent-Type: text/html; charset=UTF-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n", boundary)
-	writeFill(&b, "<p>alice favourited your post: <a href=3D\"https://example.org/\">Hello</a></p> ", body-half)
+	writeFill(&b, "<p>alice favourited your post: <a href=3D\"https://example.org/"+post+"\">Hello</a></p> ", body-half)
 	fmt.Fprintf(&b, "--%s--\r\n", boundary)
 	return []byte(b.String())
 }

@@ -16,9 +16,9 @@
 #
 # Standard input is a JSON list of deliveries, each
 # {"test_id", "port", "tls", "authentication", "user_name", "password",
-#  "domain", "to"}; the password travels on stdin, never in argv. Prints a
-# JSON list with, per delivery, {"test_id", "message_id", "response"}:
-# the relay's final reply to DATA. Any failure raises and exits non-zero.
+#  "domain", "to"} and optionally "date" (RFC 2822); the password travels on
+# stdin, never in argv. Prints a JSON list with, per delivery, {"test_id",
+# "message_id", "boundary", "response"}: the relay's final reply to DATA. Any failure raises and exits non-zero.
 require 'json'
 require 'mail'
 require 'net/smtp'
@@ -60,6 +60,7 @@ end
 deliveries = JSON.parse($stdin.read)
 results = deliveries.map do |d|
   mail = notification(d.fetch('test_id'), d.fetch('to'))
+  mail.date = d['date'] if d['date']
   settings = {
     address: '127.0.0.1',
     port: d.fetch('port'),
@@ -81,6 +82,6 @@ results = deliveries.map do |d|
   settings[:ca_file] = ca_file if File.exist?(ca_file)
   mail.delivery_method :smtp, settings
   response = mail.deliver!
-  { test_id: d['test_id'], message_id: mail.message_id, response: response.string.strip }
+  { test_id: d['test_id'], message_id: mail.message_id, boundary: mail.boundary, response: response.string.strip }
 end
 puts JSON.generate(results)

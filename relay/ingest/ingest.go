@@ -7,6 +7,7 @@ package ingest
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"dkimrelay/dkim"
 	"dkimrelay/events"
 	"dkimrelay/internal/bufpool"
+	"dkimrelay/relay/dedup"
 	"dkimrelay/relay/queue"
 )
 
@@ -32,7 +34,21 @@ type Ingest struct {
 
 	// writers recycles the body buffers from one message to the next.
 	writers *bufpool.Pool[*bufio.Writer, io.Writer]
+
+	// dups, when set, recognises a submitted message queued already
+	// within the duplicate window (see SetDuplicates).
+	dups *dedup.Index
 }
+
+// SetDuplicates makes Accept answer a submitted message identical to one
+// in dups with the first one's queue ID instead of queueing it again (see
+// docs/deliverability.md, "Duplicate window"). Call it before the first
+// Accept.
+func (in *Ingest) SetDuplicates(dups *dedup.Index) { in.dups = dups }
+
+// claimTimeout bounds the wait for an identical message being queued at
+// the same moment; past it, the message is queued on its own.
+const claimTimeout = 30 * time.Second
 
 // New returns an Ingest that queues into q and logs to log.
 func New(q *queue.Queue, log *slog.Logger) *Ingest {
@@ -70,7 +86,9 @@ type Message struct {
 
 // Accept signs m and queues it durably, and returns its queue ID. When it
 // returns nil the message and its signatures are on disk and fsync'd, so
-// the caller may acknowledge it; on error nothing is queued. The error
+// the caller may acknowledge it; on error nothing is queued. A submitted
+// message identical to one queued within the duplicate window is not
+// queued: Accept returns the first one's queue ID and logs `duplicate`. The error
 // names the step that failed; an error of m.Body is wrapped, so that its
 // own kind (a client's protocol error) can be told from a local fault
 // with errors.As, and a full disk wraps queue.ErrNoSpace.
@@ -94,12 +112,37 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 			return "", fmt.Errorf("starting the DKIM signer: %w", err)
 		}
 	}
-	size, err := in.spool(draft, signer, h, body)
+	var fp *dedup.Fingerprint
+	if in.dups != nil && m.User != "" {
+		fp = dedup.NewFingerprint(dedup.Identity{User: m.User, From: m.From, Rcpts: m.Rcpts}, h)
+	}
+	size, err := in.spool(draft, signer, fp, h, body)
 	if err != nil {
 		if signer != nil {
 			signer.Sign() // ends the signer's hashing; nothing to sign
 		}
+		if fp != nil {
+			fp.Close()
+		}
 		return "", fmt.Errorf("spooling: %w", err)
+	}
+	if fp != nil {
+		first, claim := in.lookup(fp.Sum())
+		if first != "" {
+			if signer != nil {
+				signer.Sign() // ends the signer's hashing; nothing to sign
+			}
+			events.Duplicate{QID: first, User: m.User, Remote: m.Remote}.Log(in.log)
+			return first, nil
+		}
+		if claim != nil {
+			defer func() {
+				if err := claim.Done(qid); err != nil {
+					in.log.Warn("duplicate_index", events.QIDKey, qid, events.ErrorKey, err.Error(),
+						events.DetailKey, "the message is queued; a retry of it may be queued again")
+				}
+			}()
+		}
 	}
 	var sigs []string
 	var signTime time.Duration
@@ -126,16 +169,34 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 	return draft.ID(), nil
 }
 
-// spool writes the header to the draft and the body to both the draft and
-// the signer (which hashed the header already, in NewSigner), and returns
-// the message's size.
-func (in *Ingest) spool(draft *queue.Draft, signer *dkim.Signer, h *dkim.Header, body io.Reader) (int64, error) {
+// lookup asks the duplicate index for k: the first message's queue ID, or
+// a claim to end once this one is queued. Past claimTimeout it gives
+// neither, and the message is queued as if new.
+func (in *Ingest) lookup(k dedup.Key) (first string, claim *dedup.Claim) {
+	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+	defer cancel()
+	first, claim, err := in.dups.Lookup(ctx, k)
+	if err != nil {
+		return "", nil
+	}
+	return first, claim
+}
+
+// spool writes the header to the draft and the body to the draft, the
+// signer (which hashed the header already, in NewSigner) and the
+// fingerprint, those that are not nil, and returns the message's size.
+func (in *Ingest) spool(draft *queue.Draft, signer *dkim.Signer, fp *dedup.Fingerprint, h *dkim.Header, body io.Reader) (int64, error) {
 	if _, err := h.WriteTo(draft); err != nil {
 		return 0, err
 	}
 	var w io.Writer = draft
-	if signer != nil {
+	switch {
+	case signer != nil && fp != nil:
+		w = io.MultiWriter(draft, signer, fp)
+	case signer != nil:
 		w = io.MultiWriter(draft, signer)
+	case fp != nil:
+		w = io.MultiWriter(draft, fp)
 	}
 	bw := in.writers.Get(w)
 	defer in.writers.Put(bw)

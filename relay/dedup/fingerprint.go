@@ -1,0 +1,197 @@
+// Package dedup recognises a message submitted again: the application's
+// retry of a mail the relay already queued. A Fingerprint identifies a
+// message by its login, envelope, Subject and content (not by Message-ID,
+// Date or MIME boundaries, which a new render changes) and is computed
+// while the message streams to the spool; an Index remembers the
+// fingerprints accepted within the duplicate window, durably. See
+// docs/deliverability.md, "Duplicate window".
+package dedup
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"hash"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"slices"
+	"strings"
+
+	"dkimrelay/dkim"
+)
+
+// Key is a message's fingerprint.
+type Key [sha256.Size]byte
+
+// Identity is what, besides the content, makes two submissions the same
+// message.
+type Identity struct {
+	User  string
+	From  string
+	Rcpts []string
+}
+
+// Fingerprint hashes a message's body as it is written to it. A
+// multipart body (RFC 2046 section 5.1) is hashed part by part, decoded,
+// so that a new boundary or a new encoding of the same content gives the
+// same Key; any other body is hashed as it is. Memory stays bounded
+// whatever the body's size. Sum, or Close on an error path, must be
+// called once the body is written.
+type Fingerprint struct {
+	sum hash.Hash // identity, then the content
+	raw hash.Hash // the raw body: the content when it is not multipart or does not parse
+
+	// When the body is multipart, writes go through pw to a goroutine
+	// that walks the parts; done carries its verdict.
+	pw   *io.PipeWriter
+	done chan bool
+}
+
+// NewFingerprint starts the fingerprint of a message from its identity and
+// header; the body follows through Write.
+func NewFingerprint(id Identity, h *dkim.Header) *Fingerprint {
+	f := &Fingerprint{sum: sha256.New(), raw: sha256.New()}
+	writeField(f.sum, strings.ToLower(id.User))
+	writeField(f.sum, strings.ToLower(id.From))
+	rcpts := make([]string, len(id.Rcpts))
+	for i, r := range id.Rcpts {
+		rcpts[i] = strings.ToLower(r)
+	}
+	slices.Sort(rcpts)
+	rcpts = slices.Compact(rcpts)
+	for _, r := range rcpts {
+		writeField(f.sum, r)
+	}
+	writeField(f.sum, strings.Join(h.Values("Subject"), "\n"))
+
+	ct := h.Values("Content-Type")
+	if len(ct) == 1 {
+		if mt, params, err := mime.ParseMediaType(ct[0]); err == nil && strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
+			writeField(f.sum, mt)
+			pr, pw := io.Pipe()
+			f.pw, f.done = pw, make(chan bool, 1)
+			go func() {
+				ok := walkParts(pr, params["boundary"], f.sum, 0) == nil
+				// Whatever the parts did, the writer must never block.
+				_, _ = io.Copy(io.Discard, pr)
+				f.done <- ok
+			}()
+		}
+	}
+	return f
+}
+
+// Write hashes the next piece of the body. It never fails.
+func (f *Fingerprint) Write(p []byte) (int, error) {
+	f.raw.Write(p)
+	if f.pw != nil {
+		// The reading goroutine drains whatever it cannot parse, so
+		// this returns once p is consumed.
+		_, _ = f.pw.Write(p)
+	}
+	return len(p), nil
+}
+
+// Sum ends the body and returns the message's Key.
+func (f *Fingerprint) Sum() Key {
+	parsed := f.wait()
+	if !parsed {
+		writeField(f.sum, "raw")
+		f.sum.Write(f.raw.Sum(nil))
+	}
+	var k Key
+	f.sum.Sum(k[:0])
+	return k
+}
+
+// Close ends the body without a Key, for a message that is not queued.
+func (f *Fingerprint) Close() { f.wait() }
+
+func (f *Fingerprint) wait() (parsed bool) {
+	if f.pw == nil {
+		return false
+	}
+	f.pw.Close()
+	f.pw = nil
+	return <-f.done
+}
+
+// maxDepth bounds the nesting of multiparts that is walked; deeper ones
+// are hashed raw, as the part's bytes.
+const maxDepth = 8
+
+// walkParts hashes each part of a multipart body: its media type, its
+// charset and file name, and its content decoded from quoted-printable or
+// base64. Preamble and epilogue are not
+// content (RFC 2046 section 5.1.1).
+func walkParts(r io.Reader, boundary string, sum hash.Hash, depth int) error {
+	mr := multipart.NewReader(r, boundary)
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			writeField(sum, "end")
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		mt, params, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if mt == "" {
+			mt = "text/plain" // RFC 2045 section 5.2
+		}
+		_, disp, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
+		writeField(sum, "part")
+		writeField(sum, mt)
+		writeField(sum, strings.ToLower(params["charset"]))
+		writeField(sum, disp["filename"]+"\x00"+params["name"])
+		if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < maxDepth {
+			if err := walkParts(p, params["boundary"], sum, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		var content io.Reader = p
+		switch strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding"))) {
+		case "base64":
+			content = base64.NewDecoder(base64.StdEncoding, &lineSkipper{r: p})
+		case "quoted-printable":
+			content = quotedprintable.NewReader(p)
+		}
+		n, err := io.Copy(sum, content)
+		if err != nil {
+			return err
+		}
+		writeLength(sum, n)
+	}
+}
+
+// writeField hashes s with its length, so that no two sequences of fields
+// hash alike.
+func writeField(h hash.Hash, s string) {
+	writeLength(h, int64(len(s)))
+	io.WriteString(h, s)
+}
+
+func writeLength(h hash.Hash, n int64) {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(n))
+	h.Write(b[:])
+}
+
+// lineSkipper drops the spaces and tabs some encoders leave at the end of
+// base64 lines; the base64 decoder skips CR and LF itself.
+type lineSkipper struct{ r io.Reader }
+
+func (l *lineSkipper) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	j := 0
+	for _, c := range p[:n] {
+		if c != ' ' && c != '\t' {
+			p[j] = c
+			j++
+		}
+	}
+	return j, err
+}
