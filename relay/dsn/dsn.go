@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // DefaultMaxHeaderBytes bounds the original header block copied into a
@@ -206,7 +207,11 @@ func (b *Bounce) anyUTF8Rcpt() bool {
 
 func (b *Bounce) humanText(date time.Time) string {
 	var sb strings.Builder
-	line := func(s string) { sb.WriteString(s + "\r\n") }
+	line := func(s string) {
+		for _, l := range wrap(s, 78) {
+			sb.WriteString(l + "\r\n")
+		}
+	}
 	line("This is the mail system at host " + clean(b.ReportingMTA) + ".")
 	line("")
 	line("I'm sorry to have to inform you that your message could not")
@@ -340,6 +345,49 @@ func clean(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 900 {
 		s = strings.ToValidUTF8(s[:900], "") + "..."
+	}
+	return s
+}
+
+// maxTextLine is the longest line wrap ever makes, in bytes: within RFC
+// 5322 section 2.1.1's 998 with room to spare.
+const maxTextLine = 990
+
+// wrap breaks a line of text at spaces into lines of at most width bytes
+// where the words allow, continuation lines indented by two spaces; a word
+// longer than maxTextLine (a long address or server reply without spaces)
+// is cut, at a UTF-8 boundary, so that no line reaches RFC 5322's 998.
+func wrap(s string, width int) []string {
+	var lines []string
+	cur := ""
+	for _, word := range strings.Split(s, " ") {
+		for len(word) > maxTextLine-2 {
+			cut := maxTextLine - 2
+			for cut > 0 && !utf8.RuneStart(word[cut]) {
+				cut--
+			}
+			if cur != "" {
+				lines = append(lines, cur)
+			}
+			lines, cur, word = append(lines, indentIf(lines, word[:cut])), "", word[cut:]
+		}
+		switch {
+		case cur == "":
+			cur = indentIf(lines, word)
+		case len(cur)+1+len(word) > width:
+			lines = append(lines, cur)
+			cur = "  " + word
+		default:
+			cur += " " + word
+		}
+	}
+	return append(lines, cur)
+}
+
+// indentIf indents a continuation line: any line after the first.
+func indentIf(lines []string, s string) string {
+	if len(lines) > 0 {
+		return "  " + s
 	}
 	return s
 }

@@ -310,3 +310,26 @@ func TestShouldBounce(t *testing.T) {
 		}
 	}
 }
+
+// TestLongAddressesFolded: a long recipient and a long reply, with and
+// without spaces, in ASCII and UTF-8, never make a line of the DSN longer
+// than RFC 5322's 998 characters, and every word of them is still there.
+func TestLongAddressesFolded(t *testing.T) {
+	long := strings.Repeat("a", 400) + "@" + strings.Repeat("sub.", 60) + "example.net"
+	cases := []struct{ rcpt, reply string }{
+		{long, "mx.example.net said: 550 5.1.1 " + strings.Repeat("word ", 180)},
+		{long, "mx.example.net said: 550 " + strings.Repeat("x", 950)},
+		{strings.Repeat("é", 450) + "@example.net", strings.Repeat("ü", 480)},
+	}
+	for i, c := range cases {
+		b := fixedBounce()
+		b.Failures = []Failure{{Rcpt: c.rcpt, Status: "5.1.1", Reply: c.reply, RemoteMTA: "mx.example.net"}, {Rcpt: c.rcpt, Status: "4.4.1", Reply: c.reply, Expired: true}}
+		b.ReportingMTA = strings.Repeat("relay.", 150) + "example.org"
+		got := render(t, b, strings.NewReader(original))
+		checkLines(t, got)
+		unfolded := strings.Join(strings.Fields(strings.ReplaceAll(string(got), "\r\n", "")), "")
+		if !strings.Contains(unfolded, strings.Join(strings.Fields(clean(c.rcpt)), "")) {
+			t.Errorf("case %d: the recipient is not in the DSN", i)
+		}
+	}
+}
