@@ -25,7 +25,7 @@
 // Signatures use relaxed/relaxed canonicalization (RFC 6376 section 3.4) and
 // cover the header fields RFC 6376 section 5.4.1 recommends plus the MIME
 // and list-management fields; the fields an attacker could usefully add to a
-// replayed message (From, To, Cc, Subject, Date, Reply-To, Message-ID and
+// replayed message (From, Sender, To, Cc, Subject, Date, Reply-To, Message-ID and
 // the List-* fields) are oversigned, as RFC 6376 section 8.15 suggests, so
 // that adding one breaks the signature.
 //

@@ -21,12 +21,13 @@ type signedField struct {
 // body is read, and the List-Unsubscribe-Post (RFC 8058 section 4) and
 // Feedback-ID fields bulk senders add. Oversigned are the fields a replayed
 // message could be made misleading with by adding a second instance: the
-// originator and destination fields, Subject, Date, Message-ID and every
+// originator fields (From, Sender, Reply-To), the destination fields, Subject, Date, Message-ID and every
 // list-management field, so that a signature for a mail without a
 // List-Unsubscribe cannot be reused on a copy that gains one, and the MIME
 // fields, since a second Content-Type could change how the body is shown.
 var signedFields = []signedField{
 	{"From", true},
+	{"Sender", true},
 	{"Reply-To", true},
 	{"Subject", true},
 	{"Date", true},

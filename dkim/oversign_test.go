@@ -45,6 +45,7 @@ func TestOversigning(t *testing.T) {
 		{"To: victim@example.com", true},
 		{"Cc: victim@example.com", true},
 		{"Reply-To: attacker@example.com", true},
+		{"Sender: Bank <security@bank.example>", true},
 		{"Date: Fri, 27 Nov 2026 07:06:00 +0000", true},
 		{"Message-ID: <replay@example.org>", true},
 		{"List-Unsubscribe: <https://attacker.example/>", true},

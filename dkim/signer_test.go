@@ -78,7 +78,7 @@ func TestSignedHeaderNames(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"From", "From", "Reply-To", "Subject", "Subject", "Date", "Date", "To", "To", "Cc",
+		"From", "From", "Sender", "Reply-To", "Subject", "Subject", "Date", "Date", "To", "To", "Cc",
 		"List-Id", "List-Help", "List-Unsubscribe", "List-Subscribe", "List-Post", "List-Owner",
 		"List-Archive", "List-Unsubscribe-Post", "Message-ID", "Message-ID",
 		"MIME-Version", "MIME-Version", "Content-Type", "Content-Type",
