@@ -13,6 +13,7 @@ import (
 // (an atomic.Pointer[Snapshot]).
 type Snapshot struct {
 	signers map[string][]dkim.Key
+	all     []*Key // every key read, in any state
 }
 
 // Snapshot reads the store into memory. Like List, it returns the damaged
@@ -25,7 +26,7 @@ func (s *Store) Snapshot() (*Snapshot, []error) {
 func newSnapshot(keys []*Key) *Snapshot {
 	active := slices.DeleteFunc(slices.Clone(keys), func(k *Key) bool { return k.State != Active })
 	sortSigning(active)
-	sn := &Snapshot{signers: make(map[string][]dkim.Key)}
+	sn := &Snapshot{signers: make(map[string][]dkim.Key), all: keys}
 	for _, k := range active {
 		sn.signers[k.Domain] = append(sn.signers[k.Domain], k.DKIM())
 	}
@@ -40,6 +41,15 @@ func (sn *Snapshot) Signers(domain string) []dkim.Key {
 		return nil
 	}
 	return slices.Clone(sn.signers[canonicalDomain(domain)])
+}
+
+// Keys returns every key the snapshot read, in any state, as the store
+// lists them. The keys must not be modified.
+func (sn *Snapshot) Keys() []*Key {
+	if sn == nil {
+		return nil
+	}
+	return slices.Clone(sn.all)
 }
 
 // HasActive reports whether domain has a key to sign with.

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"dkimrelay/keys"
 	"dkimrelay/relay/metrics"
 	"dkimrelay/reports/summary"
 )
@@ -49,16 +50,23 @@ func (r *Relay) queueGauge() (int, time.Time) {
 	return r.queue.Stats()
 }
 
+// keyGauge is the keys as of the last reload (the CLI's key commands make
+// the relay reload): a scrape reads no file and parses no private key.
 func (r *Relay) keyGauge() []metrics.Key {
-	if r.keys == nil {
-		return nil
+	if p := r.keyMetrics.Load(); p != nil {
+		return *p
 	}
-	list, _ := r.keys.List() // damaged keys are logged on reload
+	return nil
+}
+
+// keyGaugeOf is what the key-age gauge needs of a snapshot's keys.
+func keyGaugeOf(sn *keys.Snapshot) *[]metrics.Key {
+	list := sn.Keys()
 	out := make([]metrics.Key, len(list))
 	for i, k := range list {
 		out[i] = metrics.Key{Domain: k.Domain, Selector: k.Selector, Algorithm: string(k.Algorithm), State: string(k.State), Created: k.Created}
 	}
-	return out
+	return &out
 }
 
 // startObserve listens on metrics.listen and serves until stopObserve.

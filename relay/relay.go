@@ -26,6 +26,7 @@ import (
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/dispatch"
 	"dkimrelay/relay/ingest"
+	"dkimrelay/relay/metrics"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
 	"dkimrelay/reports"
@@ -57,6 +58,9 @@ type Relay struct {
 	// (under reloading) so that no reader sees half of a reload.
 	current   atomic.Pointer[submission.Snapshot]
 	reloading sync.Mutex
+	// keyMetrics is what the key-age gauge reports, taken at each reload
+	// so that a scrape of /metrics never reads or parses a private key.
+	keyMetrics atomic.Pointer[[]metrics.Key]
 }
 
 // ErrRunning is returned by New when another relay uses the same data dir.
@@ -328,6 +332,7 @@ func (r *Relay) loadKeys() *ingest.Keyring {
 	for _, e := range errs {
 		r.log.Error("key_damaged", "error", e.Error())
 	}
+	r.keyMetrics.Store(keyGaugeOf(sn))
 	domains := make([]string, len(r.cfg.Domains))
 	for i, d := range r.cfg.Domains {
 		domains[i] = d.Name

@@ -72,10 +72,12 @@ func runKeysGenerate(e *env, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "Generated %s key %s for %s (pending) and published its DNS record at %s:\n\n%s\n\nOnce DNS serves it, run `dkimrelay keys activate --domain %s --selector %s`.\n",
 			k.Algorithm, k.Selector, k.Domain, up.Server(), zone, k.Domain, k.Selector)
+		notifyRelay(e, cfg)
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "Generated %s key %s for %s (pending).\nPublish this DNS record, then run `dkimrelay keys activate --domain %s --selector %s`:\n\n%s\n",
 		k.Algorithm, k.Selector, k.Domain, k.Domain, k.Selector, zone)
+	notifyRelay(e, cfg)
 	return nil
 }
 
