@@ -71,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative duration", base + "[submission]\nauth_failure_delay = \"-1s\"\n", "submission.auth_failure_delay = -1s is negative"},
 		{"nested duration without a unit", base + publish + "timeout = 10\n", "keys.publish.timeout is not a duration"},
 		{"bad smarthost tls", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:587\"\nsmarthost_tls = \"none\"\n", "delivery.smarthost_tls"},
+		{"smarthost without port", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example\"\n", "delivery.smarthost"},
 		{"smarthost without host", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \":587\"\n", "delivery.smarthost"},
 		{"log level between names", base + "[log]\nlevel = \"info+2\"\n", "log.level"},
 		{"bad mode", base + "[delivery]\nmode = \"lmtp\"\n", "delivery.mode"},

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -172,19 +171,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 
 func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) (*delivery.Deliverer, error) {
 	dc := delivery.Config{
-		Hostname:       cfg.Hostname,
-		Mode:           string(cfg.Delivery.Mode),
-		Port:           cfg.Delivery.Port,
-		Smarthost:      cfg.Delivery.Smarthost,
-		Outbox:         cfg.Delivery.Outbox,
-		OutboxConfig:   cfg.Path,
-		SmarthostUser:  cfg.Delivery.SmarthostUser,
-		SmarthostTLS:   string(cfg.Delivery.SmarthostTLS),
-		Resolver:       res,
-		ConnectTimeout: cfg.Delivery.ConnectTimeout,
-		CommandTimeout: cfg.Delivery.CommandTimeout,
-		MaxPerDomain:   cfg.Delivery.MaxPerDomain,
-		Logger:         log,
+		Delivery:     cfg.Delivery,
+		Hostname:     cfg.Hostname,
+		OutboxConfig: cfg.Path,
+		Resolver:     res,
+		Logger:       log,
 	}
 	if cfg.Delivery.SmarthostPasswordFile != "" {
 		pw, err := secretfile.ReadPassword(cfg.Delivery.SmarthostPasswordFile)
@@ -193,19 +184,13 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 		}
 		dc.SmarthostPassword = pw
 	}
-	// A smarthost with a self-signed certificate the administrator chose
-	// to trust: TLS stays required, the certificate is not checked.
-	dc.SmarthostInsecureSkipVerify = cfg.Delivery.SmarthostInsecureSkipVerify
-	for _, a := range cfg.Delivery.EgressIPs {
-		dc.LocalAddrs = append(dc.LocalAddrs, net.IP(a.AsSlice()))
-	}
 	roots, err := trustedRoots(cfg.Delivery.TLSCAFile)
 	if err != nil {
 		return nil, err
 	}
 	dc.RootCAs = roots
 	if cfg.Delivery.Mode == config.ModeMX && cfg.Delivery.MTASTS {
-		dc.MTASTS, err = mtasts.New(mtasts.Options{
+		dc.STSPolicies, err = mtasts.New(mtasts.Options{
 			Dir:      filepath.Join(cfg.DataDir, "mta-sts"),
 			Resolver: res,
 			RootCAs:  roots,

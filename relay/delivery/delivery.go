@@ -9,6 +9,7 @@ package delivery
 import (
 	"context"
 	"crypto/x509"
+	"dkimrelay/config"
 	"dkimrelay/relay/outcome"
 	"errors"
 	"fmt"
@@ -29,29 +30,12 @@ type Resolver interface {
 	LookupIPAddr(ctx context.Context, host string) ([]net.IPAddr, error)
 }
 
-// Modes.
+// Defaults for the Config fields that are not config keys.
 const (
-	ModeMX        = "mx"
-	ModeSmarthost = "smarthost"
-)
-
-// Smarthost TLS modes.
-const (
-	TLSImplicit = "implicit" // TLS from the first byte (RFC 8314), port 465
-	TLSStartTLS = "starttls" // STARTTLS (RFC 3207), required
-)
-
-// Defaults for Config.
-const (
-	DefaultPort           = 25
-	DefaultConnectTimeout = 30 * time.Second
-	// RFC 5321 section 4.5.3.2: 5 minutes for most replies.
-	DefaultCommandTimeout = 5 * time.Minute
 	// RFC 5321 section 4.5.3.2.6: 10 minutes for the reply to the final dot.
-	DefaultDataTimeout  = 10 * time.Minute
-	DefaultMaxPerDomain = 4
-	DefaultReuseIdle    = 5 * time.Second
-	DefaultReuseMaxAge  = 5 * time.Minute
+	DefaultDataTimeout = 10 * time.Minute
+	DefaultReuseIdle   = 5 * time.Second
+	DefaultReuseMaxAge = 5 * time.Minute
 	// maxAddresses caps the addresses tried for one destination in one
 	// attempt, so a domain with many dead MX hosts cannot hold a
 	// delivery slot for hours (Postfix's smtp_mx_address_limit is 5).
@@ -60,24 +44,17 @@ const (
 
 // Config configures a Deliverer.
 type Config struct {
+	// Delivery is the [delivery] section as config loaded it: the mode,
+	// the MX port, the smarthost and its TLS, the egress addresses (one
+	// per address family is bound; none: the kernel's choice), the
+	// timeouts and the sessions per destination.
+	config.Delivery
+
 	Hostname string // EHLO name
-	Mode     string // "mx" (default) or "smarthost"
-	Port     int    // remote port in mx mode; default 25
-
-	// Outbox is the folder messages are written to in outbox mode;
 	// OutboxConfig is the config file, for the verify command logged
-	// with each file.
-	Outbox, OutboxConfig string
-
-	Smarthost         string // host:port in smarthost mode
-	SmarthostUser     string // empty: no AUTH
-	SmarthostPassword string // never logged nor reported
-	// SmarthostTLS is "implicit" or "starttls"; empty: implicit for port
-	// 465, else starttls.
-	SmarthostTLS string
-	// SmarthostInsecureSkipVerify still requires TLS with the
-	// smarthost but does not verify its certificate: for test rigs only.
-	SmarthostInsecureSkipVerify bool
+	// with each file written in outbox mode.
+	OutboxConfig      string
+	SmarthostPassword string // read from smarthost_password_file; never logged nor reported
 
 	// RootCAs are the roots trusted wherever a certificate is verified
 	// (the smarthost; MX hosts whose policy asks for it); nil: the
@@ -85,21 +62,17 @@ type Config struct {
 	RootCAs *x509.CertPool
 
 	Resolver Resolver
-	// MTASTS finds the receiving domains' MTA-STS policies (RFC 8461),
-	// in mx mode; nil: none are honoured.
-	MTASTS     MTASTSPolicies
-	LocalAddrs []net.IP // egress addresses to bind, at most one per family used; nil: the kernel's choice
+	// STSPolicies finds the receiving domains' MTA-STS policies (RFC
+	// 8461), in mx mode; nil: none are honoured (delivery.mta_sts off).
+	STSPolicies MTASTSPolicies
+	Logger      *slog.Logger // default: discard
 
-	ConnectTimeout time.Duration // default 30s
-	CommandTimeout time.Duration // default 5m
-	DataTimeout    time.Duration // default 10m
-	MaxPerDomain   int           // concurrent sessions per destination; default 4
-	Logger         *slog.Logger  // default: discard
-
-	// ReuseIdle is how long a session stays open after a transaction for
-	// the next message to the same host and address; default 5s,
-	// negative: a new connection for every message. ReuseMaxAge bounds a
-	// session's whole life; default 5m.
+	// DataTimeout bounds the wait for the reply to the final dot; default
+	// 10m. ReuseIdle is how long a session stays open after a
+	// transaction for the next message to the same host and address;
+	// default 5s, negative: a new connection for every message.
+	// ReuseMaxAge bounds a session's whole life; default 5m.
+	DataTimeout time.Duration
 	ReuseIdle   time.Duration
 	ReuseMaxAge time.Duration
 }
@@ -130,77 +103,49 @@ func New(cfg Config) (*Deliverer, error) {
 	if cfg.Hostname == "" {
 		return nil, errors.New("delivery: Hostname (the EHLO name) is required")
 	}
-	if cfg.Mode == "" {
-		cfg.Mode = ModeMX
-	}
-	if cfg.Port == 0 {
-		cfg.Port = DefaultPort
-	}
-	if cfg.ConnectTimeout <= 0 {
-		cfg.ConnectTimeout = DefaultConnectTimeout
-	}
-	if cfg.CommandTimeout <= 0 {
-		cfg.CommandTimeout = DefaultCommandTimeout
+	if cfg.MaxPerDomain < 1 || cfg.ConnectTimeout <= 0 || cfg.CommandTimeout <= 0 {
+		return nil, errors.New("delivery: no [delivery] section given: pass the loaded config's")
 	}
 	if cfg.DataTimeout <= 0 {
 		cfg.DataTimeout = DefaultDataTimeout
-	}
-	if cfg.MaxPerDomain <= 0 {
-		cfg.MaxPerDomain = DefaultMaxPerDomain
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	d := &Deliverer{cfg: cfg, log: log, limit: newLimiter(cfg.MaxPerDomain)}
 	if cfg.ReuseIdle == 0 {
 		cfg.ReuseIdle = DefaultReuseIdle
 	}
 	if cfg.ReuseMaxAge <= 0 {
 		cfg.ReuseMaxAge = DefaultReuseMaxAge
 	}
+	d := &Deliverer{cfg: cfg, log: log, limit: newLimiter(cfg.MaxPerDomain)}
 	if cfg.ReuseIdle > 0 {
 		// At most MaxPerDomain sessions to one destination are busy at
 		// once, so no more than that can be idle.
 		d.pool = newPool(cfg.ReuseIdle, cfg.ReuseMaxAge, cfg.MaxPerDomain)
 	}
-	d.cfg = cfg
 
+	// The section's values were checked when the config was loaded;
+	// what is left is what a mode needs of the caller.
 	switch cfg.Mode {
-	case ModeMX:
+	case config.ModeMX:
 		if cfg.Resolver == nil {
 			return nil, errors.New("delivery: mx mode needs a Resolver")
 		}
-		if cfg.Port < 1 || cfg.Port > 65535 {
-			return nil, fmt.Errorf("delivery: port %d out of range", cfg.Port)
-		}
 		d.mxPort = strconv.Itoa(cfg.Port)
-	case ModeSmarthost:
-		host, port, err := net.SplitHostPort(cfg.Smarthost)
-		if err != nil || host == "" || port == "" {
-			return nil, fmt.Errorf("delivery: smarthost %q: want host:port", cfg.Smarthost)
-		}
-		switch cfg.SmarthostTLS {
-		case "":
-			d.cfg.SmarthostTLS = TLSStartTLS
-			if port == "465" {
-				d.cfg.SmarthostTLS = TLSImplicit
-			}
-		case TLSImplicit, TLSStartTLS:
-		default:
-			return nil, fmt.Errorf("delivery: smarthost TLS mode %q: want %q or %q",
-				cfg.SmarthostTLS, TLSImplicit, TLSStartTLS)
-		}
-		d.smart = smarthostSpec(d.cfg, host, port)
+	case config.ModeSmarthost:
+		host, port := cfg.SmarthostHostPort()
+		d.smart = smarthostSpec(cfg, host, port)
 		if cfg.Resolver == nil && net.ParseIP(host) == nil {
 			return nil, errors.New("delivery: a smarthost given by name needs a Resolver")
 		}
-	case ModeOutbox:
+	case config.ModeOutbox:
 		if err := checkOutbox(cfg); err != nil {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("delivery: mode %q: want %q, %q or %q", cfg.Mode, ModeMX, ModeSmarthost, ModeOutbox)
+		return nil, fmt.Errorf("delivery: mode %q: want %q, %q or %q", cfg.Mode, config.ModeMX, config.ModeSmarthost, config.ModeOutbox)
 	}
 	return d, nil
 }
@@ -224,7 +169,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []outcome.Outcome {
 		return results
 	}
 	log := d.log.With("qid", m.ID)
-	if d.cfg.Mode == ModeOutbox {
+	if d.cfg.Mode == config.ModeOutbox {
 		return d.toOutbox(log, m)
 	}
 
@@ -240,7 +185,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []outcome.Outcome {
 	var order []string
 	for i, rcpt := range m.Rcpts {
 		key := d.cfg.Smarthost
-		if d.cfg.Mode == ModeMX {
+		if d.cfg.Mode == config.ModeMX {
 			domain, ok := domainOf(rcpt)
 			if !ok {
 				results[i] = outcome.Local(outcome.Permanent, "5.1.3", "malformed recipient address")
@@ -289,7 +234,7 @@ func (d *Deliverer) deliverGroup(ctx context.Context, log *slog.Logger, m Messag
 	}
 	defer release()
 	t := &txn{d: d, log: log.With("dest", key), msg: m, body: body, rcpts: rcpts}
-	if d.cfg.Mode == ModeSmarthost {
+	if d.cfg.Mode == config.ModeSmarthost {
 		return t.viaSmarthost(ctx)
 	}
 	return t.viaMX(ctx, key)

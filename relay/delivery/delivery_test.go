@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/relay/outcome"
@@ -49,6 +51,9 @@ dead.test. A 127.0.0.4
 	return e
 }
 
+// section is the [delivery] section of a config that sets none of it.
+func section() config.Delivery { return config.Defaults().Delivery }
+
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
@@ -56,14 +61,15 @@ func testLogger(t *testing.T) *slog.Logger {
 func (e *env) deliverer(t *testing.T, mod ...func(*Config)) *Deliverer {
 	t.Helper()
 	cfg := Config{
-		Hostname:       "relay.test",
-		Port:           e.port,
-		Resolver:       e.res,
-		ConnectTimeout: 2 * time.Second,
-		CommandTimeout: 5 * time.Second,
-		DataTimeout:    5 * time.Second,
-		Logger:         testLogger(t),
+		Delivery:    section(),
+		Hostname:    "relay.test",
+		Resolver:    e.res,
+		DataTimeout: 5 * time.Second,
+		Logger:      testLogger(t),
 	}
+	cfg.Port = e.port
+	cfg.ConnectTimeout = 2 * time.Second
+	cfg.CommandTimeout = 5 * time.Second
 	for _, m := range mod {
 		m(&cfg)
 	}
@@ -235,12 +241,16 @@ func TestDNSOutcomes(t *testing.T) {
 	}
 }
 
-func TestLocalAddrs(t *testing.T) {
+// TestEgressIPs: the connection leaves from the delivery.egress_ips
+// address of the destination's family.
+func TestEgressIPs(t *testing.T) {
 	e := newEnv(t)
 	e.dns.Add("example.net. MX 10 mx1.test.")
 	s := serveSink(t, e.ln2)
 
-	d := e.deliverer(t, func(c *Config) { c.LocalAddrs = []net.IP{net.ParseIP("::1"), net.ParseIP("127.0.0.5")} })
+	d := e.deliverer(t, func(c *Config) {
+		c.EgressIPs = []netip.Addr{netip.MustParseAddr("::1"), netip.MustParseAddr("127.0.0.5")}
+	})
 	got := d.Deliver(context.Background(), message(body, "u@example.net"))
 	if got[0].Status != outcome.Delivered {
 		t.Fatalf("got %+v", got[0])
@@ -250,7 +260,7 @@ func TestLocalAddrs(t *testing.T) {
 	}
 
 	// No egress address of the destination's family: not deliverable now.
-	d = e.deliverer(t, func(c *Config) { c.LocalAddrs = []net.IP{net.ParseIP("::1")} })
+	d = e.deliverer(t, func(c *Config) { c.EgressIPs = []netip.Addr{netip.MustParseAddr("::1")} })
 	got = d.Deliver(context.Background(), message(body, "u@example.net"))
 	check(t, got, []string{"u@example.net"}, want{status: outcome.Transient, mx: "mx1.test", reply: "no egress address"})
 }

@@ -99,11 +99,11 @@ var errNoLocalAddr = errors.New("no egress address of this address family is con
 // family, if any.
 func (d *Deliverer) dial(ctx context.Context, ip net.IP, port string) (net.Conn, error) {
 	dialer := net.Dialer{Timeout: d.cfg.ConnectTimeout}
-	if len(d.cfg.LocalAddrs) > 0 {
+	if len(d.cfg.EgressIPs) > 0 {
 		v4 := ip.To4() != nil
-		for _, la := range d.cfg.LocalAddrs {
-			if (la.To4() != nil) == v4 {
-				dialer.LocalAddr = &net.TCPAddr{IP: la}
+		for _, la := range d.cfg.EgressIPs {
+			if la.Unmap().Is4() == v4 {
+				dialer.LocalAddr = &net.TCPAddr{IP: la.AsSlice()}
 				break
 			}
 		}

@@ -9,15 +9,16 @@ import (
 	"path/filepath"
 	"strings"
 
+	"dkimrelay/config"
 	"dkimrelay/events"
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/relay/outcome"
 )
 
-// ModeOutbox writes each message to a file in Config.Outbox instead of
-// sending it anywhere: the try-out relay's delivery, so a newcomer sees the
-// signed message without DNS or port 25.
-const ModeOutbox = "outbox"
+// Outbox mode (config.ModeOutbox) writes each message to a file in the
+// delivery.outbox folder instead of sending it anywhere: the try-out
+// relay's delivery, so a newcomer sees the signed message without DNS or
+// port 25.
 
 // checkOutbox makes the outbox folder.
 func checkOutbox(cfg Config) error {
@@ -51,7 +52,7 @@ func (d *Deliverer) toOutbox(log *slog.Logger, m Message) []outcome.Outcome {
 		cmd = "dkimrelay --config " + relative(d.cfg.OutboxConfig) + " verify --offline "
 	}
 	log.Info(events.Outbox, events.FileKey, path, events.VerifyKey, cmd+relative(path))
-	return outcome.Outcome{Status: outcome.Delivered, Code: 250, Reply: "written to " + path, MX: ModeOutbox, Enhanced: "2.0.0"}.For(m.Rcpts)
+	return outcome.Outcome{Status: outcome.Delivered, Code: 250, Reply: "written to " + path, MX: string(config.ModeOutbox), Enhanced: "2.0.0"}.For(m.Rcpts)
 }
 
 func writeOutbox(path string, m Message) error {

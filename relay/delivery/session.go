@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"crypto/tls"
+	"dkimrelay/config"
 	"dkimrelay/relay/outcome"
 	"errors"
 	"net"
@@ -11,8 +12,8 @@ import (
 
 // target is one next hop: a host at one address and port.
 type target struct {
-	kind string // "mx" or "smarthost": the pool key and the wording of failures
-	host string // the name: TLS SNI, verification, and what results name as MX
+	kind config.DeliveryMode // mx or smarthost: the pool key and the wording of failures
+	host string              // the name: TLS SNI, verification, and what results name as MX
 	ip   net.IP
 	port string
 }
@@ -23,7 +24,7 @@ func (h target) where() string { return h.host + "[" + h.ip.String() + "]" }
 // label is where with the hop's role when that helps the reader:
 // "smarthost smtp.example.net[192.0.2.1]".
 func (h target) label() string {
-	if h.kind == "smarthost" {
+	if h.kind == config.ModeSmarthost {
 		return "smarthost " + h.where()
 	}
 	return h.where()
@@ -57,7 +58,7 @@ type sessionSpec struct {
 // poolKey is what a session was shaped by: a pooled session is reused only
 // for the same hop under the same TLS requirement.
 func (s *sessionSpec) poolKey() string {
-	key := s.hop.kind + " " + s.hop.host + " " + net.JoinHostPort(s.hop.ip.String(), s.hop.port) + " " + s.tls.Level.String()
+	key := string(s.hop.kind) + " " + s.hop.host + " " + net.JoinHostPort(s.hop.ip.String(), s.hop.port) + " " + s.tls.Level.String()
 	if s.tls.Implicit {
 		key += " implicit"
 	}

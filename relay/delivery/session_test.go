@@ -11,6 +11,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"dkimrelay/config"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/relay/outcome"
@@ -22,7 +23,7 @@ func openTo(t *testing.T, d *Deliverer, port int, req TLSRequirement) (opened, *
 	t.Helper()
 	ctx := context.Background()
 	spec := &sessionSpec{
-		hop: target{kind: ModeMX, host: "mx1.test", ip: net.ParseIP("127.0.0.2"), port: strconv.Itoa(port)},
+		hop: target{kind: config.ModeMX, host: "mx1.test", ip: net.ParseIP("127.0.0.2"), port: strconv.Itoa(port)},
 		tls: req,
 	}
 	conn, err := d.dial(ctx, spec.hop.ip, spec.hop.port)
@@ -207,7 +208,7 @@ func TestSessionPoolKeepsRequirements(t *testing.T) {
 	check(t, d.Deliver(context.Background(), message(body, rcpts...)), rcpts, delivered)
 
 	spec := &sessionSpec{
-		hop: target{kind: ModeMX, host: "mx1.test", ip: net.ParseIP("127.0.0.2"), port: strconv.Itoa(e.port)},
+		hop: target{kind: config.ModeMX, host: "mx1.test", ip: net.ParseIP("127.0.0.2"), port: strconv.Itoa(e.port)},
 		tls: TLSRequirement{Level: TLSVerifyNames},
 	}
 	for range 2 {

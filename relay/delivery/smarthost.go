@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/config"
 	"dkimrelay/relay/outcome"
 	"encoding/base64"
 	"net"
@@ -75,12 +76,12 @@ func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]outco
 // verified TLS (implicit or STARTTLS), AUTH when configured, and every
 // refusal before the transaction Transient.
 func smarthostSpec(cfg Config, host, port string) sessionSpec {
-	req := TLSRequirement{Level: TLSVerifyNames, Implicit: cfg.SmarthostTLS == TLSImplicit}
+	req := TLSRequirement{Level: TLSVerifyNames, Implicit: cfg.SmarthostTLS == config.TLSImplicit}
 	if cfg.SmarthostInsecureSkipVerify {
 		req.Level = TLSEncrypt // for test rigs; the README warns
 	}
 	spec := sessionSpec{
-		hop:      target{kind: ModeSmarthost, host: host, port: port},
+		hop:      target{kind: config.ModeSmarthost, host: host, port: port},
 		tls:      req,
 		policy:   PolicySmarthost,
 		classify: smarthostRefusal,
@@ -121,7 +122,7 @@ func (t *txn) authenticate(ctx context.Context, c *client, h target, cred *crede
 	if rep.Code != 235 {
 		o := remote(host, rep).Retry()
 		o.TLS = tlsVersion(c.tls)
-		o.Reply = h.kind + " " + host + " rejected the login of " + cred.user + ": " + rep.String() +
+		o.Reply = string(h.kind) + " " + host + " rejected the login of " + cred.user + ": " + rep.String() +
 			" (check smarthost_user and smarthost_password_file)"
 		t.log.Error("smarthost authentication failed", "smarthost", host, "user", cred.user, "reply", t.redact(rep.String()))
 		return &o

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"dkimrelay/config"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/relay/outcome"
 	"dkimrelay/resolver"
@@ -78,12 +79,12 @@ func TestSmarthost(t *testing.T) {
 			s := serveSink(t, ln, tt.opts...)
 			logs := &syncBuffer{}
 			d := e.deliverer(t, func(c *Config) {
-				c.Mode = ModeSmarthost
+				c.Mode = config.ModeSmarthost
 				c.Smarthost = "smarthost.test:" + strconv.Itoa(e.port)
 				c.SmarthostUser = tt.user
 				c.SmarthostPassword = tt.password
 				if tt.implicit {
-					c.SmarthostTLS = TLSImplicit
+					c.SmarthostTLS = config.TLSImplicit
 				}
 				if tt.pool {
 					c.RootCAs = pool
@@ -119,7 +120,7 @@ func TestSmarthost(t *testing.T) {
 }
 
 func TestRedact(t *testing.T) {
-	tx := &txn{d: &Deliverer{cfg: Config{SmarthostUser: "relay", SmarthostPassword: "pw123"}}}
+	tx := &txn{d: &Deliverer{cfg: Config{Delivery: config.Delivery{SmarthostUser: "relay"}, SmarthostPassword: "pw123"}}}
 	for _, in := range []string{
 		"535 bad pw123",
 		"535 bad cHcxMjM=",              // base64("pw123")
@@ -133,35 +134,37 @@ func TestRedact(t *testing.T) {
 	}
 }
 
+// TestNewValidates: New checks what a mode needs of the caller; the
+// section's own values (mode names, host:port, the smarthost's TLS and its
+// default by port) are checked when the config is loaded (package config).
 func TestNewValidates(t *testing.T) {
 	res, err := resolver.New(resolver.Options{Servers: []string{"127.0.0.1:53"}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	with := func(mode config.DeliveryMode, smarthost string) config.Delivery {
+		d := section()
+		d.Mode, d.Smarthost = mode, smarthost
+		return d
+	}
+	mx := with(config.ModeMX, "")
 	tests := []struct {
 		name string
 		cfg  Config
 		ok   bool
 	}{
-		{"mx defaults", Config{Hostname: "h", Resolver: res}, true},
-		{"no hostname", Config{Resolver: res}, false},
-		{"mx without resolver", Config{Hostname: "h"}, false},
-		{"bad mode", Config{Hostname: "h", Resolver: res, Mode: "carrier-pigeon"}, false},
-		{"smarthost without port", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "smtp.example"}, false},
-		{"smarthost by IP needs no resolver", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "127.0.0.1:587"}, true},
-		{"smarthost by name needs a resolver", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "smtp.example:587"}, false},
-		{"bad TLS mode", Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "127.0.0.1:25", SmarthostTLS: "none"}, false},
+		{"mx defaults", Config{Delivery: mx, Hostname: "h", Resolver: res}, true},
+		{"no hostname", Config{Delivery: mx, Resolver: res}, false},
+		{"no section", Config{Hostname: "h", Resolver: res}, false},
+		{"mx without resolver", Config{Delivery: mx, Hostname: "h"}, false},
+		{"bad mode", Config{Delivery: with("carrier-pigeon", ""), Hostname: "h", Resolver: res}, false},
+		{"smarthost by IP needs no resolver", Config{Delivery: with(config.ModeSmarthost, "127.0.0.1:587"), Hostname: "h"}, true},
+		{"smarthost by name needs a resolver", Config{Delivery: with(config.ModeSmarthost, "smtp.example:587"), Hostname: "h"}, false},
 	}
 	for _, tt := range tests {
 		_, err := New(tt.cfg)
 		if (err == nil) != tt.ok {
 			t.Errorf("%s: New error %v, want ok=%v", tt.name, err, tt.ok)
-		}
-	}
-	for port, mode := range map[string]string{"465": TLSImplicit, "587": TLSStartTLS, "25": TLSStartTLS} {
-		d, err := New(Config{Hostname: "h", Mode: ModeSmarthost, Smarthost: "127.0.0.1:" + port})
-		if err != nil || d.cfg.SmarthostTLS != mode {
-			t.Errorf("port %s: TLS mode %q (%v), want %q", port, d.cfg.SmarthostTLS, err, mode)
 		}
 	}
 }

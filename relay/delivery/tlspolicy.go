@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"dkimrelay/config"
 	"dkimrelay/mtasts"
 	"dkimrelay/relay/outcome"
 )
@@ -27,10 +28,10 @@ const (
 // mxPolicy is what delivery to domain's MX hosts is held to, found once per
 // attempt: its MTA-STS policy in enforce or testing mode, or nil.
 func (t *txn) mxPolicy(ctx context.Context, domain string) *mtasts.Policy {
-	if t.d.cfg.MTASTS == nil {
+	if t.d.cfg.STSPolicies == nil {
 		return nil
 	}
-	l := t.d.cfg.MTASTS.Policy(ctx, domain)
+	l := t.d.cfg.STSPolicies.Policy(ctx, domain)
 	if l.Policy == nil || l.Policy.Mode == mtasts.None {
 		return nil
 	}
@@ -42,7 +43,7 @@ func (t *txn) mxPolicy(ctx context.Context, domain string) *mtasts.Policy {
 // gets no session: the outcome says why (RFC 8461 section 4.1).
 func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *outcome.Outcome) {
 	spec := &sessionSpec{
-		hop:    target{kind: ModeMX, host: host, port: t.d.mxPort},
+		hop:    target{kind: config.ModeMX, host: host, port: t.d.mxPort},
 		tls:    TLSRequirement{Level: TLSOpportunistic},
 		policy: PolicyOpportunistic,
 	}

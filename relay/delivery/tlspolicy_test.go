@@ -80,7 +80,7 @@ func TestMTASTS(t *testing.T) {
 			}
 			e.dns.Add("example.net. MX 10 mx1.test.")
 			d := e.deliverer(t, func(c *Config) {
-				c.MTASTS = policies{"example.net": tt.policy}
+				c.STSPolicies = policies{"example.net": tt.policy}
 				c.RootCAs = ca.Pool()
 			})
 			rcpts := []string{"alice@example.net"}
@@ -104,7 +104,7 @@ func TestMTASTSOtherDomains(t *testing.T) {
 	e := newEnv(t)
 	s := serveSink(t, e.ln2)
 	e.dns.Add("example.net. MX 10 mx1.test.", "other.example. MX 10 mx1.test.")
-	d := e.deliverer(t, func(c *Config) { c.MTASTS = policies{"example.net": enforceMX1} })
+	d := e.deliverer(t, func(c *Config) { c.STSPolicies = policies{"example.net": enforceMX1} })
 	rcpts := []string{"a@other.example", "b@example.net"}
 	check(t, d.Deliver(context.Background(), message(body, rcpts...)), rcpts,
 		want{status: outcome.Delivered, code: 250, mx: "mx1.test", reply: "250", policy: PolicyNone},
