@@ -25,7 +25,11 @@ func Build(reports []*store.Report, opt Options) *Summary {
 		dmarcOrgs: set{},
 		tlsOrgs:   set{},
 	}
+	b.sum.Egress = []string{}
 	for _, a := range opt.Egress {
+		if !b.egress[a.Unmap()] {
+			b.sum.Egress = append(b.sum.Egress, a.Unmap().String())
+		}
 		b.egress[a.Unmap()] = true
 	}
 	b.sum.Domain = opt.Domain

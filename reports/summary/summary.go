@@ -31,8 +31,11 @@ type Key struct {
 
 // Summary is the result, also the stable form of `reports --json`.
 type Summary struct {
-	Domain    string     `json:"domain,omitempty"`
-	Since     time.Time  `json:"since,omitzero"`
+	Domain string    `json:"domain,omitempty"`
+	Since  time.Time `json:"since,omitzero"`
+	// Egress are the relay's egress addresses the sources were compared
+	// with.
+	Egress    []string   `json:"egress_addresses"`
 	DMARC     DMARC      `json:"dmarc"`
 	Selectors []Selector `json:"dkim_selectors"`
 	TLS       TLS        `json:"tls"`

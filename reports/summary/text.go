@@ -68,6 +68,11 @@ func (p *printer) dmarc(s *Summary) {
 	p.f("DMARC aggregate reports%s: %d from %s, covering %s to %s\n", scope(s), d.Reports, strings.Join(d.Reporters, ", "),
 		d.Begin.UTC().Format("2006-01-02"), d.End.UTC().Format("2006-01-02"))
 	p.f("%d messages: DMARC %s; disposition %s; %d unknown source(s)\n", d.Messages, counts(d.Counts.DMARC), counts(d.Counts.Disposition), d.UnknownSources)
+	egress := strings.Join(s.Egress, ", ")
+	if egress == "" {
+		egress = "none known (set delivery.egress_ips)"
+	}
+	p.f("This relay's egress addresses: %s\n", egress)
 	sections := []struct{ class, title string }{
 		{Unknown, "Unknown sources, not this relay's egress addresses: someone else sending as you, or a service of yours missing from SPF"},
 		{OwnFailing, "This relay's addresses with failures: a DKIM key or SPF record to fix now"},
@@ -95,7 +100,7 @@ var sourceText = map[string]string{
 	SourceForged:     "fails DMARC: someone else sending as you, or your service in neither SPF nor DKIM",
 	SourceDKIMOnly:   "signs as you but is not in SPF: add it to SPF if it is yours",
 	SourceSPFOnly:    "in SPF but not signing as you: set up DKIM there",
-	SourceAuthorized: "passes: a service of yours (or this relay, missing from delivery.egress_ips)",
+	SourceAuthorized: "authorized by your SPF and DKIM: a service of yours, or this relay missing from delivery.egress_ips",
 	SourceSPFFails:   "SPF fails: add this address to SPF (dkimrelay check)",
 	SourceDKIMFails:  "DKIM fails: DNS and the key differ (dkimrelay keys check)",
 	SourceSomeFail:   "some failures: forwarding or mailing lists, or one receiver's view",
