@@ -72,6 +72,8 @@ func TestParseErrors(t *testing.T) {
 		{"nested duration without a unit", base + publish + "timeout = 10\n", "keys.publish.timeout is not a duration"},
 		{"bad smarthost tls", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:587\"\nsmarthost_tls = \"none\"\n", "delivery.smarthost_tls"},
 		{"smarthost without port", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example\"\n", "delivery.smarthost"},
+		{"bad mta_sts_port", base + "[delivery]\nmta_sts_port = 0\n", "delivery.mta_sts_port"},
+		{"bad require_tls_domains", base + "[delivery]\nrequire_tls_domains = [\"not a domain\"]\n", "delivery.require_tls_domains"},
 		{"smarthost without host", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \":587\"\n", "delivery.smarthost"},
 		{"log level between names", base + "[log]\nlevel = \"info+2\"\n", "log.level"},
 		{"bad mode", base + "[delivery]\nmode = \"lmtp\"\n", "delivery.mode"},

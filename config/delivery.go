@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,9 @@ type Delivery struct {
 	// TLSCAFile holds PEM roots trusted besides the system's, for policy
 	// fetches and every verified TLS session (the smarthost, MTA-STS).
 	TLSCAFile string `toml:"tls_ca_file"`
+	// RequireTLSDomains get verified TLS (a certificate valid for the MX
+	// host's name from a trusted root) or nothing, whatever they publish.
+	RequireTLSDomains []string `toml:"require_tls_domains"`
 }
 
 // DeliveryMode is delivery.mode: where mail goes.
@@ -165,6 +169,13 @@ func (d *Delivery) validate() error {
 	}
 	if d.MTASTSPort < 1 || d.MTASTSPort > 65535 {
 		return fmt.Errorf("delivery.mta_sts_port = %d is not a port number", d.MTASTSPort)
+	}
+	for i, dom := range d.RequireTLSDomains {
+		n := strings.ToLower(strings.TrimSuffix(dom, "."))
+		if !validHostname(n) {
+			return fmt.Errorf("delivery.require_tls_domains: %q is not a domain name", dom)
+		}
+		d.RequireTLSDomains[i] = n
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"dkimrelay/config"
@@ -18,11 +19,12 @@ type MTASTSPolicies interface {
 // Values of tls_policy: the TLS policy a session to an MX host was held
 // to. docs/tls.md explains each.
 const (
-	PolicyNone          = "none"          // no policy, and the server offered no TLS
-	PolicyOpportunistic = "opportunistic" // no policy; STARTTLS, certificate unchecked
-	PolicyMTASTS        = "mta-sts"       // the domain's MTA-STS policy in enforce mode
-	PolicyMTASTSTesting = "mta-sts-testing"
-	PolicySmarthost     = "smarthost" // the smarthost, TLS verified
+	PolicyNone          = "none"            // no policy, and the server offered no TLS
+	PolicyOpportunistic = "opportunistic"   // no policy; STARTTLS, certificate unchecked
+	PolicyMTASTS        = "mta-sts"         // the domain's MTA-STS policy in enforce mode
+	PolicyMTASTSTesting = "mta-sts-testing" // its policy in testing mode: checked, never refused
+	PolicyRequired      = "required"        // delivery.require_tls_domains: verified TLS
+	PolicySmarthost     = "smarthost"       // the smarthost, TLS verified
 )
 
 // mxPolicy is what delivery to domain's MX hosts is held to, found once per
@@ -47,6 +49,7 @@ func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *ou
 		tls:    TLSRequirement{Level: TLSOpportunistic},
 		policy: PolicyOpportunistic,
 	}
+	defer t.requireTLS(domain, spec)
 	if pol == nil {
 		return spec, nil
 	}
@@ -73,6 +76,17 @@ func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *ou
 		spec.policy = PolicyMTASTSTesting
 	}
 	return spec, nil
+}
+
+// requireTLS holds spec to verified TLS for a domain the administrator
+// listed, unless an enforced policy already does.
+func (t *txn) requireTLS(domain string, spec *sessionSpec) {
+	if spec == nil || spec.policy == PolicyMTASTS || !slices.Contains(t.d.cfg.RequireTLSDomains, domain) {
+		return
+	}
+	spec.tls = TLSRequirement{Level: TLSVerifyNames, Names: []string{spec.hop.host}}
+	spec.policy = PolicyRequired
+	spec.why = "required for " + domain + " by delivery.require_tls_domains"
 }
 
 // refusingPolicy is spec's policy when it is one that can stop a delivery,

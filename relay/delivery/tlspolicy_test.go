@@ -115,3 +115,55 @@ func TestMTASTSOtherDomains(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestRequireTLS: domains in delivery.require_tls_domains get verified TLS
+// or nothing, with or without a policy of their own.
+func TestRequireTLS(t *testing.T) {
+	ca := testkit.NewCA(t)
+	good := ca.Issue(t, "mx1.test")
+	tests := []struct {
+		name   string
+		mx1    *tls.Certificate
+		policy string // example.net's MTA-STS policy; "" none
+		rcpt   string
+		want   want
+	}{
+		{"verified", &good, "", "a@example.net",
+			want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250", policy: PolicyRequired}},
+		{"no STARTTLS", nil, "", "a@example.net",
+			want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.7.0", reply: "does not offer STARTTLS; refusing to send mail without TLS (required for example.net by delivery.require_tls_domains)", policy: PolicyRequired}},
+		{"self-signed", ptr(testkit.SelfSigned(t, "mx1.test")), "", "a@example.net",
+			want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.7.0", reply: "unknown authority", policy: PolicyRequired}},
+		{"testing policy does not weaken it", ptr(testkit.SelfSigned(t, "mx1.test")), testingMX1, "a@example.net",
+			want{status: outcome.Transient, mx: "mx1.test", enhanced: "4.7.0", reply: "unknown authority", policy: PolicyRequired}},
+		{"enforced policy named first", &good, enforceMX1, "a@example.net",
+			want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250", policy: PolicyMTASTS}},
+		{"other domains unaffected", ptr(testkit.SelfSigned(t, "mx1.test")), "", "a@other.example",
+			want{status: outcome.Delivered, code: 250, mx: "mx1.test", tls: "TLS1.3", reply: "250", policy: PolicyOpportunistic}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			var opts []sinkOption
+			if tt.mx1 != nil {
+				opts = append(opts, withTLS(*tt.mx1))
+			}
+			s := serveSink(t, e.ln2, opts...)
+			e.dns.Add("example.net. MX 10 mx1.test.", "other.example. MX 10 mx1.test.")
+			pols := policies{}
+			if tt.policy != "" {
+				pols["example.net"] = tt.policy
+			}
+			d := e.deliverer(t, func(c *Config) {
+				c.STSPolicies = pols
+				c.RequireTLSDomains = []string{"example.net"}
+				c.RootCAs = ca.Pool()
+			})
+			rcpts := []string{tt.rcpt}
+			check(t, d.Deliver(context.Background(), message(body, rcpts...)), rcpts, tt.want)
+			if got, want := len(s.Messages()) == 1, tt.want.status == outcome.Delivered; got != want {
+				t.Errorf("sink has %d messages", len(s.Messages()))
+			}
+		})
+	}
+}
