@@ -1,17 +1,14 @@
 package dispatch
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"dkimrelay/config"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/outcome"
 	"dkimrelay/relay/queue"
@@ -41,39 +38,12 @@ func (f *fixed) Deliver(ctx context.Context, m delivery.Message) []outcome.Outco
 	return out
 }
 
-// logBuffer collects the JSON events of a logger.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) events(t *testing.T) []map[string]any {
-	t.Helper()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(l.buf.String()) {
-		var ev map[string]any
-		if err := json.Unmarshal([]byte(line), &ev); err != nil {
-			t.Fatalf("log line %q: %v", line, err)
-		}
-		out = append(out, ev)
-	}
-	return out
-}
-
 const original = "From: app@example.org\r\nTo: x@example.net\r\nSubject: the original\r\nMessage-ID: <1@example.org>\r\n\r\nHello.\r\n"
 
 // setup is a queue holding one message from from to rcpts, and a
 // Dispatcher over it whose bounces are collected (or refused with
 // enqueueErr).
-func setup(t *testing.T, d Deliverer, from string, rcpts []string, enqueueErr error) (*Dispatcher, *queue.Queue, *logBuffer, *[][]byte, string) {
+func setup(t *testing.T, d Deliverer, from string, rcpts []string, enqueueErr error) (*Dispatcher, *queue.Queue, *testkit.Logs, *[][]byte, string) {
 	t.Helper()
 	q, err := queue.Open(queue.Options{Dir: t.TempDir(), Delivery: config.Defaults().Delivery})
 	if err != nil {
@@ -88,7 +58,7 @@ func setup(t *testing.T, d Deliverer, from string, rcpts []string, enqueueErr er
 	if err := draft.Commit(queue.Envelope{From: from, Rcpts: rcpts}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &testkit.Logs{}
 	var bounces [][]byte
 	disp := New(Config{
 		Queue:    q,
@@ -108,7 +78,7 @@ func setup(t *testing.T, d Deliverer, from string, rcpts []string, enqueueErr er
 			bounces = append(bounces, msg)
 			return nil
 		},
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger: logs.Logger(),
 	})
 	return disp, q, logs, &bounces, draft.ID()
 }
@@ -124,12 +94,12 @@ func next(t *testing.T, q *queue.Queue) *queue.Message {
 	return m
 }
 
-// byName indexes events by name and recipient.
-func byName(evs []map[string]any) map[string]map[string]any {
+// byName indexes the recipients' events by name and recipient.
+func byName(logs *testkit.Logs) map[string]map[string]any {
 	out := map[string]map[string]any{}
-	for _, ev := range evs {
-		if r, ok := ev["rcpt"].(string); ok {
-			out[ev["msg"].(string)+" "+r] = ev
+	for _, name := range []string{"delivered", "deferred", "bounced", "expired"} {
+		for _, ev := range logs.Events(name) {
+			out[name+" "+ev["rcpt"].(string)] = ev
 		}
 	}
 	return out
@@ -147,7 +117,7 @@ func TestAttemptLogsEachNewState(t *testing.T) {
 	disp, q, logs, bounces, id := setup(t, d, "app@example.org", []string{"ok@a.example", "no@b.example", "later@c.example"}, nil)
 	disp.attempt(context.Background(), next(t, q))
 
-	evs := byName(logs.events(t))
+	evs := byName(logs)
 	if ev := evs["delivered ok@a.example"]; ev == nil || ev["mx"] != "mx.a.example" || ev["tls"] != "TLS1.3" || ev["code"] != 250.0 || ev["qid"] != id {
 		t.Errorf("delivered event: %v", ev)
 	}
@@ -190,12 +160,8 @@ func TestBounceFailureDefers(t *testing.T) {
 	d := &fixed{by: map[string]outcome.Outcome{"no@b.example": {Status: outcome.Permanent, Code: 550, Reply: "550 no such user"}}}
 	disp, q, logs, _, id := setup(t, d, "app@example.org", []string{"no@b.example"}, errors.New("disk full"))
 	disp.attempt(context.Background(), next(t, q))
-	names := map[string]int{}
-	for _, ev := range logs.events(t) {
-		names[ev["msg"].(string)]++
-	}
-	if names["bounced"] != 0 || names["deferred"] != 1 || names["bounce_failed"] != 1 {
-		t.Errorf("events %v, want one deferred and one bounce_failed, no bounced", names)
+	if len(logs.Events("bounced")) != 0 || len(logs.Events("deferred")) != 1 || len(logs.Events("bounce_failed")) != 1 {
+		t.Errorf("events %s, want one deferred and one bounce_failed, no bounced", logs)
 	}
 	if m, err := q.Get(id); err != nil || m.Rcpts[0].State != queue.Deferred {
 		t.Errorf("after the failed bounce: %+v %v, want the recipient deferred", m, err)
@@ -210,7 +176,7 @@ func TestNoBounceOfABounce(t *testing.T) {
 	if len(*bounces) != 0 {
 		t.Errorf("a bounce of a bounce was queued")
 	}
-	if evs := byName(logs.events(t)); evs["bounced app@example.org"] == nil || q.Len() != 0 {
+	if evs := byName(logs); evs["bounced app@example.org"] == nil || q.Len() != 0 {
 		t.Errorf("events %v, queue %d: want it bounced (without a notice) and gone", evs, q.Len())
 	}
 }
@@ -245,7 +211,7 @@ func TestRunCutsAttemptsAtShutdown(t *testing.T) {
 	if r := m.Rcpts[0]; r.State != queue.Deferred || !strings.Contains(r.LastReply, ErrShutdown.Error()) {
 		t.Errorf("recipient after the stop: %+v", r)
 	}
-	if evs := byName(logs.events(t)); evs["deferred x@stalled.example"] == nil {
+	if evs := byName(logs); evs["deferred x@stalled.example"] == nil {
 		t.Errorf("no deferred event: %v", evs)
 	}
 }

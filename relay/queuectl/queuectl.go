@@ -54,18 +54,9 @@ func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logg
 		}), nil
 	})
 	ctl.Handle("queue.show", func(ctx context.Context, raw json.RawMessage) (any, error) {
-		// Right after a start the queue may still be loading: answer
-		// about the whole of it, not the part loaded so far.
-		if err := q.WaitLoaded(ctx); err != nil {
-			return nil, err
-		}
-		a, err := queueArgs(raw)
+		m, err := loadedMessage(ctx, q, raw)
 		if err != nil {
 			return nil, err
-		}
-		m, err := q.Get(a.QID)
-		if err != nil {
-			return nil, notQueued(a.QID, err)
 		}
 		out := queueMessage(m)
 		h, err := readHeaders(q, m, maxHeader)
@@ -76,12 +67,7 @@ func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logg
 		return out, nil
 	})
 	ctl.Handle("queue.retry", func(ctx context.Context, raw json.RawMessage) (any, error) {
-		// Right after a start the queue may still be loading: answer
-		// about the whole of it, not the part loaded so far.
-		if err := q.WaitLoaded(ctx); err != nil {
-			return nil, err
-		}
-		a, err := queueArgs(raw)
+		a, err := loadedArgs(ctx, q, raw)
 		if err != nil {
 			return nil, err
 		}
@@ -97,21 +83,12 @@ func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logg
 		return control.QueueRetried{Messages: 1}, nil
 	})
 	ctl.Handle("queue.delete", func(ctx context.Context, raw json.RawMessage) (any, error) {
-		// Right after a start the queue may still be loading: answer
-		// about the whole of it, not the part loaded so far.
-		if err := q.WaitLoaded(ctx); err != nil {
-			return nil, err
-		}
-		a, err := queueArgs(raw)
+		m, err := loadedMessage(ctx, q, raw)
 		if err != nil {
 			return nil, err
 		}
-		m, err := q.Get(a.QID)
-		if err != nil {
-			return nil, notQueued(a.QID, err)
-		}
-		if err := q.Delete(a.QID); err != nil {
-			return nil, notQueued(a.QID, err)
+		if err := q.Delete(m.ID); err != nil {
+			return nil, notQueued(m.ID, err)
 		}
 		var pending []string
 		for _, rc := range m.Rcpts {
@@ -121,13 +98,32 @@ func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logg
 		}
 		// An administrator's deletion is part of the message's story:
 		// `dkimrelay logs --id QID` must show where it ended.
-		events.Deletion{QID: a.QID, From: m.Envelope.From, Rcpts: pending, Reason: "deleted by the administrator (queue delete); no bounce sent"}.Log(log)
+		events.Deletion{QID: m.ID, From: m.Envelope.From, Rcpts: pending, Reason: "deleted by the administrator (queue delete); no bounce sent"}.Log(log)
 		return queueMessage(m), nil
 	})
 }
 
-func queueArgs(raw json.RawMessage) (control.QueueArgs, error) {
+// loadedMessage is the message a command names, once the queue is loaded.
+func loadedMessage(ctx context.Context, q *queue.Queue, raw json.RawMessage) (*queue.Message, error) {
+	a, err := loadedArgs(ctx, q, raw)
+	if err != nil {
+		return nil, err
+	}
+	m, err := q.Get(a.QID)
+	if err != nil {
+		return nil, notQueued(a.QID, err)
+	}
+	return m, nil
+}
+
+// loadedArgs parses a command's arguments once the queue is loaded: right
+// after a start it may still be loading, and the answer must be about the
+// whole of it, not the part loaded so far.
+func loadedArgs(ctx context.Context, q *queue.Queue, raw json.RawMessage) (control.QueueArgs, error) {
 	var a control.QueueArgs
+	if err := q.WaitLoaded(ctx); err != nil {
+		return a, err
+	}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &a); err != nil {
 			return a, fmt.Errorf("malformed arguments: %w", err)
