@@ -18,6 +18,8 @@ type relayConfig struct {
 
 	Delivery deliveryConfig
 	DNS      string // the test DNS server
+	// Tables are further TOML tables, appended as written.
+	Tables string
 }
 
 type deliveryConfig struct {
@@ -89,5 +91,8 @@ func (c relayConfig) render() string {
 	fmt.Fprintf(&b, "[dns]\nservers = [%s]\n\n", q(c.DNS))
 	fmt.Fprintf(&b, "[keys]\nretire_after = %s\n\n", q("168h"))
 	fmt.Fprintf(&b, "[log]\nfile = %s\n", q("relay.log"))
+	if c.Tables != "" {
+		fmt.Fprintf(&b, "\n%s\n", c.Tables)
+	}
 	return b.String()
 }
