@@ -1,6 +1,11 @@
 package summary
 
-import "testing"
+import (
+	"testing"
+
+	"dkimrelay/reports/dmarcrpt"
+	"dkimrelay/reports/store"
+)
 
 func TestSourceFinding(t *testing.T) {
 	counts := func(spfPass, spfFail, dkimPass, dkimFail, dmarcPass int) Counts {
@@ -36,5 +41,20 @@ func TestSourceFinding(t *testing.T) {
 				t.Errorf("finding %q has no text", got)
 			}
 		})
+	}
+}
+
+// TestSelectorCase: receivers may report a selector in other case than the
+// store has it; DNS names compare without case (RFC 4343).
+func TestSelectorCase(t *testing.T) {
+	f := &dmarcrpt.Feedback{
+		Metadata: dmarcrpt.Metadata{OrgName: "r", ReportID: "1"},
+		Policy:   dmarcrpt.PolicyPublished{Domain: "example.org"},
+		Records: []dmarcrpt.Record{{SourceIP: "192.0.2.1", Count: 1, DKIM: "pass", SPF: "pass", HeaderFrom: "example.org",
+			AuthDKIM: []dmarcrpt.DKIMResult{{Domain: "example.org", Selector: "S2026", Result: "pass"}}}},
+	}
+	s := Build([]*store.Report{store.NewDMARC(f)}, Options{Keys: []Key{{Domain: "Example.org", Selector: "s2026", State: "active"}}})
+	if len(s.Selectors) != 1 || s.Selectors[0].Finding != SelectorOK {
+		t.Errorf("selectors %+v", s.Selectors)
 	}
 }

@@ -3,6 +3,7 @@ package summary
 import (
 	"cmp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -38,7 +39,7 @@ func (b *builder) finish() *Summary {
 
 	keys := map[[2]string]Key{}
 	for _, k := range b.opt.Keys {
-		keys[[2]string{k.Domain, k.Selector}] = k
+		keys[[2]string{strings.ToLower(k.Domain), strings.ToLower(k.Selector)}] = k
 	}
 	s.Selectors = []Selector{}
 	for k, a := range b.selectors {
