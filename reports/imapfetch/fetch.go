@@ -162,6 +162,10 @@ func (f *Fetcher) connect(ctx context.Context) (*client.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", f.cfg.Server, err)
 	}
+	// The greeting and the TLS handshake come before the client's own
+	// per-command timeout applies: a server that accepts and says
+	// nothing must not hold the poller.
+	conn.SetDeadline(time.Now().Add(f.Timeout))
 	var c *client.Client
 	if f.cfg.StartTLS {
 		c, err = client.New(conn)

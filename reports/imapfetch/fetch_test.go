@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -277,4 +278,34 @@ func TestFetchFailures(t *testing.T) {
 func withSecret(c config.ReportsIMAP, path string) config.ReportsIMAP {
 	c.PasswordFile = path
 	return c
+}
+
+// TestFetchSilentServer: a server that accepts the connection and never
+// greets fails the poll within the timeout.
+func TestFetchSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, silent
+		}
+	}()
+	st, _ := store.OpenFiles(t.TempDir())
+	f, _ := newFetcher(t, config.ReportsIMAP{Server: ln.Addr().String(), User: "u", Folder: "INBOX",
+		PasswordFile: writeSecret(t, "pw", 0o600), PollInterval: time.Minute}, st)
+	f.Timeout = 500 * time.Millisecond
+	start := time.Now()
+	if _, err := f.Poll(context.Background()); err == nil || !strings.Contains(err.Error(), "TLS with") {
+		t.Errorf("poll of a silent server: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the poll took %v", d)
+	}
 }
