@@ -59,17 +59,13 @@ func NewSenderPolicy(o SenderOptions) (*SenderPolicy, error) {
 	ips, note := EgressIPs(o.EgressIPs, o.Mode)
 	p.ips = ips
 	if note != "" {
-		if o.Mode != config.ModeMX {
-			p.log.Info("spf", "detail", note)
-		} else {
-			p.log.Warn("spf", "detail", note)
-		}
+		events.SPFNote{Detail: note, Warn: o.Mode == config.ModeMX}.Log(p.log)
 	}
 	addrs := make([]string, len(ips))
 	for i, ip := range ips {
 		addrs[i] = ip.String()
 	}
-	p.log.Info("egress", "ips", addrs, "spf_policy", string(p.policy))
+	events.EgressAddrs{IPs: addrs, SPFPolicy: string(p.policy)}.Log(p.log)
 	return p, nil
 }
 
@@ -126,11 +122,12 @@ func (p *SenderPolicy) CheckAlignment(ctx context.Context, mailFrom, fromDomain 
 	policy, err := p.dmarc.Lookup(ctx, fromDomain)
 	a := CheckAlignment(policy, fromDomain, mailFromDomain, dkimDomains)
 	problems := a.Problems()
-	attrs := []any{"domain", a.FromDomain, "mail_from_domain", a.MailFromDomain, "dkim_domains", dkimDomains,
-		"dkim_aligned", a.DKIMAligned, "spf_aligned", a.SPFAligned, "policy", string(p.policy)}
+	ev := events.DMARCCheck{Domain: a.FromDomain, MailFromDomain: a.MailFromDomain, DKIMDomains: dkimDomains,
+		DKIMAligned: a.DKIMAligned, SPFAligned: a.SPFAligned, Policy: string(p.policy)}
 	switch {
 	case errors.Is(err, ErrDMARCTemporary):
-		p.log.Warn("dmarc", append(attrs, "result", "temperror", "detail", err.Error())...)
+		ev.Result, ev.Detail = "temperror", err.Error()
+		ev.Log(p.log)
 		if p.policy == config.SPFReject {
 			return Verdict{TempFail, fmt.Sprintf("DMARC record of %s could not be looked up: %v", a.FromDomain, err)}
 		}
@@ -146,15 +143,18 @@ func (p *SenderPolicy) CheckAlignment(ctx context.Context, mailFrom, fromDomain 
 		if len(problems) > 0 {
 			detail += "; " + strings.Join(problems, "; ")
 		}
-		p.log.Warn("dmarc", append(attrs, "result", "none", "detail", detail)...)
+		ev.Result, ev.Detail = "none", detail
+		ev.Log(p.log)
 		return pass
 	}
-	attrs = append(attrs, "record", policy.At, "p", string(policy.Record.Policy))
+	ev.Record, ev.P = policy.At, string(policy.Record.Policy)
 	if len(problems) == 0 {
-		p.log.Debug("dmarc", append(attrs, "result", "aligned")...)
+		ev.Result = "aligned"
+		ev.Log(p.log)
 		return pass
 	}
-	p.log.Warn("dmarc", append(attrs, "result", "misaligned", "detail", strings.Join(problems, "; "))...)
+	ev.Result, ev.Detail = "misaligned", strings.Join(problems, "; ")
+	ev.Log(p.log)
 	if p.policy != config.SPFReject {
 		return pass
 	}

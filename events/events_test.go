@@ -3,6 +3,8 @@ package events
 import (
 	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"log/slog"
 	"reflect"
 	"testing"
@@ -88,6 +90,35 @@ func TestLogLines(t *testing.T) {
 			`{"level":"INFO","msg":"spf","domain":"x","ip":"192.0.2.1","result":"pass","detail":"matched ip4","cached":false,"policy":"reject"}`},
 		{"spf fail", SPFCheck{Domain: "x", IP: "192.0.2.1", Result: "fail", Cached: true, Policy: "warn"},
 			`{"level":"WARN","msg":"spf","domain":"x","ip":"192.0.2.1","result":"fail","detail":"","cached":true,"policy":"warn"}`},
+		{"started", Start{Listen: []string{"127.0.0.1:587"}, Hostname: "mail.example.org", Mode: "mx"},
+			`{"level":"INFO","msg":"started","listen":["127.0.0.1:587"],"hostname":"mail.example.org","mode":"mx"}`},
+		{"reload ok", ReloadResult{}, `{"level":"INFO","msg":"reload","result":"ok"}`},
+		{"reload failed", ReloadResult{Err: errors.New("users.toml: damaged")}, `{"level":"ERROR","msg":"reload","error":"users.toml: damaged"}`},
+		{"key damaged", KeyDamage{Err: errors.New("k.pem is readable")}, `{"level":"ERROR","msg":"key_damaged","error":"k.pem is readable"}`},
+		{"no active key", MissingKey{Domain: "example.org"},
+			"{\"level\":\"WARN\",\"msg\":\"no_active_key\",\"domain\":\"example.org\",\"detail\":\"mail from this domain is refused until a key is active: see `dkimrelay keys list`\"}"},
+		{"data dir permissions", OpenDataDir{Dir: "/d", Mode: fs.ModeDir | 0o755},
+			`{"level":"WARN","msg":"data_dir_permissions","dir":"/d","mode":"0755","detail":"the data dir holds the queue, the DKIM keys and the logins: run chmod 700 /d"}`},
+		{"queue damaged", QueueDamage{QID: "Q1", Reason: "bad envelope", MovedTo: "/q/damaged"},
+			`{"level":"ERROR","msg":"queue_damaged","qid":"Q1","reason":"bad envelope","moved_to":"/q/damaged"}`},
+		{"queue damaged, not moved", QueueDamage{QID: "Q1", Reason: "bad envelope", Err: errors.New("EROFS")},
+			`{"level":"ERROR","msg":"queue_damaged","qid":"Q1","reason":"bad envelope","error":"could not move it aside: EROFS"}`},
+		{"retry one", RetryRequest{QID: "Q1"}, `{"level":"INFO","msg":"retry","qid":"Q1"}`},
+		{"retry all", RetryRequest{Messages: 3}, `{"level":"INFO","msg":"retry","messages":3}`},
+		{"queue failure", QueueFailure{Err: errors.New("closed")}, `{"level":"ERROR","msg":"queue","error":"closed"}`},
+		{"queue failure of a message", QueueFailure{QID: "Q1", Err: errors.New("disk")}, `{"level":"ERROR","msg":"queue","qid":"Q1","error":"disk"}`},
+		{"bounce failed", BounceFailure{QID: "Q1", Err: errors.New("disk")}, `{"level":"ERROR","msg":"bounce_failed","qid":"Q1","error":"disk"}`},
+		{"auth blocked", AuthBlock{Remote: "192.0.2.1:5000", IP: "192.0.2.1", User: "app"},
+			`{"level":"WARN","msg":"auth_blocked","remote":"192.0.2.1:5000","ip":"192.0.2.1","user":"app"}`},
+		{"spf note", SPFNote{Detail: "smarthost mode"}, `{"level":"INFO","msg":"spf","detail":"smarthost mode"}`},
+		{"spf warning", SPFNote{Detail: "behind NAT", Warn: true}, `{"level":"WARN","msg":"spf","detail":"behind NAT"}`},
+		{"egress", EgressAddrs{IPs: []string{"192.0.2.25"}, SPFPolicy: "reject"}, `{"level":"INFO","msg":"egress","ips":["192.0.2.25"],"spf_policy":"reject"}`},
+		{"dmarc none", DMARCCheck{Domain: "x", MailFromDomain: "x", DKIMDomains: []string{"x"}, DKIMAligned: true, SPFAligned: true, Policy: "reject", Result: "none", Detail: "no record"},
+			`{"level":"WARN","msg":"dmarc","domain":"x","mail_from_domain":"x","dkim_domains":["x"],"dkim_aligned":true,"spf_aligned":true,"policy":"reject","result":"none","detail":"no record"}`},
+		{"dmarc misaligned", DMARCCheck{Domain: "x", MailFromDomain: "y", DKIMDomains: []string{"z"}, Policy: "warn", Record: "_dmarc.x", P: "reject", Result: "misaligned", Detail: "d"},
+			`{"level":"WARN","msg":"dmarc","domain":"x","mail_from_domain":"y","dkim_domains":["z"],"dkim_aligned":false,"spf_aligned":false,"policy":"warn","record":"_dmarc.x","p":"reject","result":"misaligned","detail":"d"}`},
+		{"dmarc aligned", DMARCCheck{Domain: "x", MailFromDomain: "x", DKIMDomains: []string{"x"}, DKIMAligned: true, SPFAligned: true, Policy: "reject", Record: "_dmarc.x", P: "none", Result: "aligned"},
+			`{"level":"DEBUG","msg":"dmarc","domain":"x","mail_from_domain":"x","dkim_domains":["x"],"dkim_aligned":true,"spf_aligned":true,"policy":"reject","record":"_dmarc.x","p":"none","result":"aligned"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

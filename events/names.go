@@ -24,10 +24,29 @@ const (
 	Deleted = "deleted" // queue delete
 	Retry   = "retry"   // queue retry
 
-	// The relay's own life.
-	Reload       = "reload"        // SIGHUP: config, logins and keys read again
-	KeyDamaged   = "key_damaged"   // a key file that cannot be used
-	QueueDamaged = "queue_damaged" // a queue file moved aside at start
+	// The relay's own life (life.go).
+	Started            = "started"              // listening, with the settings in force
+	Stopping           = "stopping"             // SIGTERM: draining
+	Stopped            = "stopped"              // drained
+	Reload             = "reload"               // SIGHUP: config, logins and keys read again
+	KeyDamaged         = "key_damaged"          // a key file that cannot be used
+	KeyForceActivated  = "key_force_activated"  // keys activate --force against DNS (logged by the CLI)
+	NoActiveKey        = "no_active_key"        // a configured domain that cannot send
+	DataDirPermissions = "data_dir_permissions" // a data dir others may list
+	RunningAsRoot      = "running_as_root"      // started as root
+	TLSReload          = "tls_reload"           // the TLS certificate or key changed and cannot be used
+	MetricsServer      = "metrics"              // the metrics endpoint listening, or failing
+	Egress             = "egress"               // the egress addresses SPF is checked for
+	AuthBlocked        = "auth_blocked"         // an address blocked after repeated AUTH failures
+
+	// The queue (queue.go).
+	QueueDamaged     = "queue_damaged"      // a queue file moved aside at start
+	QueueLoaded      = "queue_loaded"       // the queue read at start
+	QueueLoadFailed  = "queue_load_failed"  // the queue could not be read at start
+	QueueUnknownFile = "queue_unknown_file" // a file the queue did not write, left alone
+	QueueFailed      = "queue"              // the queue could not take or record an attempt
+	BounceFailed     = "bounce_failed"      // a bounce could not be queued: tried again
+	DuplicateIndex   = "duplicate_index"    // the duplicate window's index could not be written
 )
 
 // The events' field names. slog.TimeKey, slog.LevelKey and
@@ -65,6 +84,23 @@ const (
 	ErrorKey       = "error"        // what went wrong
 	MessagesKey    = "messages"     // retry --all: how many messages
 	AttemptsKey    = "attempts"     // how many delivery attempts were made
-	FileKey        = "file"         // outbox: the file written
+	FileKey        = "file"         // outbox: the file written; queue_unknown_file: the file found
 	VerifyKey      = "verify"       // outbox: the command that checks the file's signatures
+	ListenKey      = "listen"       // started, metrics: the listening addresses
+	HostnameKey    = "hostname"     // started: the EHLO name
+	ModeKey        = "mode"         // started: delivery.mode; data_dir_permissions: the folder's mode bits
+	DirKey         = "dir"          // the folder concerned
+	MovedToKey     = "moved_to"     // queue_damaged: where the files went
+	IPsKey         = "ips"          // egress: the addresses
+	SPFPolicyKey   = "spf_policy"   // egress: delivery.spf_policy
+	SourceKey      = "source"       // "cli" for events the command line logs
+	SelectorKey    = "selector"     // a DKIM key's selector
+	DNSKey         = "dns"          // key_force_activated: what DNS publishes
+
+	MailFromDomainKey = "mail_from_domain" // dmarc: the envelope sender's domain
+	DKIMDomainsKey    = "dkim_domains"     // dmarc: the domains that sign
+	DKIMAlignedKey    = "dkim_aligned"     // dmarc: a signing domain aligns with From:
+	SPFAlignedKey     = "spf_aligned"      // dmarc: the envelope sender's domain aligns with From:
+	RecordKey         = "record"           // dmarc: where the record was found
+	DMARCPolicyKey    = "p"                // dmarc: the record's p= policy
 )

@@ -119,3 +119,97 @@ func (e SPFCheck) Log(log *slog.Logger) {
 		slog.Bool(CachedKey, e.Cached),
 		slog.String(PolicyKey, e.Policy))
 }
+
+// AuthBlock is the event "auth_blocked": an address blocked after
+// repeated AUTH failures (submission.auth_max_failures).
+type AuthBlock struct {
+	Remote string
+	IP     string // the address (IPv6: its /64) that is blocked
+	User   string // the login of the last attempt
+}
+
+// Name implements Event.
+func (AuthBlock) Name() string { return AuthBlocked }
+
+// Log implements Event.
+func (e AuthBlock) Log(log *slog.Logger) {
+	logAttrs(log, slog.LevelWarn, AuthBlocked,
+		slog.String(RemoteKey, e.Remote), slog.String(IPKey, e.IP), slog.String(UserKey, e.User))
+}
+
+// SPFNote is the event "spf" without a result: logged at start when SPF
+// will not be checked, saying why (Warn when that needs the
+// administrator's attention).
+type SPFNote struct {
+	Detail string
+	Warn   bool
+}
+
+// Name implements Event.
+func (SPFNote) Name() string { return SPF }
+
+// Log implements Event.
+func (e SPFNote) Log(log *slog.Logger) {
+	level := slog.LevelInfo
+	if e.Warn {
+		level = slog.LevelWarn
+	}
+	logAttrs(log, level, SPF, slog.String(DetailKey, e.Detail))
+}
+
+// EgressAddrs is the event "egress": the addresses SPF is checked for.
+type EgressAddrs struct {
+	IPs       []string
+	SPFPolicy string
+}
+
+// Name implements Event.
+func (EgressAddrs) Name() string { return Egress }
+
+// Log implements Event.
+func (e EgressAddrs) Log(log *slog.Logger) {
+	logAttrs(log, slog.LevelInfo, Egress, slog.Any(IPsKey, e.IPs), slog.String(SPFPolicyKey, e.SPFPolicy))
+}
+
+// DMARCCheck is the event "dmarc": how a message's From: domain aligns
+// with its envelope sender and signing domains (RFC 7489 section 3.1), at
+// submission. Aligned is logged at Debug, anything else at Warn.
+type DMARCCheck struct {
+	Domain         string // the From: domain
+	MailFromDomain string
+	DKIMDomains    []string
+	DKIMAligned    bool
+	SPFAligned     bool
+	Policy         string // delivery.spf_policy
+	Record         string // where the record was found; "" when none was
+	P              string // its p= policy
+	Result         string // aligned, misaligned, none, temperror
+	Detail         string
+}
+
+// Name implements Event.
+func (DMARCCheck) Name() string { return DMARC }
+
+// Log implements Event.
+func (e DMARCCheck) Log(log *slog.Logger) {
+	a := []slog.Attr{
+		slog.String(DomainKey, e.Domain),
+		slog.String(MailFromDomainKey, e.MailFromDomain),
+		slog.Any(DKIMDomainsKey, e.DKIMDomains),
+		slog.Bool(DKIMAlignedKey, e.DKIMAligned),
+		slog.Bool(SPFAlignedKey, e.SPFAligned),
+		slog.String(PolicyKey, e.Policy),
+	}
+	if e.Record != "" {
+		a = append(a, slog.String(RecordKey, e.Record), slog.String(DMARCPolicyKey, e.P))
+	}
+	a = append(a, slog.String(ResultKey, e.Result))
+	if e.Detail != "" {
+		a = append(a, slog.String(DetailKey, e.Detail))
+	}
+	level := slog.LevelWarn
+	if e.Result == "aligned" {
+		level = slog.LevelDebug
+	}
+	logAttrs(log, level, DMARC, a...)
+}

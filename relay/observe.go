@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"dkimrelay/events"
 	"dkimrelay/keys"
 	"dkimrelay/relay/metrics"
 	"dkimrelay/reports/summary"
@@ -95,10 +96,10 @@ func (r *Relay) startObserve(ctx context.Context) error {
 	go func() {
 		defer close(o.done)
 		if err := o.srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			r.log.Error("metrics", "error", err.Error())
+			r.log.Error(events.MetricsServer, events.ErrorKey, err.Error())
 		}
 	}()
-	r.log.Info("metrics", "listen", l.Addr().String())
+	r.log.Info(events.MetricsServer, events.ListenKey, l.Addr().String())
 	return nil
 }
 

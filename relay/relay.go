@@ -17,6 +17,7 @@ import (
 	"dkimrelay/authcheck"
 	"dkimrelay/config"
 	"dkimrelay/control"
+	"dkimrelay/events"
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/internal/secretfile"
 	"dkimrelay/keys"
@@ -83,11 +84,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if st, err := os.Stat(cfg.DataDir); err == nil && st.Mode().Perm()&0o077 != 0 {
 		// Its files are 0600 and its folders 0700 each, but the names of
 		// queued messages and keys need not be anyone else's business.
-		log.Warn("data_dir_permissions", "dir", cfg.DataDir, "mode", fmt.Sprintf("%04o", st.Mode().Perm()),
-			"detail", "the data dir holds the queue, the DKIM keys and the logins: run chmod 700 "+cfg.DataDir)
+		events.OpenDataDir{Dir: cfg.DataDir, Mode: st.Mode()}.Log(log)
 	}
 	if os.Geteuid() == 0 {
-		log.Warn("running_as_root", "detail", "dkimrelay should run as its own user; see the README for the systemd unit that binds ports 465 and 587 without root")
+		log.Warn(events.RunningAsRoot, events.DetailKey, "dkimrelay should run as its own user; see the README for the systemd unit that binds ports 465 and 587 without root")
 	}
 	l, err := atomicfile.TryLock(filepath.Join(cfg.DataDir, "serve.lock"))
 	if errors.Is(err, atomicfile.ErrLocked) {
@@ -150,7 +150,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		r.ingest.SetDuplicates(r.dups)
 	}
 	certs, err := newCertLoader(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
-		log.Error("tls_reload", "error", err.Error())
+		log.Error(events.TLSReload, events.ErrorKey, err.Error())
 	})
 	if err != nil {
 		return nil, err
@@ -232,7 +232,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	// The queue may still be loading: its queue_loaded event gives the
 	// number of messages found.
-	r.log.Info("started", "listen", addrs, "hostname", r.cfg.Hostname, "mode", r.cfg.Delivery.Mode)
+	events.Start{Listen: addrs, Hostname: r.cfg.Hostname, Mode: string(r.cfg.Delivery.Mode)}.Log(r.log)
 
 	wctx, stopWorkers := context.WithCancel(context.Background())
 	defer stopWorkers()
@@ -249,7 +249,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	case err = <-serveErr:
 	}
-	r.log.Info("stopping")
+	r.log.Info(events.Stopping)
 	// No delivery attempt starts from here; those in flight have
 	// delivery.shutdown_timeout (dispatch), while open sessions finish.
 	stopWorkers()
@@ -260,7 +260,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	// QUIT the outbound sessions kept for reuse, rather than let the
 	// remote servers see them drop.
 	r.deliver.Close()
-	r.log.Info("stopped")
+	r.log.Info(events.Stopped)
 	return err
 }
 
@@ -283,11 +283,7 @@ func (r *Relay) closeStores() {
 // force and is returned (and logged), so a typo never stops mail.
 func (r *Relay) Reload() error {
 	err := r.reload()
-	if err != nil {
-		r.log.Error("reload", "error", err.Error())
-	} else {
-		r.log.Info("reload", "result", "ok")
-	}
+	events.ReloadResult{Err: err}.Log(r.log)
 	return err
 }
 
@@ -315,14 +311,14 @@ func (r *Relay) reload() error {
 func (r *Relay) loadKeys() *ingest.Keyring {
 	sn, errs := r.keys.Snapshot()
 	for _, e := range errs {
-		r.log.Error("key_damaged", "error", e.Error())
+		events.KeyDamage{Err: e}.Log(r.log)
 	}
 	r.keyMetrics.Store(keyGaugeOf(sn))
 	domains := make([]string, len(r.cfg.Domains))
 	for i, d := range r.cfg.Domains {
 		domains[i] = d.Name
 		if !sn.HasActive(d.Name) {
-			r.log.Warn("no_active_key", "domain", d.Name, "detail", "mail from this domain is refused until a key is active: see `dkimrelay keys list`")
+			events.MissingKey{Domain: d.Name}.Log(r.log)
 		}
 	}
 	return ingest.NewKeyring(sn, domains)

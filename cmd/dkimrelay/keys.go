@@ -222,7 +222,7 @@ func runKeysActivate(e *env, args []string) error {
 			return fmt.Errorf("not activating %s for %s: %s (signing with an unpublished key makes every message fail DKIM; --force overrides)", k.Selector, k.Domain, check.Detail)
 		}
 		fmt.Fprintf(e.stderr, "warning: activating despite DNS: %s\n", check.Detail)
-		logEvent(cfg, "key_force_activated", "domain", k.Domain, "selector", k.Selector, "dns", string(check.State))
+		logEvent(cfg, events.KeyForceActivated, events.DomainKey, k.Domain, events.SelectorKey, k.Selector, events.DNSKey, string(check.State))
 	}
 	k, retired, err := st.Activate(*domain, *sel, time.Now())
 	if err != nil {
@@ -245,5 +245,5 @@ func logEvent(cfg *config.Config, msg string, attrs ...any) {
 		return
 	}
 	defer lf.Close()
-	log.Warn(msg, append(attrs, "source", "cli")...)
+	log.Warn(msg, append(attrs, events.SourceKey, "cli")...)
 }

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"bytes"
 
+	"dkimrelay/events"
 	"dkimrelay/relay/dsn"
 	"dkimrelay/relay/queue"
 )
@@ -42,7 +43,7 @@ func (d *Dispatcher) bounce(m *queue.Message, failed []queue.Change) error {
 		err = d.cfg.Enqueue(m.ID, []string{m.Envelope.From}, msg.Bytes())
 	}
 	if err != nil {
-		d.log.Error("bounce_failed", "qid", m.ID, "error", err.Error())
+		events.BounceFailure{QID: m.ID, Err: err}.Log(d.log)
 	}
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"dkimrelay/events"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/outcome"
 	"dkimrelay/relay/queue"
@@ -106,7 +107,7 @@ func (d *Dispatcher) work(ctx, attempts context.Context) {
 		m, err := d.cfg.Queue.Next(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !errors.Is(err, queue.ErrClosed) {
-				d.log.Error("queue", "error", err.Error())
+				events.QueueFailure{Err: err}.Log(d.log)
 			}
 			return
 		}
@@ -133,6 +134,6 @@ func (d *Dispatcher) attempt(ctx context.Context, m *queue.Message) {
 	if err != nil {
 		// The new states could not all be recorded: what was not stays
 		// as it was and is tried again (at-least-once).
-		d.log.Error("queue", "qid", m.ID, "error", err.Error())
+		events.QueueFailure{QID: m.ID, Err: err}.Log(d.log)
 	}
 }

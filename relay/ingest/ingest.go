@@ -138,7 +138,7 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 		if claim != nil {
 			defer func() {
 				if err := claim.Done(qid); err != nil {
-					in.log.Warn("duplicate_index", events.QIDKey, qid, events.ErrorKey, err.Error(),
+					in.log.Warn(events.DuplicateIndex, events.QIDKey, qid, events.ErrorKey, err.Error(),
 						events.DetailKey, "the message is queued; a retry of it may be queued again")
 				}
 			}()

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"dkimrelay/config"
+	"dkimrelay/events"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -143,7 +144,7 @@ func Open(opts Options) (*Queue, error) {
 		err := q.recover(found)
 		if err != nil && !errors.Is(err, errLoadStopped) {
 			// The messages not loaded stay on disk for the next start.
-			q.log.Error("queue_load_failed", "dir", q.dir, "error", err.Error())
+			q.log.Error(events.QueueLoadFailed, events.DirKey, q.dir, events.ErrorKey, err.Error())
 		}
 	}()
 	return q, nil

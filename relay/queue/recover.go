@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"dkimrelay/events"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +39,7 @@ func (q *Queue) scan() (*found, error) {
 		}
 		switch id, ext, _ := strings.Cut(name, "."); {
 		case !ValidID(id):
-			q.log.Warn("queue_unknown_file", "file", name)
+			q.log.Warn(events.QueueUnknownFile, events.FileKey, name)
 		case ext == "json":
 			f.jsons[id] = true
 		case ext == "eml":
@@ -46,7 +47,7 @@ func (q *Queue) scan() (*found, error) {
 		case ext == "json.tmp":
 			f.tmps = append(f.tmps, name)
 		default:
-			q.log.Warn("queue_unknown_file", "file", name)
+			q.log.Warn(events.QueueUnknownFile, events.FileKey, name)
 		}
 	}
 	return f, nil
@@ -111,7 +112,7 @@ func (q *Queue) recover(f *found) error {
 			return fmt.Errorf("queue: syncing %s: %w", q.dir, err)
 		}
 	}
-	q.log.Info("queue_loaded", "dir", q.dir, "messages", loaded,
+	q.log.Info(events.QueueLoaded, events.DirKey, q.dir, events.MessagesKey, loaded,
 		"removed_unfinished", len(f.tmps)+len(emls), "removed_finished", finished, "damaged", damaged)
 	return nil
 }
@@ -231,10 +232,10 @@ func (q *Queue) quarantine(id string, haveEML bool, reason string) {
 		}
 	}
 	if err != nil {
-		q.log.Error("queue_damaged", "qid", id, "reason", reason, "error", "could not move it aside: "+err.Error())
+		events.QueueDamage{QID: id, Reason: reason, Err: err}.Log(q.log)
 		return
 	}
-	q.log.Error("queue_damaged", "qid", id, "reason", reason, "moved_to", dir)
+	events.QueueDamage{QID: id, Reason: reason, MovedTo: dir}.Log(q.log)
 }
 
 // removeFilesNoSync is removeFiles for recovery, which syncs the

@@ -73,13 +73,13 @@ func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logg
 		}
 		if a.All {
 			n := q.RetryAll()
-			log.Info("retry", "messages", n)
+			events.RetryRequest{Messages: n}.Log(log)
 			return control.QueueRetried{Messages: n}, nil
 		}
 		if err := q.Retry(a.QID); err != nil {
 			return nil, notQueued(a.QID, err)
 		}
-		log.Info("retry", "qid", a.QID)
+		events.RetryRequest{QID: a.QID}.Log(log)
 		return control.QueueRetried{Messages: 1}, nil
 	})
 	ctl.Handle("queue.delete", func(ctx context.Context, raw json.RawMessage) (any, error) {

@@ -165,7 +165,7 @@ func (s *session) authResult(username, mech string, cached bool, err error) erro
 	}
 	s.authFailures++
 	if s.srv.guard.Failure(s.ip, username) {
-		s.log().Warn("auth_blocked", "remote", s.remote, "ip", s.ip.String(), "user", username)
+		events.AuthBlock{Remote: s.remote, IP: s.ip.String(), User: username}.Log(s.log())
 		return s.closeWith(errAuthBlocked)
 	}
 	if s.authFailures >= s.srv.cfg.MaxAuthAttempts {
