@@ -23,6 +23,7 @@ func Build(reports []*store.Report, opt Options) *Summary {
 		tlsPol:    map[[2]string]*TLSPolicy{},
 		tlsFail:   map[[3]string]*failureAcc{},
 		dmarcOrgs: set{},
+		policies:  map[string]*policyAcc{},
 		tlsOrgs:   set{},
 	}
 	b.sum.Egress = []string{}
@@ -72,6 +73,11 @@ type selectorAcc struct {
 	sources set
 }
 
+type policyAcc struct {
+	Policy
+	orgs set
+}
+
 type failureAcc struct {
 	TLSFailure
 	orgs, details set
@@ -87,6 +93,7 @@ type builder struct {
 	tlsFail   map[[3]string]*failureAcc
 	dmarcOrgs set
 	tlsOrgs   set
+	policies  map[string]*policyAcc // by Policy.String()
 }
 
 // within reports whether name is the domain d or one of its sub-domains.
@@ -105,6 +112,14 @@ func (b *builder) dmarc(f *dmarcrpt.Feedback) {
 			b.sum.DMARC.Reports++
 			b.dmarcOrgs[f.Metadata.OrgName] = true
 			b.widen(f.Metadata.Begin, f.Metadata.End)
+			pp := f.Policy
+			pol := withDefaults(Policy{Domain: pp.Domain, P: pp.P, SP: pp.SP, Pct: pp.Pct, ADKIM: pp.ADKIM, ASPF: pp.ASPF})
+			a := b.policies[pol.String()]
+			if a == nil {
+				a = &policyAcc{Policy: pol, orgs: set{}}
+				b.policies[pol.String()] = a
+			}
+			a.orgs[f.Metadata.OrgName] = true
 		}
 		b.record(f, rec)
 	}
@@ -215,4 +230,23 @@ func (b *builder) tls(r *tlsrpt.Report) {
 			}
 		}
 	}
+}
+
+// withDefaults fills in what a reporter left out with the defaults of RFC
+// 7489 section 6.3, so that reporters that write the same record the long
+// and the short way count as seeing one policy.
+func withDefaults(p Policy) Policy {
+	if p.SP == "" {
+		p.SP = p.P
+	}
+	if p.Pct == 0 {
+		p.Pct = 100
+	}
+	if p.ADKIM == "" {
+		p.ADKIM = "r"
+	}
+	if p.ASPF == "" {
+		p.ASPF = "r"
+	}
+	return p
 }

@@ -14,6 +14,15 @@ func (b *builder) finish() *Summary {
 	s := &b.sum
 	s.DMARC.Reporters = b.dmarcOrgs.sorted()
 	s.TLS.Reporters = b.tlsOrgs.sorted()
+	s.DMARC.Policies = []Policy{}
+	for _, a := range b.policies {
+		p := a.Policy
+		p.Reporters = a.orgs.sorted()
+		s.DMARC.Policies = append(s.DMARC.Policies, p)
+	}
+	slices.SortFunc(s.DMARC.Policies, func(x, y Policy) int {
+		return cmp.Or(cmp.Compare(x.Domain, y.Domain), cmp.Compare(x.String(), y.String()))
+	})
 	s.DMARC.Sources = []Source{}
 	for _, a := range b.sources {
 		src := a.Source

@@ -5,6 +5,7 @@
 package summary
 
 import (
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -52,10 +53,44 @@ type DMARC struct {
 	Counts Counts `json:"counts"`
 	// UnknownSources is how many sources are not egress addresses.
 	UnknownSources int `json:"unknown_sources"`
+	// Policies are the DMARC records the receivers found, each with the
+	// reporters that found it: more than one for a domain means the
+	// record changed during the period, or DNS answers differ.
+	Policies []Policy `json:"policies"`
 	// Sources are ordered: unknown sources, then the relay's own
 	// addresses with failures, then the rest; within each, most
 	// messages first.
 	Sources []Source `json:"sources"`
+}
+
+// Policy is one published DMARC policy as receivers saw it (RFC 7489
+// section 6.3), with the defaults filled in where a reporter left a value
+// out.
+type Policy struct {
+	Domain    string   `json:"domain"`
+	P         string   `json:"p"`
+	SP        string   `json:"sp,omitempty"`
+	Pct       int      `json:"pct,omitempty"`
+	ADKIM     string   `json:"adkim,omitempty"`
+	ASPF      string   `json:"aspf,omitempty"`
+	Reporters []string `json:"reporters"`
+}
+
+func (p Policy) String() string {
+	s := p.Domain + ": p=" + p.P
+	if p.SP != "" {
+		s += " sp=" + p.SP
+	}
+	if p.Pct != 0 {
+		s += fmt.Sprintf(" pct=%d", p.Pct)
+	}
+	if p.ADKIM != "" {
+		s += " adkim=" + p.ADKIM
+	}
+	if p.ASPF != "" {
+		s += " aspf=" + p.ASPF
+	}
+	return s
 }
 
 // Counts are message counts per result.

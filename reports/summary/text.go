@@ -73,6 +73,9 @@ func (p *printer) dmarc(s *Summary) {
 		egress = "none known (set delivery.egress_ips)"
 	}
 	p.f("This relay's egress addresses: %s\n", egress)
+	for _, pol := range d.Policies {
+		p.f("Policy found: %s (%s)\n", pol, strings.Join(pol.Reporters, ", "))
+	}
 	sections := []struct{ class, title string }{
 		{Unknown, "Unknown sources, not this relay's egress addresses: someone else sending as you, or a service of yours missing from SPF"},
 		{OwnFailing, "This relay's addresses with failures: a DKIM key or SPF record to fix now"},
