@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"fmt"
 	"testing"
 
 	"dkimrelay/reports/dmarcrpt"
@@ -56,5 +57,30 @@ func TestSelectorCase(t *testing.T) {
 	s := Build([]*store.Report{store.NewDMARC(f)}, Options{Keys: []Key{{Domain: "Example.org", Selector: "s2026", State: "active"}}})
 	if len(s.Selectors) != 1 || s.Selectors[0].Finding != SelectorOK {
 		t.Errorf("selectors %+v", s.Selectors)
+	}
+}
+
+// TestPolicies: one record written the long and the short way is one
+// policy; a record that differs between receivers is two.
+func TestPolicies(t *testing.T) {
+	report := func(org string, p dmarcrpt.PolicyPublished) *store.Report {
+		return store.NewDMARC(&dmarcrpt.Feedback{
+			Metadata: dmarcrpt.Metadata{OrgName: org, ReportID: "1"},
+			Policy:   p,
+			Records:  []dmarcrpt.Record{{SourceIP: "192.0.2.1", Count: 1, HeaderFrom: p.Domain}},
+		})
+	}
+	s := Build([]*store.Report{
+		report("a", dmarcrpt.PolicyPublished{Domain: "example.org", P: "reject"}),
+		report("b", dmarcrpt.PolicyPublished{Domain: "example.org", P: "reject", SP: "reject", Pct: 100, ADKIM: "r", ASPF: "r"}),
+		report("c", dmarcrpt.PolicyPublished{Domain: "example.org", P: "none"}),
+	}, Options{})
+	var got []string
+	for _, p := range s.DMARC.Policies {
+		got = append(got, fmt.Sprintf("%s %v", p, p.Reporters))
+	}
+	want := []string{"example.org: p=none sp=none pct=100 adkim=r aspf=r [c]", "example.org: p=reject sp=reject pct=100 adkim=r aspf=r [a b]"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("policies %q, want %q", got, want)
 	}
 }
