@@ -4,9 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Real peers and independent verifiers the integration tests drive.
+# Real peers and independent verifiers the integration tests drive;
+# postgresql: the cluster store's tests run a throwaway server (internal/pgtest).
 bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
   libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd \
+  postgresql \
   dpkg-dev lintian man-db # the Debian package: built, checked, installed and purged (scripts/test-deb.sh)
 bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
