@@ -11,6 +11,7 @@ type QueueMessage struct {
 	QID      string           `json:"qid"`
 	From     string           `json:"from"` // "" for a bounce (null sender)
 	User     string           `json:"user,omitempty"`
+	Class    string           `json:"class"` // the traffic class: transactional or bulk
 	Received time.Time        `json:"received"`
 	Size     int64            `json:"size"`
 	Rcpts    []QueueRecipient `json:"rcpts"`

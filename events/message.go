@@ -34,6 +34,7 @@ func qid(attrs []slog.Attr, id string) []slog.Attr {
 type Acceptance struct {
 	QID      string
 	User     string // the login; "" for a bounce
+	Class    string // the traffic class: "transactional" or "bulk"; "" not logged
 	From     string
 	Rcpts    []string
 	Size     int64
@@ -61,6 +62,9 @@ func (e Acceptance) Log(log *slog.Logger) {
 	}
 	if e.Remote != "" {
 		a = append(a, slog.String(RemoteKey, e.Remote))
+	}
+	if e.Class != "" {
+		a = append(a, slog.String(ClassKey, e.Class))
 	}
 	if e.Kind != "" {
 		a = append(a, slog.String(KindKey, e.Kind))

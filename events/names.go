@@ -103,4 +103,5 @@ const (
 	SPFAlignedKey     = "spf_aligned"      // dmarc: the envelope sender's domain aligns with From:
 	RecordKey         = "record"           // dmarc: where the record was found
 	DMARCPolicyKey    = "p"                // dmarc: the record's p= policy
+	ClassKey          = "class"            // accepted: the login's traffic class (transactional, bulk)
 )

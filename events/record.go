@@ -11,7 +11,7 @@ import (
 // record that is not one of the typed events.
 func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 	switch r.Message {
-	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF:
+	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF, Duplicated:
 	default:
 		return nil, false
 	}
@@ -30,7 +30,7 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 		return Rejection{Level: r.Level, Code: f.code, Reason: f.reason, Remote: f.remote, From: f.from, Rcpt: f.rcpt, Until: f.until, User: f.user}, true
 	case Accepted:
 		return Acceptance{QID: f.qid, User: f.user, From: f.from, Rcpts: f.rcpts, Size: f.size, DKIM: f.dkim,
-			SignTime: f.signTime, Remote: f.remote, Kind: f.kind, OrigQID: f.origQID}, true
+			SignTime: f.signTime, Remote: f.remote, Kind: f.kind, OrigQID: f.origQID, Class: f.class}, true
 	case Delivered:
 		return Delivery{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, TLS: f.tls, TLSPolicy: f.tlsPolicy, Code: f.code, Delay: f.delay, Reply: f.reply}, true
 	case Deferred:
@@ -41,6 +41,8 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 		return Expiry{QID: f.qid, Rcpt: f.rcpt, Reason: f.reason, Delay: f.delay}, true
 	case Deleted:
 		return Deletion{QID: f.qid, From: f.from, Rcpts: f.rcpts, Reason: f.reason}, true
+	case Duplicated:
+		return Duplicate{QID: f.qid, User: f.user, Remote: f.remote}, true
 	default: // SPF
 		return SPFCheck{Domain: f.domain, IP: f.ip, Result: f.result, Detail: f.detail, Cached: f.cached, Policy: f.policy}, true
 	}
@@ -49,9 +51,9 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 // fields is the union of the typed events' fields, as a record's
 // attributes set them.
 type fields struct {
-	qid, user, mechanism, result, reason, from, rcpt, kind, origQID string
-	mx, tls, reply, remote, local, helo, domain, ip, detail, policy string
-	tlsPolicy                                                       string
+	qid, user, mechanism, result, reason, from, rcpt, kind, origQID, class string
+	mx, tls, reply, remote, local, helo, domain, ip, detail, policy        string
+	tlsPolicy                                                              string
 
 	code        int
 	size        int64
@@ -116,6 +118,8 @@ func (f *fields) set(a slog.Attr) {
 		f.rcpt = s
 	case KindKey:
 		f.kind = s
+	case ClassKey:
+		f.class = s
 	case OrigQIDKey:
 		f.origQID = s
 	case MXKey:

@@ -39,6 +39,9 @@ type User struct {
 	// Allow lists the senders this login may use: "addr@domain" or
 	// "@domain" for every address of a domain.
 	Allow []string `toml:"allow"`
+	// Class is the login's traffic class; "" is Transactional (see
+	// TrafficClass).
+	Class Class `toml:"class,omitempty"`
 }
 
 // MaySend reports whether the login may use addr as MAIL FROM or From:.
@@ -151,6 +154,9 @@ func Load(path string) (*DB, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		if _, err := parseHash(u.Hash); err != nil {
+			return nil, fmt.Errorf("%s: user %s: %w", path, u.Name, err)
+		}
+		if _, err := ParseClass(string(u.Class)); err != nil {
 			return nil, fmt.Errorf("%s: user %s: %w", path, u.Name, err)
 		}
 		db.byName[u.Name] = u

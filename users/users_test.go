@@ -97,6 +97,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"damaged", "[[user]\n", 0o600, "damaged"},
 		{"bad hash", "[[user]]\nname = \"a\"\nhash = \"plain\"\nallow = [\"@x.org\"]\n", 0o600, "neither argon2id nor bcrypt"},
 		{"unknown key", "[[user]]\nname = \"a\"\npassword = \"x\"\n", 0o600, "unknown key"},
+		{"unknown class", "[[user]]\nname = \"a\"\nhash = \"$2a$04$abcdefghijklmnopqrstuuWzF6gBVlyyl6d7z2FxUOi4Uo2Cv1r7K\"\nallow = [\"@x.org\"]\nclass = \"urgent\"\n", 0o600, "traffic class"},
 	}
 	for _, c := range cases {
 		p := filepath.Join(dir, c.name)

@@ -166,6 +166,9 @@ func writeQueueMessage(w io.Writer, m control.QueueMessage, now time.Time) {
 	if m.User != "" {
 		fmt.Fprintf(w, "  user %s", sanitize(m.User, false))
 	}
+	if m.Class != "" {
+		fmt.Fprintf(w, "  %s", sanitize(m.Class, false))
+	}
 	fmt.Fprintf(w, "  %s\n", fmtSize(m.Size))
 	// Columns are aligned by hand: the reply lines between the
 	// recipients would break a tabwriter's columns.

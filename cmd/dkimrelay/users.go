@@ -22,9 +22,14 @@ func runUsersAdd(e *env, args []string) error {
 	var allow stringList
 	fs.Var(&allow, "allow", "sender the login may use: addr@domain or @domain (repeatable)")
 	gen := fs.Bool("generate", false, "generate a password and print it once")
+	className := fs.String("class", string(users.Transactional), "traffic class: transactional (delivered first) or bulk (announcements, paced per provider)")
 	pos, err := parse(fs, args, 1, 1)
 	if err != nil {
 		return err
+	}
+	class, err := users.ParseClass(*className)
+	if err != nil {
+		return usagef("users add --class: %v", err)
 	}
 	if len(allow) == 0 {
 		return usagef("users add needs at least one --allow SENDER (addr@domain or @domain)")
@@ -43,10 +48,15 @@ func runUsersAdd(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := users.Update(path, func(db *users.DB) error { return db.Add(pos[0], pw, allow) }); err != nil {
+	if err := users.Update(path, func(db *users.DB) error {
+		if err := db.Add(pos[0], pw, allow); err != nil {
+			return err
+		}
+		return db.SetClass(pos[0], class)
+	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "Added login %s, allowed to send as %s.\n", pos[0], strings.Join(allow, ", "))
+	fmt.Fprintf(e.stdout, "Added login %s (%s), allowed to send as %s.\n", pos[0], class, strings.Join(allow, ", "))
 	if *gen {
 		fmt.Fprintf(e.stdout, "Password (shown once): %s\n", pw)
 	}
@@ -75,9 +85,9 @@ func runUsersList(e *env, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "LOGIN\tALLOWED SENDERS")
+	fmt.Fprintln(tw, "LOGIN\tCLASS\tALLOWED SENDERS")
 	for _, u := range db.List() {
-		fmt.Fprintf(tw, "%s\t%s\n", u.Name, strings.Join(u.Allow, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", u.Name, u.TrafficClass(), strings.Join(u.Allow, " "))
 	}
 	return tw.Flush()
 }

@@ -65,6 +65,9 @@ type Message struct {
 	// User is the login that submitted the message, "" for the relay's
 	// own mail.
 	User string
+	// Class is the login's traffic class ("bulk"); "" and
+	// "transactional" are transactional, as is the relay's own mail.
+	Class string
 	// Keys sign the message (one DKIM-Signature each), taken from one
 	// Keyring so that they are all of the same moment. With none the
 	// message is queued unsigned.
@@ -158,15 +161,25 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 		From:       m.From,
 		Rcpts:      append([]string(nil), m.Rcpts...),
 		User:       m.User,
+		Class:      bulkOnly(m.Class),
 		Signatures: sigs,
 		Received:   in.now(),
 	}
 	if err := draft.Commit(env); err != nil {
 		return "", fmt.Errorf("writing the queue: %w", err)
 	}
-	events.Acceptance{QID: draft.ID(), User: m.User, From: m.From, Rcpts: env.Rcpts, Size: size,
+	events.Acceptance{QID: draft.ID(), User: m.User, Class: env.TrafficClass(), From: m.From, Rcpts: env.Rcpts, Size: size,
 		DKIM: dkim.Selectors(m.Keys), SignTime: signTime, Remote: m.Remote, Kind: m.Kind, OrigQID: m.OrigQID}.Log(in.log)
 	return draft.ID(), nil
+}
+
+// bulkOnly keeps the class a queued envelope records: only "bulk", the
+// default being transactional.
+func bulkOnly(class string) string {
+	if class == queue.ClassBulk {
+		return class
+	}
+	return ""
 }
 
 // lookup asks the duplicate index for k: the first message's queue ID, or

@@ -70,6 +70,9 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 			kind = "submission"
 		}
 		m.accepted.WithLabelValues(kind).Inc()
+		if e.Class != "" {
+			m.byClass.WithLabelValues(e.Class).Inc()
+		}
 		if e.SignTime > 0 {
 			m.signing.Observe(e.SignTime.Seconds())
 		}
@@ -111,6 +114,8 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 		}
 	case events.Deletion:
 		m.deleted.Inc()
+	case events.Duplicate:
+		m.duplicates.WithLabelValues(e.User).Inc()
 	}
 }
 

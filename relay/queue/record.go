@@ -25,6 +25,7 @@ type record struct {
 	ID         string      `json:"id"`
 	From       string      `json:"from"`
 	User       string      `json:"user"`
+	Class      string      `json:"class,omitempty"` // "bulk"; "" is transactional
 	Received   time.Time   `json:"received"`
 	Size       int64       `json:"size"`
 	Signatures []string    `json:"signatures"`
@@ -39,6 +40,7 @@ func newRecord(id string, env Envelope, size int64, now time.Time) (*record, err
 		ID:         id,
 		From:       env.From,
 		User:       env.User,
+		Class:      env.Class,
 		Received:   env.Received,
 		Size:       size,
 		Signatures: slices.Clone(env.Signatures),
@@ -110,6 +112,8 @@ func (r *record) validate() error {
 		return errors.New("queue: sender address contains control characters")
 	case hasControl(r.User):
 		return errors.New("queue: login contains control characters")
+	case r.Class != "" && r.Class != ClassBulk:
+		return fmt.Errorf("queue: unknown traffic class %q", r.Class)
 	}
 	for i, s := range r.Signatures {
 		if err := checkHeaderField(s); err != nil {
@@ -167,6 +171,7 @@ func (r *record) message() *Message {
 		Envelope: Envelope{
 			From:       r.From,
 			User:       r.User,
+			Class:      r.Class,
 			Signatures: slices.Clone(r.Signatures),
 			Received:   r.Received,
 		},

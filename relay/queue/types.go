@@ -16,11 +16,29 @@ type Envelope struct {
 	Rcpts []string `json:"rcpts"`
 	// User is the submitting login, "" for messages the relay composed.
 	User string `json:"user,omitempty"`
+	// Class is the login's traffic class: "bulk", or "" for
+	// transactional (see TrafficClass).
+	Class string `json:"class,omitempty"`
 	// Signatures are complete DKIM-Signature header fields, each ending in
 	// CRLF, prepended to the stored message when it goes on the wire.
 	Signatures []string `json:"signatures,omitempty"`
 	// Received is when the message was accepted; zero means now.
 	Received time.Time `json:"received"`
+}
+
+// The traffic classes as TrafficClass names them (docs/deliverability.md).
+const (
+	ClassTransactional = "transactional"
+	ClassBulk          = "bulk"
+)
+
+// TrafficClass returns the message's traffic class: ClassBulk or
+// ClassTransactional.
+func (e Envelope) TrafficClass() string {
+	if e.Class == ClassBulk {
+		return ClassBulk
+	}
+	return ClassTransactional
 }
 
 // Message is a snapshot of a queued message. It is a copy: changing it

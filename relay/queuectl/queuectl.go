@@ -148,6 +148,7 @@ func queueMessage(m *queue.Message) control.QueueMessage {
 		QID:      m.ID,
 		From:     m.Envelope.From,
 		User:     m.Envelope.User,
+		Class:    m.Envelope.TrafficClass(),
 		Received: m.Envelope.Received,
 		Size:     m.Size,
 		Rcpts:    make([]control.QueueRecipient, len(m.Rcpts)),

@@ -275,6 +275,7 @@ func (s *session) Data(r io.Reader) error {
 		From:   s.from,
 		Rcpts:  s.rcpts,
 		User:   s.user.Name,
+		Class:  string(s.user.TrafficClass()),
 		Keys:   keys,
 		Header: h,
 		Body:   br,
