@@ -37,7 +37,10 @@ type Options struct {
 	// Dir keeps policies across restarts (RFC 8461 section 5.1: a cached
 	// policy applies while the policy host is down); "" keeps them in
 	// memory only.
-	Dir      string
+	Dir string
+	// ReadOnly uses the policies kept in Dir but never writes there:
+	// for commands run beside the relay, as another user.
+	ReadOnly bool
 	Resolver Resolver
 	RootCAs  *x509.CertPool // verify policy hosts; nil: the system roots
 	Port     int            // of https://mta-sts.DOMAIN/; default 443
@@ -100,7 +103,7 @@ func New(opts Options) (*Cache, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	st, err := openStore(opts.Dir)
+	st, err := openStore(opts.Dir, opts.ReadOnly)
 	if err != nil {
 		return nil, err
 	}

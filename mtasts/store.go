@@ -24,13 +24,16 @@ type Stored struct {
 	Policy  *Policy   `json:"-"`       // Text, parsed
 }
 
-// store keeps one JSON file per domain in a folder; nil dir: nothing is
-// kept.
-type store struct{ dir string }
+// store keeps one JSON file per domain in a folder; no dir: nothing is
+// kept. A read-only store reads the folder and never writes it.
+type store struct {
+	dir      string
+	readOnly bool
+}
 
-func openStore(dir string) (*store, error) {
-	if dir == "" {
-		return &store{}, nil
+func openStore(dir string, readOnly bool) (*store, error) {
+	if dir == "" || readOnly {
+		return &store{dir: dir, readOnly: readOnly}, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("mtasts: policy cache folder: %w", err)
@@ -67,7 +70,7 @@ func (s *store) load(domain string, log *slog.Logger) *Stored {
 }
 
 func (s *store) save(st *Stored) error {
-	if s.dir == "" {
+	if s.dir == "" || s.readOnly {
 		return nil
 	}
 	b, err := json.MarshalIndent(st, "", "  ")
@@ -78,7 +81,7 @@ func (s *store) save(st *Stored) error {
 }
 
 func (s *store) remove(domain string) {
-	if s.dir != "" {
+	if s.dir != "" && !s.readOnly {
 		_ = os.Remove(s.path(domain))
 	}
 }

@@ -3,10 +3,6 @@ package relay
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,7 +30,7 @@ mta-sts.strip.test. A  127.0.0.5
 _mta-sts.good.test.  TXT "v=STSv1; id=20261203"
 _mta-sts.strip.test. TXT "v=STSv1; id=1"
 `)
-	policyPort := servePolicies(t, ca, map[string]string{
+	policyPort := testkit.ServePolicies(t, ca, "127.0.0.5", map[string]string{
 		"good.test":  "version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 604800\n",
 		"strip.test": "version: STSv1\nmode: enforce\nmx: *.strip.test\nmax_age: 604800\n",
 	})
@@ -78,35 +74,4 @@ _mta-sts.strip.test. TXT "v=STSv1; id=1"
 	if n := len(stripped.Messages()); n != 0 {
 		t.Errorf("%d messages reached the server without STARTTLS", n)
 	}
-}
-
-// servePolicies serves each domain's policy at
-// https://mta-sts.DOMAIN:PORT/.well-known/mta-sts.txt on 127.0.0.5 and
-// returns PORT.
-func servePolicies(t *testing.T, ca *testkit.CA, policies map[string]string) int {
-	t.Helper()
-	var names []string
-	for d := range policies {
-		names = append(names, "mta-sts."+d)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.5:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host, _, _ := net.SplitHostPort(r.Host)
-		text, ok := policies[strings.TrimPrefix(host, "mta-sts.")]
-		if !ok || r.URL.Path != "/.well-known/mta-sts.txt" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain")
-		io.WriteString(w, text)
-	}))
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.TLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, names...)}}
-	srv.StartTLS()
-	t.Cleanup(srv.Close)
-	return ln.Addr().(*net.TCPAddr).Port
 }

@@ -20,6 +20,7 @@ import (
 	"dkimrelay/events"
 	"dkimrelay/internal/atomicfile"
 	"dkimrelay/internal/secretfile"
+	"dkimrelay/internal/tlsroots"
 	"dkimrelay/keys"
 	"dkimrelay/mtasts"
 	"dkimrelay/relay/dedup"
@@ -184,7 +185,7 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 		}
 		dc.SmarthostPassword = pw
 	}
-	roots, err := trustedRoots(cfg.Delivery.TLSCAFile)
+	roots, err := tlsroots.Load(cfg.Delivery.TLSCAFile)
 	if err != nil {
 		return nil, err
 	}

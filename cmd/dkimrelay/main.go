@@ -72,6 +72,7 @@ func commands() []*command {
 			{name: "import", args: "PATH...", help: "store the DMARC and TLS reports in files, messages, mbox, Maildir or - (stdin)", run: runReportsImport},
 		}},
 		{name: "check", args: "--domain D [--json] [--no-probe]", help: "check the DNS records and network for sending as D", run: runCheck},
+		{name: "tls", args: "DOMAIN [--json]", help: "show what TLS delivery to DOMAIN requires now, and why", run: runTLS},
 		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline] [--json]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
 		{name: "version", help: "print version and build information", run: runVersion},
 	}

@@ -33,7 +33,12 @@ func (t *txn) mxPolicy(ctx context.Context, domain string) *mtasts.Policy {
 	if t.d.cfg.STSPolicies == nil {
 		return nil
 	}
-	l := t.d.cfg.STSPolicies.Policy(ctx, domain)
+	return enforced(t.d.cfg.STSPolicies.Policy(ctx, domain))
+}
+
+// enforced is the policy of l when it is one delivery applies: in enforce
+// or testing mode.
+func enforced(l mtasts.Lookup) *mtasts.Policy {
 	if l.Policy == nil || l.Policy.Mode == mtasts.None {
 		return nil
 	}

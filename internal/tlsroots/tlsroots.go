@@ -1,4 +1,6 @@
-package relay
+// Package tlsroots loads the roots verified TLS trusts: the system's plus
+// delivery.tls_ca_file.
+package tlsroots
 
 import (
 	"crypto/x509"
@@ -6,9 +8,9 @@ import (
 	"os"
 )
 
-// trustedRoots are the roots verified TLS trusts: the system's, plus the
-// certificates of delivery.tls_ca_file when set (nil: the system's alone).
-func trustedRoots(caFile string) (*x509.CertPool, error) {
+// Load returns the system's roots plus the certificates of caFile, or nil
+// (the system's alone) when caFile is "".
+func Load(caFile string) (*x509.CertPool, error) {
 	if caFile == "" {
 		return nil, nil
 	}
