@@ -105,6 +105,12 @@ func (im *Importer) Path(ctx context.Context, path string, stdin io.Reader, fn f
 		}
 		if d.Type().IsRegular() {
 			files = append(files, p)
+		} else if d.Type()&fs.ModeSymlink != 0 {
+			// A link to a file is read; links to folders are not
+			// followed, so a loop cannot trap the walk.
+			if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() {
+				files = append(files, p)
+			}
 		}
 		return nil
 	})

@@ -106,3 +106,30 @@ func TestStdin(t *testing.T) {
 		t.Fatalf("stdin import: %+v", got)
 	}
 }
+
+// TestFolderLinks: a link to a file in a folder is imported; a link to a
+// folder (here, a loop) is not followed.
+func TestFolderLinks(t *testing.T) {
+	dir := t.TempDir()
+	abs, err := filepath.Abs(filepath.Join(corpus, "04-small-reporter.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(abs, filepath.Join(dir, "report.xml")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(dir, filepath.Join(dir, "loop")); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenFiles(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	if err := New(st).Path(context.Background(), dir, nil, func(o Outcome) { got = append(got, o.Line()) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !strings.HasPrefix(got[0], "imported dmarc report \"Müller Hosting\"") {
+		t.Errorf("outcomes %q", got)
+	}
+}
