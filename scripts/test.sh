@@ -5,11 +5,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Real peers and independent verifiers the integration tests drive;
-# postgresql: the cluster store's tests run a throwaway server (internal/pgtest).
+# postgresql: the cluster store's tests run a throwaway server (internal/pgtest);
+# dpkg-dev, lintian, man-db: the Debian package is built, checked, installed
+# and purged (scripts/test-deb.sh); iproute2, procps: the container image's
+# steps run in a network namespace (scripts/test-container.sh).
 bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
   libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd \
   postgresql \
-  dpkg-dev lintian man-db # the Debian package: built, checked, installed and purged (scripts/test-deb.sh)
+  dpkg-dev lintian man-db iproute2 procps
 bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
 echo "== gofmt"
@@ -32,3 +35,4 @@ go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./users/ 
 echo "== hot-path benchmarks, once each"; go test -run '^$' -bench . -benchtime 1x ./dkim/ ./relay/queue/ ./relay/submission/
 echo "== fuzzing (FUZZTIME each, default 10s)"; bash scripts/fuzz.sh
 echo "== Debian package: build, lintian, install, one message, purge"; bash scripts/test-deb.sh
+echo "== container image: build steps, user, paths, health check, one message"; bash scripts/test-container.sh

@@ -26,3 +26,17 @@ func TestHelpFormats(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthcheckWithoutMetrics: with no metrics.listen there is nothing to
+// ask, and the error says what to set.
+func TestHealthcheckWithoutMetrics(t *testing.T) {
+	s := newKeysSetup(t, "")
+	r := runCLI(t, "", "--config", s.config, "healthcheck")
+	if r.code != exitFail || !strings.Contains(r.stderr, "metrics.listen is not set") {
+		t.Errorf("healthcheck: exit %d %q", r.code, r.stderr)
+	}
+	r = runCLI(t, "", "healthcheck", "--listen", "127.0.0.1:1", "--timeout", "2s")
+	if r.code != exitFail || !strings.Contains(r.stderr, "is the relay running?") {
+		t.Errorf("healthcheck of nothing: exit %d %q", r.code, r.stderr)
+	}
+}

@@ -43,7 +43,7 @@ type command struct {
 
 func commands() []*command {
 	return []*command{
-		{name: "init", args: "--domain D [--hostname H] [--dir DIR] [--listen ADDR] [--listen-tls ADDR] [--algorithm A]", help: "write a config, TLS certificate and first DKIM key", run: runInit},
+		{name: "init", args: "--domain D [--hostname H] [--dir DIR] [--listen ADDR] [--listen-tls ADDR] [--metrics-listen ADDR] [--algorithm A]", help: "write a config, TLS certificate and first DKIM key", run: runInit},
 		{name: "serve", help: "run the relay in the foreground", run: runServe},
 		{name: "users", help: "manage submission logins", sub: []*command{
 			{name: "add", args: "NAME --allow SENDER... [--generate]", help: "add a login (password from stdin or a prompt)", run: runUsersAdd},
@@ -74,6 +74,7 @@ func commands() []*command {
 		{name: "check", args: "--domain D [--json] [--no-probe]", help: "check the DNS records and network for sending as D", run: runCheck},
 		{name: "tls", args: "DOMAIN [--json]", help: "show what TLS delivery to DOMAIN requires now, and why", run: runTLS},
 		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline] [--json]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
+		{name: "healthcheck", args: "[--listen ADDR] [--timeout D]", help: "exit 0 when the running relay's /healthz answers (for container health checks)", run: runHealthcheck},
 		{name: "version", help: "print version and build information", run: runVersion},
 	}
 }

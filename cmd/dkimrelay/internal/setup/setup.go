@@ -30,7 +30,9 @@ type Options struct {
 	Hostname  string // default mail.DOMAIN
 	Listen    string // STARTTLS listener, default 127.0.0.1:587
 	ListenTLS string // implicit TLS listener, optional
-	Algorithm keys.Algorithm
+	// MetricsListen is metrics.listen (/metrics and /healthz); optional.
+	MetricsListen string
+	Algorithm     keys.Algorithm
 	// LogFile is log.file; init's default is "dkimrelay.log", and "-"
 	// means stderr.
 	LogFile string
@@ -89,7 +91,7 @@ rotate_after = "2160h"             # ` + "`keys rotate`" + ` starts a new key wh
 file = "{{.LogFile}}"             # JSON lines; empty: stderr
 
 [metrics]
-listen = ""
+listen = "{{.Metrics}}"                        # e.g. "127.0.0.1:9187": /metrics and /healthz
 `))
 
 func quoteList(s ...string) string {
@@ -142,7 +144,7 @@ func Init(o Options) (*Result, error) {
 	if err := configTemplate.Execute(&buf, map[string]string{
 		"Hostname": o.Hostname, "Domain": o.Domain,
 		"Listen": quoteList(o.Listen), "ListenTLS": quoteList(o.ListenTLS), "LogFile": o.LogFile,
-		"Outbox": o.Outbox,
+		"Outbox": o.Outbox, "Metrics": o.MetricsListen,
 	}); err != nil {
 		return nil, err
 	}
