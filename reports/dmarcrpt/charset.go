@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // charsetReader decodes the encodings reporters declare besides UTF-8.
@@ -20,13 +21,24 @@ func charsetReader(charset string, input io.Reader) (io.Reader, error) {
 		if err != nil {
 			return nil, err
 		}
-		var out bytes.Buffer
-		for _, c := range b {
-			out.WriteRune(rune(c))
-		}
-		return &out, nil
+		return bytes.NewReader(latin1ToUTF8(b)), nil
 	case "utf-16", "utf-16le", "utf-16be":
 		return nil, fmt.Errorf("the report declares %s, which dkimrelay does not decode: convert it to UTF-8 (iconv -f %s -t UTF-8) and import it again", charset, charset)
 	}
 	return nil, fmt.Errorf("the report declares the unknown encoding %q", charset)
+}
+
+// latin1ToUTF8 maps each byte to the code point of the same value.
+func latin1ToUTF8(b []byte) []byte {
+	out := make([]byte, 0, len(b)+len(b)/8)
+	for _, c := range b {
+		out = utf8.AppendRune(out, rune(c))
+	}
+	return out
+}
+
+// declaresEncoding reports whether the XML declaration names an encoding.
+func declaresEncoding(b []byte) bool {
+	decl, _, ok := bytes.Cut(b, []byte("?>"))
+	return ok && bytes.HasPrefix(bytes.TrimSpace(decl), []byte("<?xml")) && bytes.Contains(decl, []byte("encoding="))
 }

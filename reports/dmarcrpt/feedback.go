@@ -6,7 +6,8 @@
 // several), a byte-order mark and surrounding white space are skipped,
 // numbers may be zero-padded and IPv4 addresses may carry zero-padded
 // octets (Yahoo), results are compared without regard to case, and every
-// element the schema marks optional may be missing. What the report cannot
+// element the schema marks optional may be missing. Text that is not
+// UTF-8 and declares no encoding is read as Latin-1. What the report cannot
 // do without (the reporter, the report ID, the date range, the published
 // domain, each row's source address and count) is checked, and its absence
 // is an error naming the element.

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // MaxSize is the largest report Parse reads. Google's and Microsoft's
@@ -93,6 +94,11 @@ func Parse(r io.Reader) (*Feedback, error) {
 // ParseBytes parses one aggregate report held in memory.
 func ParseBytes(b []byte) (*Feedback, error) {
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf"))
+	if !utf8.Valid(b) && !declaresEncoding(b) {
+		// Undeclared Latin-1 (a reporter's name with an umlaut), which
+		// XML would refuse as broken UTF-8.
+		b = latin1ToUTF8(b)
+	}
 	d := xml.NewDecoder(bytes.NewReader(b))
 	d.CharsetReader = charsetReader
 	var x xmlFeedback

@@ -41,6 +41,12 @@ func TestParseQuirks(t *testing.T) {
 					t.Errorf("feedback %+v", f)
 				}
 			}},
+		{"undeclared latin-1", strings.Replace(doc(""), "r.example", "M\xfcller", 1),
+			func(t *testing.T, f *Feedback) {
+				if f.Metadata.OrgName != "Müller" {
+					t.Errorf("org %q", f.Metadata.OrgName)
+				}
+			}},
 		{"latin-1", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>" + strings.Replace(doc(""), "r.example", "M\xfcller", 1),
 			func(t *testing.T, f *Feedback) {
 				if f.Metadata.OrgName != "Müller" {
