@@ -62,11 +62,11 @@ type MissingKey struct {
 }
 
 // Name implements Event.
-func (MissingKey) Name() string { return NoActiveKey }
+func (MissingKey) Name() string { return KeylessDomain }
 
 // Log implements Event.
 func (e MissingKey) Log(log *slog.Logger) {
-	logAttrs(log, slog.LevelWarn, NoActiveKey, slog.String(DomainKey, e.Domain),
+	logAttrs(log, slog.LevelWarn, KeylessDomain, slog.String(DomainKey, e.Domain),
 		slog.String(DetailKey, "mail from this domain is refused until a key is active: see `dkimrelay keys list`"))
 }
 

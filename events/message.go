@@ -54,9 +54,9 @@ func (e Acceptance) Log(log *slog.Logger) {
 	a = append(a,
 		slog.String(UserKey, e.User),
 		slog.String(FromKey, e.From),
-		slog.Any(RcptsKey, strings(e.Rcpts)),
+		slog.Any(RcptsKey, orEmpty(e.Rcpts)),
 		slog.Int64(SizeKey, e.Size),
-		slog.Any(DKIMKey, strings(e.DKIM)))
+		slog.Any(DKIMKey, orEmpty(e.DKIM)))
 	if e.SignTime > 0 {
 		a = append(a, slog.Any(SignTimeKey, Duration(e.SignTime)))
 	}

@@ -31,7 +31,7 @@ const (
 	Reload             = "reload"               // SIGHUP: config, logins and keys read again
 	KeyDamaged         = "key_damaged"          // a key file that cannot be used
 	KeyForceActivated  = "key_force_activated"  // keys activate --force against DNS (logged by the CLI)
-	NoActiveKey        = "no_active_key"        // a configured domain that cannot send
+	KeylessDomain      = "no_active_key"        // a configured domain that cannot send
 	DataDirPermissions = "data_dir_permissions" // a data dir others may list
 	RunningAsRoot      = "running_as_root"      // started as root
 	TLSReload          = "tls_reload"           // the TLS certificate or key changed and cannot be used

@@ -22,9 +22,9 @@ func (t Time) LogValue() slog.Value {
 	return slog.StringValue(time.Time(t).UTC().Format(time.RFC3339))
 }
 
-// strings returns list, or an empty list for nil: the log writes [] for
+// orEmpty returns list, or an empty list for nil: the log writes [] for
 // "none", never null.
-func strings(list []string) []string {
+func orEmpty(list []string) []string {
 	if list == nil {
 		return []string{}
 	}

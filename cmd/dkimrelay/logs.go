@@ -10,6 +10,7 @@ import (
 
 	"dkimrelay/cmd/dkimrelay/internal/logview"
 	"dkimrelay/config"
+	"dkimrelay/events"
 )
 
 func runLogs(e *env, args []string) error {
@@ -31,6 +32,9 @@ func runLogs(e *env, args []string) error {
 		for _, p := range strings.Split(s, ",") {
 			if p = strings.TrimSpace(p); p != "" {
 				f.Status = append(f.Status, p)
+				if !events.Known(p) {
+					fmt.Fprintf(e.stderr, "warning: no event is named %q; the events are %s\n", p, strings.Join(events.Names(), ", "))
+				}
 			}
 		}
 	}

@@ -45,6 +45,8 @@ func TestLogsCommand(t *testing.T) {
 			stdout: story},
 		{name: "status list", args: []string{"--config", withFile, "logs", "--status", "bounced,expired", "--json"},
 			contains: `"msg":"bounced","qid":"0695ZR1D2W5A8M0N6P3E"`},
+		{name: "status misspelt", args: []string{"--config", withFile, "logs", "--status", "delivred"},
+			code: 1, stderrHas: `warning: no event is named "delivred"; the events are accepted, auth,`, stdoutNone: true},
 		{name: "nothing matches", args: []string{"--config", withFile, "logs", "--rcpt", "nobody@example.net"},
 			code: 1, stderrHas: "no matching events", stdoutNone: true},
 		{name: "since in the future", args: []string{"--config", withFile, "logs", "--since", time.Now().Add(time.Hour).Format(time.RFC3339)},

@@ -1,0 +1,30 @@
+package events
+
+import (
+	"slices"
+	"strings"
+)
+
+// all lists every event's name; TestNamesListed keeps it complete.
+var all = []string{
+	Connect, Auth, Rejected, Accepted, SPF, DMARC,
+	Delivered, Deferred, Bounced, Expired, Outbox,
+	Deleted, Retry,
+	Started, Stopping, Stopped, Reload, KeyDamaged, KeyForceActivated, KeylessDomain,
+	DataDirPermissions, RunningAsRoot, TLSReload, MetricsServer, Egress, AuthBlocked,
+	QueueDamaged, QueueLoaded, QueueLoadFailed, QueueUnknownFile, QueueFailed, BounceFailed, DuplicateIndex,
+	ReportImported, ReportSkipped, ReportsFetchFailed,
+	Duplicated,
+}
+
+// Names returns every event's name, sorted.
+func Names() []string {
+	n := slices.Clone(all)
+	slices.Sort(n)
+	return n
+}
+
+// Known reports whether name, in any case, is an event's name.
+func Known(name string) bool {
+	return slices.ContainsFunc(all, func(n string) bool { return strings.EqualFold(n, name) })
+}
