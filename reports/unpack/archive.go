@@ -20,21 +20,37 @@ func (u *unpacker) take(r io.Reader) ([]byte, error) {
 	return b, err
 }
 
-// gzip decompresses one gzip stream (RFC 1952).
+// gzip decompresses gzip data (RFC 1952): one member, or several written
+// one after the other. Bytes after the last member that do not start
+// another (padding some tools add) are ignored.
 func (u *unpacker) gzip(where string, b []byte, depth int) {
-	zr, err := gzip.NewReader(bytes.NewReader(b))
+	br := bytes.NewReader(b)
+	zr, err := gzip.NewReader(br)
 	if err != nil {
 		u.fail(where, fmt.Errorf("damaged gzip data: %w", err))
 		return
 	}
-	out, err := u.take(zr)
-	if errors.Is(err, ErrTooLarge) {
-		u.fail(where, err)
-		return
-	}
-	if err != nil {
-		u.fail(where, fmt.Errorf("damaged gzip data: %w", err))
-		return
+	var out []byte
+	for {
+		zr.Multistream(false)
+		member, err := u.take(zr)
+		if errors.Is(err, ErrTooLarge) {
+			u.fail(where, err)
+			return
+		}
+		if err != nil {
+			u.fail(where, fmt.Errorf("damaged gzip data: %w", err))
+			return
+		}
+		out = append(out, member...)
+		rest := b[len(b)-br.Len():]
+		if !bytes.HasPrefix(rest, []byte{0x1f, 0x8b}) {
+			break
+		}
+		if err := zr.Reset(br); err != nil {
+			u.fail(where, fmt.Errorf("damaged gzip data: %w", err))
+			return
+		}
 	}
 	u.any(where, out, depth+1)
 }

@@ -75,6 +75,8 @@ func TestFound(t *testing.T) {
 	}{
 		{"bare XML", []byte(report), ""},
 		{"gzip", gz([]byte(report)), ""},
+		{"gzip in two members", append(gz([]byte(report[:100])), gz([]byte(report[100:]))...), ""},
+		{"gzip with trailing zeros", append(gz([]byte(report)), 0, 0, 0, 0), ""},
 		{"zip", zipOf(t, map[string][]byte{"r.xml": []byte(report)}), "r.xml"},
 		{"single-part message, base64 with white space", message("application/zip", "base64", []byte(spaced)), "attachment application/zip, r.xml"},
 		{"forwarded message", forwarded, "forwarded message, attachment application/gzip"},
