@@ -63,6 +63,8 @@ type Metrics struct {
 	authAttempts  *prometheus.CounterVec // mechanism, result
 	authFailures  *prometheus.CounterVec // mechanism
 	tlsVersions   *prometheus.CounterVec // version
+	tlsPolicies   *prometheus.CounterVec // policy
+	tlsFailures   *prometheus.CounterVec // policy, failure
 	spfResults    *prometheus.CounterVec // result
 	deliveryDelay prometheus.Histogram
 	signing       prometheus.Histogram
@@ -93,6 +95,8 @@ func New(opts Options) *Metrics {
 	m.authAttempts = f.counterVec("dkimrelay_auth_attempts_total", "SMTP AUTH attempts by mechanism and result (ok, failed).", "mechanism", "result")
 	m.authFailures = f.counterVec("dkimrelay_auth_failures_total", "Failed SMTP AUTH attempts by mechanism.", "mechanism")
 	m.tlsVersions = f.counterVec("dkimrelay_delivery_tls_total", "Recipients delivered, by the TLS version of the outbound session (none: plaintext).", "version")
+	m.tlsPolicies = f.counterVec("dkimrelay_delivery_tls_policy_total", "Recipients delivered, by the TLS policy the session was held to (none, opportunistic, mta-sts, mta-sts-testing, required, smarthost).", "policy")
+	m.tlsFailures = f.counterVec("dkimrelay_delivery_tls_failures_total", "Recipients deferred or bounced because a TLS policy refused the server, by policy and failure (starttls, certificate_name, certificate_expired, certificate_untrusted, tlsa_mismatch, mx_not_in_policy, handshake, other).", "policy", "failure")
 	m.spfResults = f.counterVec("dkimrelay_spf_results_total", "SPF evaluations of egress IPs at submission, by result (RFC 7208 section 2.6).", "result")
 	m.deliveryDelay = f.histogram("dkimrelay_delivery_delay_seconds", "Time from acceptance to delivery of each recipient.",
 		[]float64{0.1, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 120 * 3600})

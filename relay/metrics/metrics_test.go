@@ -75,12 +75,13 @@ func TestCountsFromEvents(t *testing.T) {
 		events.Acceptance{QID: "Q1", Rcpts: []string{"a@x", "b@x"}, Size: 100, DKIM: []string{"s1"}, SignTime: 1500 * time.Microsecond},
 		events.Acceptance{QID: "Q2", SignTime: 3 * time.Millisecond},
 		events.Acceptance{QID: "Q3", Kind: "bounce"},
-		events.Delivery{QID: "Q1", Rcpt: "a@x", TLS: "TLS1.3", Code: 250, Delay: 2 * time.Second},
+		events.Delivery{QID: "Q1", Rcpt: "a@x", TLS: "TLS1.3", TLSPolicy: "mta-sts", Code: 250, Delay: 2 * time.Second},
 		events.Delivery{QID: "Q1", Rcpt: "b@x", TLS: "none", Code: 250, Delay: 500 * time.Millisecond},
 		events.Deferral{QID: "Q2", Rcpt: "c@y", NextAttempt: next},
-		events.Deferral{QID: "Q2", Rcpt: "d@y", NextAttempt: next},
+		events.Deferral{QID: "Q2", Rcpt: "d@y", NextAttempt: next, TLSPolicy: "mta-sts",
+			Reason: "mx.y[192.0.2.1] does not offer STARTTLS; refusing to send mail without TLS (required by the MTA-STS policy of y)"},
 		events.Deferral{QID: "Q2", Rcpt: "c@y", NextAttempt: next.Add(2 * time.Minute)},
-		events.Bounce{QID: "Q2", Rcpt: "c@y", Code: 550},
+		events.Bounce{QID: "Q2", Rcpt: "c@y", Code: 550, TLSPolicy: "required", Reason: "mx.y said: 550 5.1.1 no such user"},
 		events.Expiry{QID: "Q2", Rcpt: "d@y"},
 		events.Deletion{QID: "Q5"},
 	} {
@@ -118,6 +119,9 @@ func TestCountsFromEvents(t *testing.T) {
 		`dkimrelay_delivery_tls_total{version="TLS1.3"}`:                                                         1,
 		`dkimrelay_delivery_tls_total{version="TLS1.2"}`:                                                         1,
 		`dkimrelay_delivery_tls_total{version="none"}`:                                                           1,
+		`dkimrelay_delivery_tls_policy_total{policy="mta-sts"}`:                                                  1,
+		`dkimrelay_delivery_tls_policy_total{policy="none"}`:                                                     2,
+		`dkimrelay_delivery_tls_failures_total{failure="starttls",policy="mta-sts"}`:                             1,
 		`dkimrelay_delivery_delay_seconds_count`:                                                                 3,
 		`dkimrelay_delivery_delay_seconds_sum`:                                                                   3.5,
 		`dkimrelay_delivery_delay_seconds_bucket{le="1"}`:                                                        2,
@@ -202,6 +206,25 @@ func TestRecentSetForgetsOldest(t *testing.T) {
 	}{{"a", true}, {"a", false}, {"b", true}, {"c", true}, {"b", false}, {"a", true}} {
 		if got := s.add(step.key); got != step.new {
 			t.Errorf("add(%q) = %v, want %v", step.key, got, step.new)
+		}
+	}
+}
+
+func TestTLSFailure(t *testing.T) {
+	for reason, want := range map[string]string{
+		"mx1.example.com[192.0.2.1] does not offer STARTTLS; refusing to send mail without TLS":       "starttls",
+		"mx1.example.com[192.0.2.1] refused STARTTLS: 454 4.7.0 TLS not available":                    "starttls",
+		"TLS handshake with mx1[192.0.2.1] failed: certificate name mismatch: valid for a, not for b": "certificate_name",
+		"TLS handshake with mx1[192.0.2.1] failed: certificate expired or not yet valid: ...":         "certificate_expired",
+		"TLS handshake with mx1[192.0.2.1] failed: certificate signed by an unknown authority (...)":  "certificate_untrusted",
+		"TLS handshake with mx1[192.0.2.1] failed: TLSA mismatch: no TLSA record matches":             "tlsa_mismatch",
+		"MX host mx9.example.com is not one the MTA-STS policy of example.com allows (mx: mx1)":       "mx_not_in_policy",
+		"TLS handshake with mx1[192.0.2.1] failed: timed out":                                         "handshake",
+		"mx1.example.com said: 550 5.1.1 no such user":                                                "",
+		"cannot connect to mx1.example.com[192.0.2.1]:25: connection refused":                         "",
+	} {
+		if got := TLSFailure(reason); got != want {
+			t.Errorf("TLSFailure(%q) = %q, want %q", reason, got, want)
 		}
 	}
 }

@@ -92,18 +92,25 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 			tls = "none"
 		}
 		m.tlsVersions.WithLabelValues(tls).Inc()
+		policy := e.TLSPolicy
+		if policy == "" {
+			policy = "none"
+		}
+		m.tlsPolicies.WithLabelValues(policy).Inc()
 		m.deliveryDelay.Observe(e.Delay.Seconds())
 		if m.countOnce("delivered|" + e.QID) {
 			m.msgDelivered.Inc()
 		}
 	case events.Deferral:
 		m.recipients.WithLabelValues(events.Deferred).Inc()
+		m.countTLSFailure(e.TLSPolicy, e.Reason)
 		// The recipients deferred in one attempt share its next_attempt.
 		if m.countOnce("deferred|" + e.QID + "|" + strconv.FormatInt(e.NextAttempt.Unix(), 10)) {
 			m.msgDeferred.Inc()
 		}
 	case events.Bounce:
 		m.recipients.WithLabelValues(events.Bounced).Inc()
+		m.countTLSFailure(e.TLSPolicy, e.Reason)
 		m.countFailed(e.QID)
 	case events.Expiry:
 		m.recipients.WithLabelValues(events.Expired).Inc()
@@ -117,6 +124,41 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 	case events.Duplicate:
 		m.duplicates.WithLabelValues(e.User).Inc()
 	}
+}
+
+// countTLSFailure counts a failure a TLS policy caused: a deferral or
+// bounce that names a policy and a TLS reason. Other failures under a
+// policy (a 4xx, a refused connection) are not the policy's doing.
+func (m *Metrics) countTLSFailure(policy, reason string) {
+	if policy == "" {
+		return
+	}
+	if kind := TLSFailure(reason); kind != "" {
+		m.tlsFailures.WithLabelValues(policy, kind).Inc()
+	}
+}
+
+// TLSFailure classifies the reason of a delivery a TLS policy refused, as
+// delivery words it (see docs/tls.md); "" when the reason is not a TLS
+// failure.
+func TLSFailure(reason string) string {
+	switch {
+	case strings.Contains(reason, "does not offer STARTTLS"), strings.Contains(reason, "refused STARTTLS"):
+		return "starttls"
+	case strings.Contains(reason, "certificate name mismatch"):
+		return "certificate_name"
+	case strings.Contains(reason, "certificate expired"):
+		return "certificate_expired"
+	case strings.Contains(reason, "unknown authority"), strings.Contains(reason, "certificate not trusted"):
+		return "certificate_untrusted"
+	case strings.Contains(reason, "TLSA mismatch"), strings.Contains(reason, "no usable TLSA"):
+		return "tlsa_mismatch"
+	case strings.Contains(reason, "is not one the MTA-STS policy"):
+		return "mx_not_in_policy"
+	case strings.Contains(reason, "TLS handshake with"):
+		return "handshake"
+	}
+	return ""
 }
 
 // countFailed counts a message that failed for good, once whatever the
