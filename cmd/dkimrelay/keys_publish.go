@@ -22,15 +22,7 @@ func newUpdater(cfg *config.Config) (*publish.Updater, error) {
 	if err != nil {
 		return nil, err
 	}
-	return publish.New(publish.Options{
-		Server:    p.Server,
-		Zone:      p.Zone,
-		KeyName:   p.TSIGKeyName,
-		Algorithm: p.TSIGAlgorithm,
-		Secret:    secret,
-		TTL:       p.TTL,
-		Timeout:   p.Timeout,
-	})
+	return publish.New(p, secret)
 }
 
 // keyRecord is a key's TXT record as the updater takes it.

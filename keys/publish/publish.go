@@ -2,34 +2,20 @@ package publish
 
 import (
 	"context"
+	"dkimrelay/config"
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"time"
 
 	"github.com/miekg/dns"
 )
 
-// Options configure an Updater; they mirror the [keys.publish] table.
-type Options struct {
-	// Server is the primary server's "host:port".
-	Server string
-	// Zone is the zone to update. Empty: the record's domain.
-	Zone string
-	// KeyName, Algorithm and Secret (base64) are the TSIG key. Algorithm
-	// is spelled as in configuration files, e.g. "hmac-sha256".
-	KeyName, Algorithm, Secret string
-	// TTL of the records written; whole seconds.
-	TTL time.Duration
-	// Timeout bounds one exchange with the server. Default 10s.
-	Timeout time.Duration
-}
-
 // Record is a DKIM key record to publish or delete.
 type Record struct {
-	// Domain is the signing domain, the zone when Options.Zone is empty.
+	// Domain is the signing domain, the zone when keys.publish.zone is
+	// empty.
 	Domain string
 	// Name is the owner, SELECTOR._domainkey.DOMAIN.
 	Name string
@@ -39,7 +25,7 @@ type Record struct {
 
 // Updater sends dynamic updates to one server. It is safe for concurrent use.
 type Updater struct {
-	opts   Options
+	opts   config.Publish
 	alg    string // miekg/dns spelling, fully qualified
 	key    string // key name, fully qualified, lower case
 	client *dns.Client
@@ -53,28 +39,20 @@ var algorithms = map[string]string{
 	"hmac-sha512": dns.HmacSHA512,
 }
 
-// New returns an Updater for opts.
-func New(opts Options) (*Updater, error) {
-	if _, _, err := net.SplitHostPort(opts.Server); err != nil {
-		return nil, fmt.Errorf("publish: server %q is not host:port", opts.Server)
+// New returns an Updater for the [keys.publish] section as config loaded
+// it, signing with secret (base64, from publish.ReadSecret).
+func New(opts config.Publish, secret string) (*Updater, error) {
+	if !opts.Enabled() {
+		return nil, errors.New("publish: keys.publish.server is not set")
 	}
-	alg, ok := algorithms[strings.ToLower(strings.TrimSuffix(opts.Algorithm, "."))]
+	alg, ok := algorithms[opts.TSIGAlgorithm]
 	if !ok {
-		return nil, fmt.Errorf("publish: unknown TSIG algorithm %q", opts.Algorithm)
+		return nil, fmt.Errorf("publish: unknown TSIG algorithm %q", opts.TSIGAlgorithm)
 	}
-	if opts.KeyName == "" {
-		return nil, errors.New("publish: no TSIG key name")
-	}
-	if b, err := base64.StdEncoding.DecodeString(opts.Secret); err != nil || len(b) == 0 {
+	if b, err := base64.StdEncoding.DecodeString(secret); err != nil || len(b) == 0 {
 		return nil, errors.New("publish: the TSIG secret is not base64")
 	}
-	if opts.TTL < time.Second {
-		return nil, fmt.Errorf("publish: TTL %v is below one second", opts.TTL)
-	}
-	if opts.Timeout <= 0 {
-		opts.Timeout = 10 * time.Second
-	}
-	key := strings.ToLower(dns.Fqdn(opts.KeyName))
+	key := strings.ToLower(dns.Fqdn(opts.TSIGKeyName))
 	return &Updater{
 		opts: opts,
 		alg:  alg,
@@ -82,7 +60,7 @@ func New(opts Options) (*Updater, error) {
 		client: &dns.Client{
 			Net:        "tcp",
 			Timeout:    opts.Timeout,
-			TsigSecret: map[string]string{key: opts.Secret},
+			TsigSecret: map[string]string{key: secret},
 		},
 	}, nil
 }

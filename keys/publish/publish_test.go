@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/keys/publish"
 	"dkimrelay/keys/publish/knottest"
 )
@@ -18,16 +19,21 @@ const rsaValue = "v=DKIM1; k=rsa; p=MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA
 
 const edValue = "v=DKIM1; k=ed25519; p=11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="
 
-func updater(t *testing.T, srv *knottest.Server, edit func(*publish.Options)) *publish.Updater {
+// options is what New takes: the [keys.publish] section and the secret.
+type options struct {
+	config.Publish
+	Secret string
+}
+
+func updater(t *testing.T, srv *knottest.Server, edit func(*options)) *publish.Updater {
 	t.Helper()
-	opts := publish.Options{
-		Server: srv.Addr, KeyName: srv.KeyName, Algorithm: srv.Algorithm, Secret: srv.Secret,
-		TTL: 300 * time.Second, Timeout: 5 * time.Second,
-	}
+	opts := options{Publish: config.Defaults().Keys.Publish, Secret: srv.Secret}
+	opts.Server, opts.TSIGKeyName, opts.TSIGAlgorithm = srv.Addr, srv.KeyName, srv.Algorithm
+	opts.TTL, opts.Timeout = 300*time.Second, 5*time.Second
 	if edit != nil {
 		edit(&opts)
 	}
-	u, err := publish.New(opts)
+	u, err := publish.New(opts.Publish, opts.Secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +93,7 @@ func TestPublishAndDeleteAgainstKnot(t *testing.T) {
 func TestPublishZoneOption(t *testing.T) {
 	// The signing domain is a subdomain of the zone the server holds.
 	srv := knottest.Start(t, "example.org")
-	u := updater(t, srv, func(o *publish.Options) { o.Zone = "example.org" })
+	u := updater(t, srv, func(o *options) { o.Zone = "example.org" })
 	rec := publish.Record{Domain: "mail.example.org", Name: "s1._domainkey.mail.example.org", Value: edValue}
 	if err := u.Publish(context.Background(), rec); err != nil {
 		t.Fatal(err)
@@ -110,24 +116,24 @@ func TestPublishFailures(t *testing.T) {
 	}()
 	cases := []struct {
 		name      string
-		edit      func(*publish.Options)
+		edit      func(*options)
 		rec       publish.Record
 		temporary bool
 		want      []string // in the error text
 	}{
-		{"wrong secret", func(o *publish.Options) { o.Secret = "d3Jvbmd3cm9uZ3dyb25nd3Jvbmc=" }, rec, false,
+		{"wrong secret", func(o *options) { o.Secret = "d3Jvbmd3cm9uZ3dyb25nd3Jvbmc=" }, rec, false,
 			[]string{"does not accept TSIG key dkimrelay-test", "NOTAUTH", "tsig_key_name"}},
-		{"unknown key", func(o *publish.Options) { o.KeyName = "someone-else" }, rec, false,
+		{"unknown key", func(o *options) { o.TSIGKeyName = "someone-else" }, rec, false,
 			[]string{"does not accept TSIG key someone-else", "NOTAUTH"}},
-		{"wrong algorithm", func(o *publish.Options) { o.Algorithm = "hmac-sha512" }, rec, false,
+		{"wrong algorithm", func(o *options) { o.TSIGAlgorithm = "hmac-sha512" }, rec, false,
 			[]string{"does not accept TSIG key", "NOTAUTH"}},
-		{"zone the server does not hold", func(o *publish.Options) { o.Zone = "example.net" }, publish.Record{Domain: "example.net", Name: "s1._domainkey.example.net", Value: edValue}, false,
+		{"zone the server does not hold", func(o *options) { o.Zone = "example.net" }, publish.Record{Domain: "example.net", Name: "s1._domainkey.example.net", Value: edValue}, false,
 			[]string{"s1._domainkey.example.net", srv.Addr, "not authoritative for zone example.net"}},
 		{"name the server's ACL does not allow", nil, publish.Record{Domain: "example.org", Name: "www.example.org", Value: edValue}, false,
 			[]string{"does not accept TSIG key dkimrelay-test for this update", "ACL"}},
-		{"record outside the zone", func(o *publish.Options) { o.Zone = "example.org" }, publish.Record{Domain: "example.com", Name: "s1._domainkey.example.com", Value: edValue}, false,
+		{"record outside the zone", func(o *options) { o.Zone = "example.org" }, publish.Record{Domain: "example.com", Name: "s1._domainkey.example.com", Value: edValue}, false,
 			[]string{"outside zone example.org", "keys.publish.zone"}},
-		{"no server", func(o *publish.Options) { o.Server = closed; o.Timeout = time.Second }, rec, true,
+		{"no server", func(o *options) { o.Server = closed; o.Timeout = time.Second }, rec, true,
 			[]string{closed, "keys.publish.server"}},
 	}
 	for _, tc := range cases {
@@ -156,26 +162,29 @@ func TestPublishFailures(t *testing.T) {
 	}
 }
 
+// TestNewRefuses: New refuses a secret that cannot sign, and a section
+// that is off or names an algorithm it cannot sign with; the section's
+// other values (server, key name, TTL) are checked when the config is
+// loaded (package config).
 func TestNewRefuses(t *testing.T) {
-	good := publish.Options{Server: "127.0.0.1:53", KeyName: "k", Algorithm: "hmac-sha256", Secret: "c2VjcmV0", TTL: time.Hour}
+	good := options{Publish: config.Defaults().Keys.Publish, Secret: "c2VjcmV0"}
+	good.Server, good.TSIGKeyName = "127.0.0.1:53", "k"
 	cases := []struct {
 		name string
-		edit func(*publish.Options)
+		edit func(*options)
 	}{
-		{"server without port", func(o *publish.Options) { o.Server = "127.0.0.1" }},
-		{"unknown algorithm", func(o *publish.Options) { o.Algorithm = "hmac-md5" }},
-		{"no key name", func(o *publish.Options) { o.KeyName = "" }},
-		{"secret not base64", func(o *publish.Options) { o.Secret = "not base64!" }},
-		{"empty secret", func(o *publish.Options) { o.Secret = "" }},
-		{"zero ttl", func(o *publish.Options) { o.TTL = 0 }},
+		{"publishing off", func(o *options) { o.Server = "" }},
+		{"unknown algorithm", func(o *options) { o.TSIGAlgorithm = "hmac-md5" }},
+		{"secret not base64", func(o *options) { o.Secret = "not base64!" }},
+		{"empty secret", func(o *options) { o.Secret = "" }},
 	}
-	if _, err := publish.New(good); err != nil {
+	if _, err := publish.New(good.Publish, good.Secret); err != nil {
 		t.Fatalf("good options refused: %v", err)
 	}
 	for _, tc := range cases {
 		o := good
 		tc.edit(&o)
-		if _, err := publish.New(o); err == nil {
+		if _, err := publish.New(o.Publish, o.Secret); err == nil {
 			t.Errorf("%s: accepted", tc.name)
 		} else if strings.Contains(err.Error(), "not base64!") {
 			t.Errorf("%s: error shows the secret: %v", tc.name, err)
