@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/keys"
 	"dkimrelay/resolver"
 )
@@ -19,8 +20,8 @@ const DefaultProbeDomain = "gmail.com"
 // Options are what Run checks.
 type Options struct {
 	Domain   string
-	Hostname string // the relay's EHLO name
-	Mode     string // delivery mode: "mx" or "smarthost"
+	Hostname string              // the relay's EHLO name
+	Mode     config.DeliveryMode // delivery.mode
 	// EgressIPs are the addresses mail leaves from; EgressNote says why
 	// there are none when there are none.
 	EgressIPs  []net.IP
@@ -46,7 +47,7 @@ type Probe struct {
 // Run runs every check, in a fixed order, and returns the report.
 func Run(ctx context.Context, o Options) *Report {
 	o.Domain = strings.ToLower(strings.TrimSuffix(o.Domain, "."))
-	r := &Report{Domain: o.Domain, Hostname: o.Hostname, Mode: o.Mode, EgressIPs: []string{}}
+	r := &Report{Domain: o.Domain, Hostname: o.Hostname, Mode: string(o.Mode), EgressIPs: []string{}}
 	for _, ip := range o.EgressIPs {
 		r.EgressIPs = append(r.EgressIPs, ip.String())
 	}

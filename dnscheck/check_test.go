@@ -18,6 +18,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"dkimrelay/config"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/resolver"
@@ -204,7 +205,7 @@ func (sc scenario) run(t *testing.T) *Report {
 	o := Options{
 		Domain:    "example.org",
 		Hostname:  "mail.example.org",
-		Mode:      "mx",
+		Mode:      config.ModeMX,
 		EgressIPs: []net.IP{egress4, egress6},
 		Keys:      ks,
 		Resolver:  res,

@@ -3,6 +3,7 @@ package dnscheck
 import (
 	"bufio"
 	"context"
+	"dkimrelay/config"
 	"errors"
 	"fmt"
 	"io"
@@ -61,7 +62,7 @@ const smarthostAdvice = `many hosting providers block outbound port 25; ask your
 // blocks port 25 makes every message wait until it expires.
 func checkPort25(ctx context.Context, r *Report, o Options) {
 	switch {
-	case o.Mode == "smarthost":
+	case o.Mode == config.ModeSmarthost:
 		r.add(Result{Check: "port25", Status: Info, Message: "smarthost mode: the relay does not connect to recipients' servers itself"})
 		return
 	case o.Probe == nil:

@@ -2,6 +2,7 @@ package dnscheck
 
 import (
 	"context"
+	"dkimrelay/config"
 	"fmt"
 	"net"
 	"strings"
@@ -14,7 +15,7 @@ import (
 // large receivers require, and that the host is the relay's EHLO name.
 func checkReverseDNS(ctx context.Context, r *Report, o Options) {
 	if len(o.EgressIPs) == 0 {
-		if o.Mode == "smarthost" {
+		if o.Mode == config.ModeSmarthost {
 			r.add(Result{Check: "rdns", Status: Info, Message: "smarthost mode: receivers see the smarthost's addresses, whose reverse DNS is its provider's affair"})
 		}
 		return

@@ -9,6 +9,7 @@ import (
 	"blitiri.com.ar/go/spf"
 
 	"dkimrelay/authcheck"
+	"dkimrelay/config"
 	"dkimrelay/resolver"
 )
 
@@ -47,7 +48,7 @@ func checkSPF(ctx context.Context, r *Report, o Options) {
 	}
 
 	if len(o.EgressIPs) == 0 {
-		if o.Mode == "smarthost" {
+		if o.Mode == config.ModeSmarthost {
 			r.add(Result{Check: "spf-ip", Status: Info, Message: "smarthost mode without delivery.egress_ips: receivers see the smarthost's addresses, so " +
 				o.Domain + "'s SPF record must include the smarthost provider's (the \"include:\" term its documentation names)"})
 		} else {

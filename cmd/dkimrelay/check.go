@@ -48,7 +48,7 @@ func runCheck(e *env, args []string) error {
 	o := dnscheck.Options{
 		Domain:     d,
 		Hostname:   cfg.Hostname,
-		Mode:       string(cfg.Delivery.Mode),
+		Mode:       cfg.Delivery.Mode,
 		EgressIPs:  ips,
 		EgressNote: note,
 		Keys:       list,
