@@ -91,7 +91,7 @@ func TestKeyReloadOnSIGHUP(t *testing.T) {
 			r.publishAndActivate(k, true)
 		}
 	}
-	if err := r.proc.Process.Signal(syscall.SIGHUP); err != nil {
+	if err := r.proc.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
 

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -44,9 +43,8 @@ type relay struct {
 	passwords map[string]string // login -> password
 	secrets   []string          // must never show up in a log or output
 
-	proc   *exec.Cmd
-	exited chan struct{}
-	out    *os.File // serve's stdout and stderr, kept across restarts
+	proc *testkit.Process // `dkimrelay serve`, while it runs
+	out  *os.File         // serve's stdout and stderr, kept across restarts
 }
 
 type relayOptions struct {
@@ -246,36 +244,18 @@ func (r *relay) start() {
 	cmd := exec.Command(relayBinary, "--config", r.config, "serve")
 	cmd.Dir = r.dir
 	cmd.Stdout, cmd.Stderr = r.out, r.out
-	if err := cmd.Start(); err != nil {
-		r.t.Fatalf("starting dkimrelay serve: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	r.proc, r.exited = cmd, exited
-
-	deadline := time.Now().Add(startTimeout)
-	for _, addr := range []string{r.cfg.Listen, r.cfg.ListenTLS} {
-		for {
+	r.proc = testkit.StartProcess(r.t, cmd)
+	// Ready when both listeners accept.
+	r.proc.AwaitReady(startTimeout, func() bool {
+		for _, addr := range []string{r.cfg.Listen, r.cfg.ListenTLS} {
 			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
+			if err != nil {
+				return false
 			}
-			select {
-			case <-exited:
-				r.proc = nil
-				r.t.Fatalf("dkimrelay serve exited before listening (%v):\n%s", cmd.ProcessState, r.tail("serve.out", 30))
-			default:
-			}
-			if time.Now().After(deadline) {
-				r.t.Fatalf("dkimrelay serve not accepting on %s after %v:\n%s", addr, startTimeout, r.tail("serve.out", 30))
-			}
-			time.Sleep(20 * time.Millisecond)
+			c.Close()
 		}
-	}
+		return true
+	}, func() string { return r.tail("serve.out", 30) })
 }
 
 // stop sends SIGTERM (a graceful drain) and waits for the exit.
@@ -284,15 +264,11 @@ func (r *relay) stop() {
 	if r.proc == nil {
 		return
 	}
-	r.proc.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(stopTimeout):
-		r.proc.Process.Kill()
-		<-r.exited
+	st, inTime := r.proc.Stop(stopTimeout)
+	if !inTime {
 		r.t.Errorf("dkimrelay serve did not exit %v after SIGTERM; killed it", stopTimeout)
 	}
-	if st := r.proc.ProcessState; st != nil && !st.Success() {
+	if st != nil && !st.Success() {
 		r.t.Errorf("dkimrelay serve exited with %v after SIGTERM, want 0", st)
 	}
 	r.proc = nil
@@ -304,8 +280,7 @@ func (r *relay) kill() {
 	if r.proc == nil {
 		return
 	}
-	r.proc.Process.Kill()
-	<-r.exited
+	r.proc.Kill()
 	r.proc = nil
 }
 

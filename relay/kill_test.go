@@ -6,7 +6,6 @@ package relay
 // key store must be consistent and nothing acknowledged may be lost.
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -19,7 +18,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,41 +70,13 @@ func runRelayChild(path string) {
 
 // startRelayChild starts a child relay on h's config and returns it with
 // its STARTTLS address.
-func startRelayChild(t *testing.T, h *hardRelay) (*exec.Cmd, string) {
+func startRelayChild(t *testing.T, h *hardRelay) (*testkit.Process, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringQueueAndDelivery$")
 	cmd.Env = append(os.Environ(), killRelayEnv+"="+h.Config.Path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	addr := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
-				addr <- a
-			}
-		}
-		close(addr)
-	}()
-	select {
-	case a, ok := <-addr:
-		if !ok {
-			cmd.Wait()
-			t.Fatalf("the child relay did not start: %s", stderr.String())
-		}
-		return cmd, a
-	case <-time.After(20 * time.Second):
-		t.Fatalf("the child relay did not start in time: %s", stderr.String())
-	}
-	return nil, ""
+	p := testkit.StartProcess(t, cmd)
+	t.Cleanup(p.Kill)
+	return p, p.AwaitLine("ADDR ", 20*time.Second)
 }
 
 // submitUntilDead submits messages over one connection until the relay
@@ -163,7 +133,7 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 	var mu sync.Mutex
 	acked := map[string]string{}
 	for round := range 3 {
-		cmd, addr := startRelayChild(t, h)
+		child, addr := startRelayChild(t, h)
 		var wg sync.WaitGroup
 		for g := range 3 {
 			wg.Go(func() { submitUntilDead(addr, fmt.Sprintf("r%d-g%d", round, g), &mu, acked) })
@@ -180,8 +150,7 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 			time.Sleep(5 * time.Millisecond)
 		}
 		time.Sleep(time.Duration(rand.IntN(200)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		child.Kill()
 		wg.Wait()
 	}
 	mu.Lock()
@@ -192,7 +161,7 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 	}
 
 	// A last relay delivers everything that was acknowledged.
-	cmd, _ := startRelayChild(t, h)
+	child, _ := startRelayChild(t, h)
 	deadline := time.Now().Add(60 * time.Second)
 	var missing []string
 	for {
@@ -219,8 +188,7 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(h.Config.QueueDir(), "damaged")); err == nil {
 		t.Error("kills left damaged messages in the queue")
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	cmd.Wait()
+	child.Stop(30 * time.Second)
 	logs, _ := os.ReadFile(h.Config.Path + ".log")
 	if strings.Contains(string(logs), `"msg":"queue_damaged"`) {
 		t.Error("a relay logged queue_damaged after a kill")
@@ -284,36 +252,15 @@ func TestKillDuringKeyRotation(t *testing.T) {
 	for round := range 6 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringKeyRotation$")
 		cmd.Env = append(os.Environ(), killRotateEnv+"="+dir)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		steps := make(chan struct{}, 1000)
-		go func() {
-			sc := bufio.NewScanner(out)
-			for sc.Scan() {
-				if strings.HasPrefix(sc.Text(), "STEP ") {
-					steps <- struct{}{}
-				}
-			}
-			close(steps)
-		}()
+		child := testkit.StartProcess(t, cmd)
+		t.Cleanup(child.Kill)
 		// A few steps, then a kill at a random moment inside one.
 		for range 2 + round {
-			if _, ok := <-steps; !ok {
-				cmd.Wait()
-				t.Fatalf("round %d: the rotation child failed: %s", round, stderr.String())
-			}
+			child.AwaitLine("STEP ", 60*time.Second)
 		}
 		time.Sleep(time.Duration(rand.IntN(30)) * time.Millisecond)
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
-		for range steps {
+		child.Kill()
+		for range child.Lines {
 		}
 		checkKeyStore(t, dir, round)
 	}
