@@ -10,6 +10,8 @@ import (
 // signature covers it and names it once more than the message has it
 // (RFC 6376 sections 5.4.1 and 8.15), so a copy of a signed message given
 // a Sender, or a second one, no longer verifies in any verifier.
+// Each message has a body of its own: two the same within
+// submission.duplicate_window would be one delivery.
 func TestSenderOversigned(t *testing.T) {
 	t.Parallel()
 	w, sinks, r := testbed(t, relayOptions{})
@@ -21,7 +23,7 @@ func TestSenderOversigned(t *testing.T) {
 		{"sender-present", []string{"Sender: Mastodon <notifications@example.org>"}},
 	} {
 		msg := message{From: "Example <notifications@example.org>", To: "alice@example.net",
-			Subject: "sender", TestID: tc.id, Headers: tc.headers, Body: "Hello Alice.\n"}.bytes()
+			Subject: "sender", TestID: tc.id, Headers: tc.headers, Body: "Hello Alice, " + tc.id + ".\n"}.bytes()
 		r.submit(t, submission{from: "notifications@example.org", to: []string{"alice@example.net"}, msg: msg})
 		got := sinks.waitForTestID(t, deliveryTimeout, tc.id)
 		sigs := verifyDKIM(t, w, got.Data, algRSA)
