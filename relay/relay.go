@@ -134,16 +134,16 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	r.ingest = ingest.New(r.queue, log)
-	r.dispatch = dispatch.New(dispatch.Config{
+	if r.dispatch, err = dispatch.New(dispatch.Config{
+		Delivery: cfg.Delivery,
 		Queue:    r.queue,
 		Deliver:  r.deliver,
 		Hostname: cfg.Hostname,
 		Enqueue:  r.enqueueBounce,
-		Workers:  cfg.Delivery.Workers,
 		Logger:   log,
-
-		ShutdownTimeout: cfg.Delivery.ShutdownTimeout,
-	})
+	}); err != nil {
+		return nil, err
+	}
 	if w := cfg.Submission.DuplicateWindow; w > 0 {
 		if r.dups, err = dedup.Open(filepath.Join(cfg.DataDir, "duplicates"), w); err != nil {
 			return nil, err

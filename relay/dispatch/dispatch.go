@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/events"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/outcome"
@@ -25,6 +26,12 @@ type Deliverer interface {
 
 // Config configures a Dispatcher.
 type Config struct {
+	// Delivery is the [delivery] section as config loaded it: workers
+	// (concurrent attempts) and shutdown_timeout (how long the attempts
+	// in flight when Run's context ends may go on before they are cut
+	// short).
+	config.Delivery
+
 	Queue   *queue.Queue
 	Deliver Deliverer
 	// Hostname names the relay in bounces: their Reporting-MTA (RFC 3464
@@ -33,15 +40,8 @@ type Config struct {
 	// Enqueue queues a message the relay wrote itself (a bounce, from the
 	// null sender) for rcpts; origQID is the message it is about.
 	Enqueue func(origQID string, rcpts []string, msg []byte) error
-	Workers int // concurrent attempts; default 1
-	// ShutdownTimeout is how long the attempts in flight when Run's
-	// context ends may go on before they are cut short; default 30s.
-	ShutdownTimeout time.Duration
-	Logger          *slog.Logger // nil: discard
+	Logger  *slog.Logger // nil: discard
 }
-
-// DefaultShutdownTimeout is Config.ShutdownTimeout's default.
-const DefaultShutdownTimeout = 30 * time.Second
 
 // ErrShutdown is why an attempt cut short by a shutdown was deferred: the
 // reason its recipients' deferred events and queue entries give.
@@ -54,18 +54,15 @@ type Dispatcher struct {
 }
 
 // New returns a Dispatcher; Run starts it.
-func New(cfg Config) *Dispatcher {
-	if cfg.Workers < 1 {
-		cfg.Workers = 1
-	}
-	if cfg.ShutdownTimeout <= 0 {
-		cfg.ShutdownTimeout = DefaultShutdownTimeout
+func New(cfg Config) (*Dispatcher, error) {
+	if cfg.Workers < 1 || cfg.ShutdownTimeout <= 0 {
+		return nil, errors.New("dispatch: no [delivery] section given (workers, shutdown_timeout): pass the loaded config's")
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Dispatcher{cfg: cfg, log: log}
+	return &Dispatcher{cfg: cfg, log: log}, nil
 }
 
 // Run attempts due messages with cfg.Workers workers until ctx ends, and

@@ -60,7 +60,10 @@ func setup(t *testing.T, d Deliverer, from string, rcpts []string, enqueueErr er
 	}
 	logs := &testkit.Logs{}
 	var bounces [][]byte
-	disp := New(Config{
+	sec := config.Defaults().Delivery
+	sec.Workers = 1
+	disp, err := New(Config{
+		Delivery: sec,
 		Queue:    q,
 		Deliver:  d,
 		Hostname: "relay.example.net",
@@ -80,6 +83,9 @@ func setup(t *testing.T, d Deliverer, from string, rcpts []string, enqueueErr er
 		},
 		Logger: logs.Logger(),
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	return disp, q, logs, &bounces, draft.ID()
 }
 
@@ -228,5 +234,16 @@ func TestBounceBeforeRemoval(t *testing.T) {
 	}
 	if _, err := q.Get(id); !errors.Is(err, queue.ErrNotFound) || q.Len() != 0 {
 		t.Errorf("after the bounce the message is still queued: %v, %d", err, q.Len())
+	}
+}
+
+// TestNewNeedsSection: the workers and the shutdown timeout come from the
+// loaded [delivery] section; the dispatcher has no defaults of its own.
+func TestNewNeedsSection(t *testing.T) {
+	if _, err := New(Config{}); err == nil || !strings.Contains(err.Error(), "[delivery]") {
+		t.Errorf("New without a section: %v", err)
+	}
+	if _, err := New(Config{Delivery: config.Defaults().Delivery}); err != nil {
+		t.Errorf("New with the default section: %v", err)
 	}
 }
