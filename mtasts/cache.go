@@ -20,7 +20,6 @@ type Resolver interface {
 
 // Defaults for Options.
 const (
-	DefaultPort    = 443
 	DefaultTimeout = 30 * time.Second
 	// DefaultRecheck is how long the answer for _mta-sts.DOMAIN is
 	// reused before it is asked again: a policy lookup is paid once per
@@ -43,7 +42,7 @@ type Options struct {
 	ReadOnly bool
 	Resolver Resolver
 	RootCAs  *x509.CertPool // verify policy hosts; nil: the system roots
-	Port     int            // of https://mta-sts.DOMAIN/; default 443
+	Port     int            // of https://mta-sts.DOMAIN/: delivery.mta_sts_port
 	Timeout  time.Duration  // of one fetch; default 30s
 	Recheck  time.Duration  // default DefaultRecheck
 	Logger   *slog.Logger   // default: discard
@@ -88,8 +87,8 @@ func New(opts Options) (*Cache, error) {
 	if opts.Resolver == nil {
 		return nil, errors.New("mtasts: a Resolver is required")
 	}
-	if opts.Port == 0 {
-		opts.Port = DefaultPort
+	if opts.Port < 1 || opts.Port > 65535 {
+		return nil, errors.New("mtasts: no port given: pass delivery.mta_sts_port")
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout
