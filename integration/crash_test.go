@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/internal/smtpsink"
+	"dkimrelay/internal/testkit"
 )
 
 // Shape of the crash test: rounds x connections x perConn messages.
@@ -190,7 +191,7 @@ func crashSender(r *relay, round, conn int, accepted func(id, qid string)) error
 		}
 		msg := message{From: "notifications@example.org", To: rcpt, Subject: "crash " + id,
 			TestID: id, Body: strings.Repeat("crash test body line\n", 20)}.bytes()
-		qid, err := send(c, "notifications@example.org", []string{rcpt}, msg, nil)
+		qid, err := testkit.Send(c, "notifications@example.org", []string{rcpt}, msg, nil)
 		if err == nil {
 			accepted(id, qid)
 			done++

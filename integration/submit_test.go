@@ -15,7 +15,7 @@ import (
 	"dkimrelay/internal/testkit"
 )
 
-// queuedAs finds the QID in "250 2.0.0 OK: queued as QID" (CONTRACT.md).
+// queuedAs finds the QID in "250 2.0.0 OK: queued as QID" (see the README).
 var queuedAs = regexp.MustCompile(`queued as (\S+)`)
 
 // dial connects to the relay's STARTTLS listener (upgrading at once) or its
@@ -49,34 +49,6 @@ func (r *relay) dial(user string, implicitTLS bool) (*smtp.Client, error) {
 	return c, nil
 }
 
-// send runs one mail transaction on c and returns the QID of the 250 reply.
-func send(c *smtp.Client, from string, to []string, msg []byte, opts *smtp.MailOptions) (string, error) {
-	if err := c.Mail(from, opts); err != nil {
-		return "", fmt.Errorf("MAIL FROM:<%s>: %w", from, err)
-	}
-	for _, rcpt := range to {
-		if err := c.Rcpt(rcpt, nil); err != nil {
-			return "", fmt.Errorf("RCPT TO:<%s>: %w", rcpt, err)
-		}
-	}
-	w, err := c.Data()
-	if err != nil {
-		return "", fmt.Errorf("DATA: %w", err)
-	}
-	if _, err := w.Write(msg); err != nil {
-		return "", fmt.Errorf("writing the message: %w", err)
-	}
-	resp, err := w.CloseWithResponse()
-	if err != nil {
-		return "", fmt.Errorf("end of DATA: %w", err)
-	}
-	m := queuedAs.FindStringSubmatch(resp.StatusText)
-	if m == nil {
-		return "", fmt.Errorf("end of DATA: 250 %q does not say \"queued as QID\"", resp.StatusText)
-	}
-	return m[1], nil
-}
-
 // submit sends one message on a connection of its own, as userFull over
 // STARTTLS unless told otherwise, and fails the test unless it got a 250.
 func (r *relay) submit(t testing.TB, s submission) string {
@@ -90,7 +62,7 @@ func (r *relay) submit(t testing.TB, s submission) string {
 		t.Fatalf("submission: %v", err)
 	}
 	defer c.Close()
-	qid, err := send(c, s.from, s.to, s.msg, s.opts)
+	qid, err := testkit.Send(c, s.from, s.to, s.msg, s.opts)
 	if err != nil {
 		t.Fatalf("submission: %v", err)
 	}

@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -74,29 +73,9 @@ func submit(t *testing.T, addr, mailFrom, headerFrom string) *smtp.SMTPError {
 	if err := c.Auth(sasl.NewPlainClient("", "app", testkit.Password)); err != nil {
 		t.Fatal(err)
 	}
-	refused := func(err error) *smtp.SMTPError {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			return se
-		}
-		t.Fatal(err)
-		return nil
-	}
-	if err := c.Mail(mailFrom, nil); err != nil {
-		return refused(err)
-	}
-	if err := c.Rcpt("someone@dest.test", nil); err != nil {
-		return refused(err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return refused(err)
-	}
-	fmt.Fprintf(w, "From: <%s>\r\nTo: <someone@dest.test>\r\nSubject: policy test\r\n\r\nHello.\r\n", headerFrom)
-	if err := w.Close(); err != nil {
-		return refused(err)
-	}
-	return nil
+	msg := fmt.Sprintf("From: <%s>\r\nTo: <someone@dest.test>\r\nSubject: policy test\r\n\r\nHello.\r\n", headerFrom)
+	_, se := testkit.Transact(t, c, mailFrom, []string{"someone@dest.test"}, msg)
+	return se
 }
 
 var policyCases = []struct {

@@ -2,46 +2,56 @@ package testkit
 
 import (
 	"errors"
-	"io"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/emersion/go-smtp"
 )
 
-// Transact runs one mail transaction on an open client and returns the
-// queue ID of the relay's 250 reply ("queued as QID"), or the refusal.
-// Any other failure fails the test.
-func Transact(t testing.TB, c *smtp.Client, from string, to []string, msg string) (string, *smtp.SMTPError) {
-	t.Helper()
-	refused := func(err error) *smtp.SMTPError {
-		var se *smtp.SMTPError
-		if errors.As(err, &se) {
-			return se
-		}
-		t.Fatalf("submission: %v", err)
-		return nil
+// Send runs one mail transaction on an open client, with opts for MAIL,
+// and returns the queue ID of the relay's 250 reply ("queued as QID").
+// An error says which step failed; an *smtp.SMTPError in its chain is the
+// server's refusal.
+func Send(c *smtp.Client, from string, to []string, msg []byte, opts *smtp.MailOptions) (string, error) {
+	if err := c.Mail(from, opts); err != nil {
+		return "", fmt.Errorf("MAIL FROM:<%s>: %w", from, err)
 	}
-	if err := c.Mail(from, nil); err != nil {
-		return "", refused(err)
-	}
-	for _, rc := range to {
-		if err := c.Rcpt(rc, nil); err != nil {
-			return "", refused(err)
+	for _, rcpt := range to {
+		if err := c.Rcpt(rcpt, nil); err != nil {
+			return "", fmt.Errorf("RCPT TO:<%s>: %w", rcpt, err)
 		}
 	}
 	w, err := c.Data()
 	if err != nil {
-		return "", refused(err)
+		return "", fmt.Errorf("DATA: %w", err)
 	}
-	io.WriteString(w, msg)
+	if _, err := w.Write(msg); err != nil {
+		return "", fmt.Errorf("writing the message: %w", err)
+	}
 	resp, err := w.CloseWithResponse()
 	if err != nil {
-		return "", refused(err)
+		return "", fmt.Errorf("end of DATA: %w", err)
 	}
 	_, qid, ok := strings.Cut(resp.StatusText, "queued as ")
-	if !ok {
-		t.Fatalf("250 without a queue ID: %q", resp.StatusText)
+	if !ok || strings.TrimSpace(qid) == "" {
+		return "", fmt.Errorf("end of DATA: 250 %q does not say \"queued as QID\"", resp.StatusText)
 	}
 	return strings.TrimSpace(qid), nil
+}
+
+// Transact is Send for a test: it returns the queue ID or the server's
+// refusal, and fails the test on anything else.
+func Transact(t testing.TB, c *smtp.Client, from string, to []string, msg string) (string, *smtp.SMTPError) {
+	t.Helper()
+	qid, err := Send(c, from, to, []byte(msg), nil)
+	if err == nil {
+		return qid, nil
+	}
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		return "", se
+	}
+	t.Fatalf("submission: %v", err)
+	return "", nil
 }

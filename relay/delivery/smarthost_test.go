@@ -1,14 +1,12 @@
 package delivery
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"dkimrelay/config"
@@ -16,24 +14,6 @@ import (
 	"dkimrelay/relay/outcome"
 	"dkimrelay/resolver"
 )
-
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 func TestSmarthost(t *testing.T) {
 	const password = "s3cret-Pa55"
@@ -77,7 +57,7 @@ func TestSmarthost(t *testing.T) {
 				ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
 			}
 			s := serveSink(t, ln, tt.opts...)
-			logs := &syncBuffer{}
+			logs := &testkit.Logs{}
 			d := e.deliverer(t, func(c *Config) {
 				c.Mode = config.ModeSmarthost
 				c.Smarthost = "smarthost.test:" + strconv.Itoa(e.port)
