@@ -8,9 +8,9 @@ import (
 	"syscall"
 	"time"
 
-	"dkimrelay/cmd/dkimrelay/internal/logview"
 	"dkimrelay/config"
 	"dkimrelay/events"
+	"dkimrelay/logview"
 )
 
 func runLogs(e *env, args []string) error {

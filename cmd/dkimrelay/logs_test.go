@@ -9,8 +9,8 @@ import (
 )
 
 // recordedLog is logview's recorded log: rotated, gzipped and damaged
-// files (see cmd/dkimrelay/internal/logview/testdata/README.md).
-var recordedLog = filepath.Join("..", "..", "cmd", "dkimrelay", "internal", "logview", "testdata", "recorded", "dkimrelay.log")
+// files (see logview/testdata/README.md).
+var recordedLog = filepath.Join("..", "..", "logview", "testdata", "recorded", "dkimrelay.log")
 
 func TestLogsCommand(t *testing.T) {
 	dir := t.TempDir()
@@ -23,7 +23,7 @@ func TestLogsCommand(t *testing.T) {
 	if err := os.WriteFile(withFile, []byte("hostname = \"mail.example.org\"\n[log]\nfile = \""+abs+"\"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	idStory, err := os.ReadFile(filepath.Join("..", "..", "cmd", "dkimrelay", "internal", "logview", "testdata", "golden", "id.golden"))
+	idStory, err := os.ReadFile(filepath.Join("..", "..", "logview", "testdata", "golden", "id.golden"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,8 @@
-// Package logview reads the relay's JSON event log for `dkimrelay logs`:
-// the current file and the files logrotate left beside it (numbered,
-// dated, gzipped) in time order, filtered by message, recipient, event and
-// age, optionally following the file across rotations, and formatted one
-// readable line per event.
+// Package logview reads the relay's JSON event log, for `dkimrelay logs`
+// and the status page's search: the current file and the files logrotate
+// left beside it (numbered, dated, gzipped) in time order, filtered by
+// message, recipient, event and age, optionally following the file across
+// rotations, and formatted one readable line per event.
 //
 // The log is read as it is on disk, not trusted: a line that is not a JSON
 // object with a time and an event name (a crash's partial write, another
