@@ -36,9 +36,10 @@ func (r *Relay) observeLog(log *slog.Logger) *slog.Logger {
 		return log
 	}
 	r.obs = &observer{m: metrics.New(metrics.Options{
-		Queue:   r.queueGauge,
-		Keys:    r.keyGauge,
-		Reports: func() *summary.Summary { return r.ReportSummary(context.Background()) },
+		Queue:       r.queueGauge,
+		Keys:        r.keyGauge,
+		RotateAfter: r.cfg.Keys.RotateAfter,
+		Reports:     func() *summary.Summary { return r.ReportSummary(context.Background()) },
 	})}
 	return slog.New(r.obs.m.Tee(log.Handler()))
 }

@@ -8,11 +8,12 @@ cd "$(dirname "$0")/.."
 # postgresql: the cluster store's tests run a throwaway server (internal/pgtest);
 # dpkg-dev, lintian, man-db: the Debian package is built, checked, installed
 # and purged (scripts/test-deb.sh); iproute2, procps: the container image's
-# steps run in a network namespace (scripts/test-container.sh).
+# steps run in a network namespace (scripts/test-container.sh); prometheus:
+# promtool checks the alerting rules and the Grafana dashboard's queries.
 bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
   libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd \
   postgresql \
-  dpkg-dev lintian man-db iproute2 procps
+  dpkg-dev lintian man-db iproute2 procps prometheus
 bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
 echo "== gofmt"

@@ -37,6 +37,9 @@ type Options struct {
 	// Reports returns the summary of the recent DMARC and TLS reports
 	// received (reports.Overview).
 	Reports func() *summary.Summary
+	// RotateAfter is keys.rotate_after, exported as a gauge so that an
+	// alert can compare the active keys' ages with it; 0 leaves it out.
+	RotateAfter time.Duration
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// NoProcess leaves out the Go runtime and process collectors (tests
@@ -66,6 +69,7 @@ type Metrics struct {
 	tlsPolicies   *prometheus.CounterVec // policy
 	tlsFailures   *prometheus.CounterVec // policy, failure
 	spfResults    *prometheus.CounterVec // result
+	dmarcProblems *prometheus.CounterVec // result
 	deliveryDelay prometheus.Histogram
 	signing       prometheus.Histogram
 
@@ -98,6 +102,7 @@ func New(opts Options) *Metrics {
 	m.tlsPolicies = f.counterVec("dkimrelay_delivery_tls_policy_total", "Recipients delivered, by the TLS policy the session was held to (none, opportunistic, mta-sts, mta-sts-testing, required, smarthost).", "policy")
 	m.tlsFailures = f.counterVec("dkimrelay_delivery_tls_failures_total", "Recipients deferred or bounced because a TLS policy refused the server, by policy and failure (starttls, certificate_name, certificate_expired, certificate_untrusted, tlsa_mismatch, mx_not_in_policy, handshake, other).", "policy", "failure")
 	m.spfResults = f.counterVec("dkimrelay_spf_results_total", "SPF evaluations of egress IPs at submission, by result (RFC 7208 section 2.6).", "result")
+	m.dmarcProblems = f.counterVec("dkimrelay_dmarc_problems_total", "DMARC checks at submission that found no alignment or no answer, by result (misaligned, none, temperror); aligned checks are not counted.", "result")
 	m.deliveryDelay = f.histogram("dkimrelay_delivery_delay_seconds", "Time from acceptance to delivery of each recipient.",
 		[]float64{0.1, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 120 * 3600})
 	m.signing = f.histogram("dkimrelay_dkim_signing_seconds", "Time to compute the DKIM signatures of one message once its body is hashed.",
@@ -119,6 +124,11 @@ func New(opts Options) *Metrics {
 	}
 	if opts.Keys != nil {
 		m.reg.MustRegister(&keyCollector{keys: opts.Keys, now: opts.Now})
+	}
+	if opts.RotateAfter > 0 {
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "dkimrelay_dkim_rotate_after_seconds", Help: "keys.rotate_after: the age at which `dkimrelay keys rotate` starts replacing an active key.",
+		}, func() float64 { return opts.RotateAfter.Seconds() }))
 	}
 	if opts.Reports != nil {
 		m.reg.MustRegister(&reportCollector{summary: opts.Reports})

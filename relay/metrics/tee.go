@@ -57,6 +57,16 @@ func (t *tee) WithGroup(name string) slog.Handler {
 // observe counts one event: the typed events the relay logs (package
 // events), read back from the record with their values as logged.
 func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
+	if r.Message == events.DMARC {
+		// Logged at Warn unless aligned, so only the problems reach here.
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == events.ResultKey && a.Value.String() != "aligned" {
+				m.dmarcProblems.WithLabelValues(a.Value.String()).Inc()
+			}
+			return true
+		})
+		return
+	}
 	ev, ok := events.FromRecord(r, pre)
 	if !ok {
 		return
