@@ -1,16 +1,12 @@
 package relay
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
@@ -30,14 +26,8 @@ func TestBlankLinesMessageBoundedMemory(t *testing.T) {
 	)
 	dns := dnstest.NewServer(t)
 	h := newHardRelay(t, dns, hardOptions{delivery: `retry_min = "1h"` + "\n" + `retry_max = "1h"`})
-	c, err := smtp.DialStartTLS(h.Addr(), &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testkit.DialSubmission(t, h.Addr(), "app", testkit.Password)
 	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "app", testkit.Password)); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Mail("app@"+hardDomain, nil); err != nil {
 		t.Fatal(err)
 	}

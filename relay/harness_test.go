@@ -6,14 +6,12 @@ package relay
 // separate hosts; on Linux the whole of 127.0.0.0/8 is routed to lo).
 
 import (
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/config"
@@ -104,14 +102,8 @@ func hardMessage(id, to string) string {
 // and returns its QID, or the refusal.
 func hardSend(t *testing.T, addr string, to []string, msg string) (string, *smtp.SMTPError) {
 	t.Helper()
-	c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testkit.DialSubmission(t, addr, "app", testkit.Password)
 	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "app", testkit.Password)); err != nil {
-		t.Fatal(err)
-	}
 	return testkit.Transact(t, c, "app@"+hardDomain, to, msg)
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
@@ -54,4 +55,20 @@ func Transact(t testing.TB, c *smtp.Client, from string, to []string, msg string
 	}
 	t.Fatalf("submission: %v", err)
 	return "", nil
+}
+
+// DialSubmission opens a submission session as an application does:
+// STARTTLS (trusting any certificate), then AUTH PLAIN as user. The
+// session is closed when the test ends.
+func DialSubmission(t testing.TB, addr, user, password string) *smtp.Client {
+	t.Helper()
+	c, err := smtp.DialStartTLS(addr, ClientTLS())
+	if err != nil {
+		t.Fatalf("submission to %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
+		t.Fatalf("AUTH PLAIN as %s: %v", user, err)
+	}
+	return c
 }

@@ -1,14 +1,11 @@
 package submission
 
 import (
-	"crypto/tls"
 	"strings"
 	"sync/atomic"
 	"testing"
 
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
-
+	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 )
 
@@ -24,14 +21,7 @@ func TestTransactionSnapshot(t *testing.T) {
 	current.Store(before)
 	addr, q := testServer(t, current.Load)
 
-	c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "app", benchPassword)); err != nil {
-		t.Fatal(err)
-	}
+	c := testkit.DialSubmission(t, addr, "app", benchPassword)
 	send := func(reload func()) {
 		t.Helper()
 		if err := c.Mail("notifications@example.org", nil); err != nil {

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/config"
@@ -146,15 +145,7 @@ func BenchmarkSubmission(b *testing.B) {
 			addr := benchServer(b, keys)
 			clients := make([]*smtp.Client, bc.conns)
 			for i := range clients {
-				c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := c.Auth(sasl.NewPlainClient("", "app", benchPassword)); err != nil {
-					b.Fatal(err)
-				}
-				clients[i] = c
-				defer c.Close()
+				clients[i] = testkit.DialSubmission(b, addr, "app", benchPassword)
 			}
 			msg := benchMessage(0, bc.size)
 			b.SetBytes(int64(len(msg)))
