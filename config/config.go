@@ -173,7 +173,10 @@ func (c *Config) HasDomain(name string) bool {
 }
 
 // KeysDir, QueueDir, UsersFile and ControlSocket name the files kept in data_dir.
-func (c *Config) KeysDir() string       { return filepath.Join(c.DataDir, "keys") }
-func (c *Config) QueueDir() string      { return filepath.Join(c.DataDir, "queue") }
-func (c *Config) UsersFile() string     { return filepath.Join(c.DataDir, "users.toml") }
-func (c *Config) ControlSocket() string { return filepath.Join(c.DataDir, "control.sock") }
+func (c *Config) KeysDir() string   { return filepath.Join(c.DataDir, "keys") }
+func (c *Config) QueueDir() string  { return filepath.Join(c.DataDir, "queue") }
+func (c *Config) UsersFile() string { return filepath.Join(c.DataDir, "users.toml") }
+
+// SuppressionsFile is the suppression list (docs/deliverability.md).
+func (c *Config) SuppressionsFile() string { return filepath.Join(c.DataDir, "suppressions.json") }
+func (c *Config) ControlSocket() string    { return filepath.Join(c.DataDir, "control.sock") }

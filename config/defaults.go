@@ -48,8 +48,10 @@ func Defaults() *Config {
 			// Below the 45s TimeoutStopSec of contrib/systemd, which
 			// also covers QUIT to the pooled sessions (up to 10s).
 			ShutdownTimeout: 30 * time.Second,
-			MTASTS:          true,
-			MTASTSPort:      443,
+
+			SuppressAfterBounce: 720 * time.Hour,
+			MTASTS:              true,
+			MTASTSPort:          443,
 		},
 		DNS: DNS{Timeout: 5 * time.Second},
 		Keys: Keys{

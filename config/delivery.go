@@ -51,6 +51,10 @@ type Delivery struct {
 	// RequireTLSDomains get verified TLS (a certificate valid for the MX
 	// host's name from a trusted root) or nothing, whatever they publish.
 	RequireTLSDomains []string `toml:"require_tls_domains"`
+	// SuppressAfterBounce is how long a recipient whose server said the
+	// mailbox does not exist (5.1.x, a null MX) is not delivered to; 0
+	// adds no suppressions (docs/deliverability.md).
+	SuppressAfterBounce time.Duration `toml:"suppress_after_bounce"`
 }
 
 // DeliveryMode is delivery.mode: where mail goes.
@@ -163,6 +167,9 @@ func (d *Delivery) validate() error {
 	}
 	if d.ConnectTimeout <= 0 || d.CommandTimeout <= 0 {
 		return errors.New("delivery.connect_timeout and delivery.command_timeout must be positive")
+	}
+	if d.SuppressAfterBounce < 0 {
+		return fmt.Errorf("delivery.suppress_after_bounce = %s must be 0 (off) or positive", d.SuppressAfterBounce)
 	}
 	if d.ShutdownTimeout <= 0 {
 		return errors.New("delivery.shutdown_timeout must be positive: it bounds how long a stop waits for deliveries in progress (default 30s)")

@@ -24,7 +24,8 @@ type QueueMessage struct {
 type QueueRecipient struct {
 	Addr string `json:"addr"`
 	// State is queued (not tried yet), deferred (tried, failed for now,
-	// waiting for its next attempt), delivered, bounced or expired.
+	// waiting for its next attempt), delivered, bounced, expired, or suppressed
+	// (on the suppression list: not delivered, no bounce).
 	State       string     `json:"state"`
 	Attempts    int        `json:"attempts"`
 	NextAttempt *time.Time `json:"next_attempt,omitempty"` // while queued or deferred

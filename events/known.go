@@ -14,7 +14,7 @@ var all = []string{
 	DataDirPermissions, RunningAsRoot, TLSReload, MetricsServer, Egress, AuthBlocked,
 	QueueDamaged, QueueLoaded, QueueLoadFailed, QueueUnknownFile, QueueFailed, BounceFailed, DuplicateIndex,
 	ReportImported, ReportSkipped, ReportsFetchFailed,
-	Duplicated,
+	Duplicated, Suppressed, BlockedByReceiver, SuppressionFailed,
 }
 
 // Names returns every event's name, sorted.

@@ -11,7 +11,7 @@ import (
 // record that is not one of the typed events.
 func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 	switch r.Message {
-	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF, Duplicated:
+	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF, Duplicated, Suppressed, BlockedByReceiver:
 	default:
 		return nil, false
 	}
@@ -43,6 +43,10 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 		return Deletion{QID: f.qid, From: f.from, Rcpts: f.rcpts, Reason: f.reason}, true
 	case Duplicated:
 		return Duplicate{QID: f.qid, User: f.user, Remote: f.remote}, true
+	case Suppressed:
+		return Suppression{QID: f.qid, Rcpt: f.rcpt, Reason: f.reason, Until: f.until}, true
+	case BlockedByReceiver:
+		return Blocked{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reply: f.reply}, true
 	default: // SPF
 		return SPFCheck{Domain: f.domain, IP: f.ip, Result: f.result, Detail: f.detail, Cached: f.cached, Policy: f.policy}, true
 	}

@@ -1,6 +1,9 @@
 package events
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+)
 
 // The events that guard the sending domain's reputation
 // (docs/deliverability.md).
@@ -9,6 +12,16 @@ const (
 	// submission.duplicate_window: answered with the first message's
 	// queue ID and not queued again.
 	Duplicated = "duplicate"
+	// Suppressed is a recipient on the suppression list: its message was
+	// accepted and is not delivered to it, and no bounce is sent.
+	Suppressed = "suppressed"
+	// BlockedByReceiver is a receiving server refusing mail because of
+	// the sender (5.7.x, a blocklist): no recipient is suppressed for it;
+	// the administrator must act.
+	BlockedByReceiver = "blocked_by_receiver"
+	// SuppressionFailed is the suppression list failing to be read or
+	// written: the recipient is delivered to, or not added.
+	SuppressionFailed = "suppression_failed"
 )
 
 // Duplicate is the event "duplicate": the application submitted again a
@@ -31,4 +44,70 @@ func (e Duplicate) Log(log *slog.Logger) {
 		a = append(a, slog.String(RemoteKey, e.Remote))
 	}
 	logAttrs(log, slog.LevelInfo, Duplicated, a...)
+}
+
+// Suppression is the event "suppressed": a recipient on the suppression
+// list was not delivered to.
+type Suppression struct {
+	QID    string
+	Rcpt   string
+	Reason string    // why the address is suppressed, and the reply that did it
+	Until  time.Time // when the suppression lapses; zero: never (added by hand)
+}
+
+// Name implements Event.
+func (Suppression) Name() string { return Suppressed }
+
+// Log implements Event.
+func (e Suppression) Log(log *slog.Logger) {
+	until := slog.String(UntilKey, "never")
+	if !e.Until.IsZero() {
+		until = slog.Any(UntilKey, Time(e.Until))
+	}
+	logAttrs(log, slog.LevelInfo, Suppressed, append(qid(make([]slog.Attr, 0, 4), e.QID),
+		slog.String(RcptKey, e.Rcpt),
+		slog.String(ReasonKey, e.Reason),
+		until)...)
+}
+
+// Blocked is the event "blocked_by_receiver": a receiving server refused a
+// message because of its sender (a 5.7.x policy reply, a blocklist),
+// not because of the mailbox.
+type Blocked struct {
+	QID   string
+	Rcpt  string
+	MX    string // the receiver that refused
+	Code  int
+	Reply string
+}
+
+// Name implements Event.
+func (Blocked) Name() string { return BlockedByReceiver }
+
+// Log implements Event.
+func (e Blocked) Log(log *slog.Logger) {
+	logAttrs(log, slog.LevelWarn, BlockedByReceiver, append(qid(make([]slog.Attr, 0, 5), e.QID),
+		slog.String(RcptKey, e.Rcpt),
+		slog.String(MXKey, e.MX),
+		slog.Int(CodeKey, e.Code),
+		slog.String(ReplyKey, e.Reply))...)
+}
+
+// SuppressionFailure is the event "suppression_failed": the suppression
+// list could not be read (the recipient is delivered to) or written (it is
+// not added).
+type SuppressionFailure struct {
+	QID  string
+	Rcpt string
+	Err  error
+}
+
+// Name implements Event.
+func (SuppressionFailure) Name() string { return SuppressionFailed }
+
+// Log implements Event.
+func (e SuppressionFailure) Log(log *slog.Logger) {
+	logAttrs(log, slog.LevelError, SuppressionFailed, append(qid(make([]slog.Attr, 0, 3), e.QID),
+		slog.String(RcptKey, e.Rcpt),
+		slog.String(ErrorKey, e.Err.Error()))...)
 }

@@ -30,9 +30,11 @@ import (
 	"dkimrelay/relay/metrics"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
+	"dkimrelay/relay/suppress"
 	"dkimrelay/reports"
 	"dkimrelay/reports/imapfetch"
 	"dkimrelay/resolver"
+	"dkimrelay/suppressions"
 	"dkimrelay/users"
 )
 
@@ -134,8 +136,13 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		return nil, fmt.Errorf("queue: %w", err)
 	}
 	r.ingest = ingest.New(r.queue, log)
+	supps, err := suppressions.OpenFile(cfg.SuppressionsFile())
+	if err != nil {
+		return nil, err
+	}
 	if r.dispatch, err = dispatch.New(dispatch.Config{
 		Delivery: cfg.Delivery,
+		Suppress: suppress.New(supps, cfg.Delivery.SuppressAfterBounce, log),
 		Queue:    r.queue,
 		Deliver:  r.deliver,
 		Hostname: cfg.Hostname,

@@ -46,7 +46,7 @@ func commands() []*command {
 		{name: "init", args: "--domain D [--hostname H] [--dir DIR] [--listen ADDR] [--listen-tls ADDR] [--metrics-listen ADDR] [--algorithm A]", help: "write a config, TLS certificate and first DKIM key", run: runInit},
 		{name: "serve", help: "run the relay in the foreground", run: runServe},
 		{name: "users", help: "manage submission logins", sub: []*command{
-			{name: "add", args: "NAME --allow SENDER... [--generate]", help: "add a login (password from stdin or a prompt)", run: runUsersAdd},
+			{name: "add", args: "NAME --allow SENDER... [--class transactional|bulk] [--generate]", help: "add a login (password from stdin or a prompt)", run: runUsersAdd},
 			{name: "list", help: "list logins and their allowed senders", run: runUsersList},
 			{name: "remove", args: "NAME", help: "remove a login", run: runUsersRemove},
 			{name: "passwd", args: "NAME [--generate]", help: "set a login's password", run: runUsersPasswd},
@@ -66,6 +66,11 @@ func commands() []*command {
 			{name: "show", args: "QID [--json]", help: "one message with its header", run: runQueueShow},
 			{name: "retry", args: "QID|--all", help: "make a message (or all) due now", run: runQueueRetry},
 			{name: "delete", args: "QID", help: "remove a message without a bounce", run: runQueueDelete},
+		}},
+		{name: "suppressions", help: "the recipients the relay does not deliver to", sub: []*command{
+			{name: "list", args: "[--json]", help: "suppressed addresses, why and until when", run: runSuppressionsList},
+			{name: "add", args: "ADDR [--reason R]", help: "suppress an address until it is removed", run: runSuppressionsAdd},
+			{name: "remove", args: "ADDR", help: "lift a suppression", run: runSuppressionsRemove},
 		}},
 		{name: "logs", args: "[--id QID] [--rcpt ADDR] [--status S] [--since D] [--follow] [--json]", help: "show the relay's events, one line each", run: runLogs},
 		{name: "reports", args: "[--domain D] [--since DURATION] [--json]", help: "what the receivers' DMARC and TLS reports say about the relay", run: runReports, sub: []*command{

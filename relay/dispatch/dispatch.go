@@ -17,6 +17,7 @@ import (
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/outcome"
 	"dkimrelay/relay/queue"
+	"dkimrelay/relay/suppress"
 )
 
 // Deliverer makes one delivery attempt; *delivery.Deliverer is one.
@@ -40,7 +41,10 @@ type Config struct {
 	// Enqueue queues a message the relay wrote itself (a bounce, from the
 	// null sender) for rcpts; origQID is the message it is about.
 	Enqueue func(origQID string, rcpts []string, msg []byte) error
-	Logger  *slog.Logger // nil: discard
+	// Suppress holds back the recipients on the suppression list and
+	// learns from each attempt's failures; nil delivers to everyone.
+	Suppress *suppress.Guard
+	Logger   *slog.Logger // nil: discard
 }
 
 // ErrShutdown is why an attempt cut short by a shutdown was deferred: the
@@ -117,13 +121,24 @@ func (d *Dispatcher) work(ctx, attempts context.Context) {
 // the new states are written.
 func (d *Dispatcher) attempt(ctx context.Context, m *queue.Message) {
 	q := d.cfg.Queue
-	outcomes := d.cfg.Deliver.Deliver(ctx, delivery.Message{
-		ID:    m.ID,
-		From:  m.Envelope.From,
-		Rcpts: m.Due(time.Now()),
-		Open:  func() (io.ReadCloser, error) { return q.Open(m) },
-		Size:  m.Size,
-	})
+	rcpts, held := m.Due(time.Now()), []outcome.Outcome(nil)
+	if g := d.cfg.Suppress; g != nil {
+		rcpts, held = g.Hold(m.ID, rcpts)
+	}
+	var outcomes []outcome.Outcome
+	if len(rcpts) > 0 {
+		outcomes = d.cfg.Deliver.Deliver(ctx, delivery.Message{
+			ID:    m.ID,
+			From:  m.Envelope.From,
+			Rcpts: rcpts,
+			Open:  func() (io.ReadCloser, error) { return q.Open(m) },
+			Size:  m.Size,
+		})
+	}
+	if g := d.cfg.Suppress; g != nil {
+		g.Learn(m.ID, outcomes)
+		outcomes = append(outcomes, held...)
+	}
 	_, err := q.Record(m, outcomes, queue.Steps{
 		Bounce:   func(failed []queue.Change) error { return d.bounce(m, failed) },
 		Announce: func(changes []queue.Change) { d.logChanges(m, changes) },

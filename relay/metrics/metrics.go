@@ -57,6 +57,8 @@ type Metrics struct {
 	accepted      *prometheus.CounterVec // kind
 	byClass       *prometheus.CounterVec // class
 	duplicates    *prometheus.CounterVec // user
+	suppressed    prometheus.Counter
+	blocked       *prometheus.CounterVec // mx
 	rejected      *prometheus.CounterVec // reason
 	msgDelivered  prometheus.Counter
 	msgDeferred   prometheus.Counter
@@ -90,6 +92,8 @@ func New(opts Options) *Metrics {
 	m.accepted = f.counterVec("dkimrelay_messages_accepted_total", "Messages accepted into the queue, by kind (submission, or bounce made by the relay).", "kind")
 	m.byClass = f.counterVec("dkimrelay_messages_accepted_by_class_total", "Messages accepted into the queue, by traffic class (transactional, bulk).", "class")
 	m.duplicates = f.counterVec("dkimrelay_duplicates_total", "Resubmissions answered with the queue ID of the identical message accepted within submission.duplicate_window, by login.", "user")
+	m.suppressed = f.counter("dkimrelay_recipients_suppressed_total", "Recipients not delivered to because they are on the suppression list.")
+	m.blocked = f.counterVec("dkimrelay_blocked_by_receiver_total", "Permanent refusals because of the sender (5.7.x, a blocklist), by the receiving host: the administrator must act.", "mx")
 	m.rejected = f.counterVec("dkimrelay_messages_rejected_total", "Submission commands refused, by reason class (auth_required, sender, no_key, spf, from_header, malformed, syntax, size, connections, local_error, other).", "reason")
 	m.msgDelivered = f.counter("dkimrelay_messages_delivered_total", "Messages with at least one recipient delivered (each message counted once).")
 	m.msgDeferred = f.counter("dkimrelay_messages_deferred_total", "Delivery attempts of a message that left recipients for a later retry.")

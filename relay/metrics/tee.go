@@ -133,6 +133,10 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 		m.deleted.Inc()
 	case events.Duplicate:
 		m.duplicates.WithLabelValues(e.User).Inc()
+	case events.Suppression:
+		m.suppressed.Inc()
+	case events.Blocked:
+		m.blocked.WithLabelValues(strings.ToLower(e.MX)).Inc()
 	}
 }
 

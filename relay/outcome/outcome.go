@@ -26,6 +26,9 @@ const (
 	Delivered
 	// Permanent: do not try again; bounce (5yz, NXDOMAIN, null MX).
 	Permanent
+	// Suppressed: not attempted, and not to be: the recipient is on the
+	// suppression list (docs/deliverability.md). No bounce.
+	Suppressed
 )
 
 func (s Status) String() string {
@@ -36,6 +39,8 @@ func (s Status) String() string {
 		return "delivered"
 	case Permanent:
 		return "permanent"
+	case Suppressed:
+		return "suppressed"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }

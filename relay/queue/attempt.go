@@ -161,6 +161,8 @@ func (q *Queue) applyLocked(rec *record, outcomes []outcome.Outcome, now time.Ti
 			r.State, r.NextAttempt = Delivered, time.Time{}
 		case outcome.Permanent:
 			r.State, r.NextAttempt = Bounced, time.Time{}
+		case outcome.Suppressed:
+			r.State, r.NextAttempt = Suppressed, time.Time{}
 		default:
 			// Transient, and any unknown status: retrying is the
 			// choice that cannot lose mail.

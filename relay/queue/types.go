@@ -71,6 +71,8 @@ const (
 	// Deferred: tried, failed transiently, waiting for its next attempt
 	// (what mailq calls deferred).
 	Deferred State = 5
+	// Suppressed: on the suppression list; not delivered, not bounced.
+	Suppressed State = 6
 )
 
 var stateNames = map[State]string{
@@ -79,6 +81,8 @@ var stateNames = map[State]string{
 	Delivered: "delivered",
 	Bounced:   "bounced",
 	Expired:   "expired",
+
+	Suppressed: "suppressed",
 }
 
 func (s State) String() string {
@@ -93,7 +97,9 @@ func (s State) String() string {
 func (s State) Pending() bool { return s == Queued || s == Deferred }
 
 // Final reports whether no further attempt will be made.
-func (s State) Final() bool { return s == Delivered || s == Bounced || s == Expired }
+func (s State) Final() bool {
+	return s == Delivered || s == Bounced || s == Expired || s == Suppressed
+}
 
 // Failed reports whether the recipient failed for good, which a bounce
 // reports: bounced or expired.
