@@ -9,9 +9,13 @@ import (
 	"crypto/rsa"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	msgauth "github.com/emersion/go-msgauth/dkim"
 
 	"dkimrelay/dkim"
 	"dkimrelay/resolver"
@@ -379,5 +383,30 @@ func TestNotAMessage(t *testing.T) {
 	v := &Verifier{}
 	if _, err := v.Check(context.Background(), []byte("\r\njust text\r\n"), Envelope{}); err == nil {
 		t.Error("Check accepted input without a header")
+	}
+}
+
+// TestExpiredAndMalformed: a signature whose x= has passed (made with
+// go-msgauth's signer, which writes x=), and one whose b= a gateway cut.
+func TestExpiredAndMalformed(t *testing.T) {
+	w := newWorld(t)
+	var out bytes.Buffer
+	err := msgauth.Sign(&out, strings.NewReader(testMessage), &msgauth.SignOptions{
+		Domain: "example.org", Selector: "ed1", Signer: w.edPriv,
+		Expiration: time.Now().Add(-time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := w.check(t, trace+out.String(), Envelope{})
+	if len(r.DKIM) != 1 || r.DKIM[0].Kind != Expired || !strings.Contains(r.DKIM[0].Explanation, "the signature expired (x=") {
+		t.Errorf("expired signature: %+v", r.DKIM)
+	}
+
+	signed := sign(t, testMessage, w.ed)
+	cut := regexp.MustCompile(`b=[A-Za-z0-9+/=\s]+$`).ReplaceAllString(strings.SplitN(signed, "\r\nFrom:", 2)[0], "") + "\r\nFrom:" + strings.SplitN(signed, "\r\nFrom:", 2)[1]
+	r = w.check(t, trace+cut, Envelope{})
+	if len(r.DKIM) != 1 || r.DKIM[0].Kind != Malformed || !strings.Contains(r.DKIM[0].Explanation, "malformed") {
+		t.Errorf("signature without b=: %+v", r.DKIM)
 	}
 }
