@@ -1,5 +1,3 @@
-// Package events is the relay's event log: one JSON object per line,
-// each naming one thing that happened.
 package events
 
 import (
