@@ -51,6 +51,7 @@ func Defaults() *Config {
 
 			SuppressAfterBounce: 720 * time.Hour,
 			MTASTS:              true,
+			DANE:                true,
 			MTASTSPort:          443,
 		},
 		DNS: DNS{Timeout: 5 * time.Second},

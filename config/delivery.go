@@ -43,6 +43,9 @@ type Delivery struct {
 	// over TLS with a verified certificate. Policies are kept in
 	// DATA_DIR/mta-sts.
 	MTASTS bool `toml:"mta_sts"`
+	// DANE honours TLSA records (RFC 7672) of MX hosts whose MX, address
+	// and TLSA answers the resolver validated with DNSSEC.
+	DANE bool `toml:"dane"`
 	// MTASTSPort is the port of https://mta-sts.DOMAIN/ (tests move it).
 	MTASTSPort int `toml:"mta_sts_port"`
 	// TLSCAFile holds PEM roots trusted besides the system's, for policy

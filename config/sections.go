@@ -35,6 +35,9 @@ func validateDomains(domains []Domain) error {
 type DNS struct {
 	Servers []string      `toml:"servers"`
 	Timeout time.Duration `toml:"timeout"`
+	// TrustAD believes the AD bit (DNSSEC-validated) of servers that are
+	// not on loopback; DANE rests on it.
+	TrustAD bool `toml:"trust_ad"`
 }
 
 func (d *DNS) validate() error {

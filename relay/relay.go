@@ -107,7 +107,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if err := r.reload(); err != nil {
 		return nil, err
 	}
-	if r.resolver, err = resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout}); err != nil {
+	if r.resolver, err = resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout, TrustAD: cfg.DNS.TrustAD}); err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
 	checks, err := authcheck.NewSenderPolicy(authcheck.SenderOptions{
@@ -197,6 +197,9 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 		return nil, err
 	}
 	dc.RootCAs = roots
+	if cfg.Delivery.Mode == config.ModeMX && cfg.Delivery.DANE {
+		dc.DANEResolver = res
+	}
 	if cfg.Delivery.Mode == config.ModeMX && cfg.Delivery.MTASTS {
 		dc.STSPolicies, err = mtasts.New(mtasts.Options{
 			Dir:      filepath.Join(cfg.DataDir, "mta-sts"),

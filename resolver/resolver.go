@@ -51,12 +51,18 @@ type Options struct {
 	// ResolvConf is the resolv.conf(5) file read when Servers is empty.
 	// Default /etc/resolv.conf.
 	ResolvConf string
+	// TrustAD believes the AD bit (a DNSSEC-validated answer, RFC 4035
+	// section 3.2.3) from every server; without it, only from servers on
+	// loopback, the only path an attacker cannot alter (RFC 6698 section
+	// 4.1).
+	TrustAD bool
 }
 
 // Resolver is a DNS stub resolver. It holds no cache and no global state;
 // it is safe for concurrent use.
 type Resolver struct {
 	servers  []string
+	trustAD  bool
 	timeout  time.Duration
 	attempts int
 	udp      *dns.Client
@@ -65,7 +71,7 @@ type Resolver struct {
 
 // New returns a Resolver for opts.
 func New(opts Options) (*Resolver, error) {
-	r := &Resolver{timeout: opts.Timeout, attempts: opts.Attempts}
+	r := &Resolver{timeout: opts.Timeout, attempts: opts.Attempts, trustAD: opts.TrustAD}
 	if r.timeout <= 0 {
 		r.timeout = DefaultTimeout
 	}
@@ -124,30 +130,50 @@ func normalizeServer(s string) (string, error) {
 // lookup returns the records of type qtype at name, following CNAMEs.
 // A nil error means at least one record.
 func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	rrs, _, err := r.resolve(ctx, name, qtype)
+	return rrs, err
+}
+
+// resolve is lookup that also says whether every answer on the way was
+// DNSSEC-validated by a trusted server: the AD bit (RFC 4035 section
+// 3.2.3), also for a not-found answer (a validated denial).
+func (r *Resolver) resolve(ctx context.Context, name string, qtype uint16) ([]dns.RR, bool, error) {
 	target := dns.Fqdn(name)
 	if _, ok := dns.IsDomainName(target); !ok {
-		return nil, &net.DNSError{Err: "invalid domain name", Name: name, IsNotFound: true, UnwrapErr: ErrNXDomain}
+		return nil, false, &net.DNSError{Err: "invalid domain name", Name: name, IsNotFound: true, UnwrapErr: ErrNXDomain}
 	}
+	secure := true
 	for hop := 0; hop <= maxCNAMEChain; hop++ {
 		msg, server, err := r.exchange(ctx, target, qtype)
 		if err != nil {
-			return nil, withName(err, name)
+			return nil, false, withName(err, name)
 		}
+		secure = secure && msg.AuthenticatedData && r.trusts(server)
 		rrs, next := answersFor(msg.Answer, target, qtype)
 		if len(rrs) > 0 {
-			return rrs, nil
+			return rrs, secure, nil
 		}
 		if msg.Rcode == dns.RcodeNameError {
-			return nil, notFoundError(name, server, true)
+			return nil, secure, notFoundError(name, server, true)
 		}
 		if strings.EqualFold(next, target) {
-			return nil, notFoundError(name, server, false)
+			return nil, secure, notFoundError(name, server, false)
 		}
 		// The answer ended on a CNAME target without its data (a server
 		// that does not chase CNAMEs): ask for the target itself.
 		target = next
 	}
-	return nil, &net.DNSError{Err: "CNAME chain too long", Name: name}
+	return nil, false, &net.DNSError{Err: "CNAME chain too long", Name: name}
+}
+
+// trusts reports whether the AD bit of server's answers is believed.
+func (r *Resolver) trusts(server string) bool {
+	if r.trustAD {
+		return true
+	}
+	host, _, err := net.SplitHostPort(server)
+	ip := net.ParseIP(host)
+	return err == nil && ip != nil && ip.IsLoopback()
 }
 
 // answersFor picks from an answer section the records of type qtype owned by
@@ -222,6 +248,9 @@ func (r *Resolver) ask(ctx context.Context, server, name string, qtype uint16, e
 	q := new(dns.Msg)
 	q.SetQuestion(name, qtype)
 	q.RecursionDesired = true
+	// Ask for the AD bit (RFC 6840 section 5.7): a validating resolver
+	// then says whether it validated the answer.
+	q.AuthenticatedData = true
 	if edns {
 		q.SetEdns0(ednsBufferSize, false)
 	}

@@ -44,6 +44,9 @@ func runTLS(e *env, args []string) error {
 		return err
 	}
 	dc := delivery.Config{Delivery: cfg.Delivery, Hostname: cfg.Hostname, Resolver: res, RootCAs: roots}
+	if cfg.Delivery.DANE {
+		dc.DANEResolver = res
+	}
 	if cfg.Delivery.MTASTS {
 		// The relay's kept policies are read, never written: this
 		// command may run as another user than the relay.
@@ -93,5 +96,11 @@ func writeExplanation(w io.Writer, ex delivery.Explanation) {
 	fmt.Fprintf(w, "  MX hosts, in the order tried:\n")
 	for _, h := range ex.Hosts {
 		fmt.Fprintf(w, "    %s  tls_policy %s\n      %s\n", h.Host, h.Policy, h.Requires)
+		if h.DANE != "" {
+			fmt.Fprintf(w, "      DANE: %s\n", h.DANE)
+		}
+		for _, r := range h.TLSA {
+			fmt.Fprintf(w, "      TLSA %s\n", r)
+		}
 	}
 }

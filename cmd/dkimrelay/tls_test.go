@@ -30,7 +30,9 @@ backup.elsewhere.test. A 192.0.2.2
 mta-sts.example.net.  A  127.0.0.5
 _mta-sts.example.net. TXT "v=STSv1; id=20261203"
 plain.test.           MX 10 mx.plain.test.
+mx.plain.test.        A  192.0.2.3
 partner.test.         MX 10 mx.partner.test.
+mx.partner.test.      A  192.0.2.4
 `)
 	port := testkit.ServePolicies(t, ca, "127.0.0.5", map[string]string{
 		"example.net": "version: STSv1\nmode: enforce\nmx: mx1.example.net\nmax_age: 604800\n",

@@ -65,7 +65,10 @@ type Config struct {
 	// STSPolicies finds the receiving domains' MTA-STS policies (RFC
 	// 8461), in mx mode; nil: none are honoured (delivery.mta_sts off).
 	STSPolicies MTASTSPolicies
-	Logger      *slog.Logger // default: discard
+	// DANEResolver answers the validated lookups DANE needs (RFC 7672);
+	// nil: DANE is off (delivery.dane).
+	DANEResolver DANEResolver
+	Logger       *slog.Logger // default: discard
 
 	// DataTimeout bounds the wait for the reply to the final dot; default
 	// 10m. ReuseIdle is how long a session stays open after a

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"dkimrelay/mtasts"
@@ -41,6 +42,10 @@ type HostPolicy struct {
 	Allowed  bool   `json:"allowed"`    // false: a policy excludes it and it is never tried
 	Policy   string `json:"tls_policy"` // the tls_policy a delivery there would carry
 	Requires string `json:"requires"`   // in words
+	// DANE says what the validated lookups found: TLSA records and
+	// whether DNSSEC vouches for them, or why DANE does not apply.
+	DANE string   `json:"dane,omitempty"`
+	TLSA []string `json:"tlsa,omitempty"` // the usable records the host is held to
 }
 
 // Explain says what delivery to domain requires now: its MX hosts, its
@@ -74,12 +79,16 @@ func (d *Deliverer) Explain(ctx context.Context, domain string) Explanation {
 		return ex
 	}
 	for _, h := range hops {
-		spec, o := t.mxSpec(domain, h.name, pol)
+		spec, _, o := t.hostSpec(ctx, domain, h, pol)
 		if o != nil {
-			ex.Hosts = append(ex.Hosts, HostPolicy{Host: h.name, Policy: o.TLSPolicy, Requires: "never tried: " + o.Reply})
+			ex.Hosts = append(ex.Hosts, HostPolicy{Host: h.name, Policy: o.TLSPolicy, Requires: "not tried now: " + o.Reply})
 			continue
 		}
-		ex.Hosts = append(ex.Hosts, HostPolicy{Host: h.name, Allowed: true, Policy: spec.policy, Requires: spec.requires()})
+		hp := HostPolicy{Host: h.name, Allowed: true, Policy: spec.policy, Requires: spec.requires(), DANE: spec.dane}
+		for _, r := range spec.tls.TLSA {
+			hp.TLSA = append(hp.TLSA, fmt.Sprintf("%d %d %d %s", r.Usage, r.Selector, r.MatchingType, r.Certificate))
+		}
+		ex.Hosts = append(ex.Hosts, hp)
 	}
 	return ex
 }
@@ -89,6 +98,10 @@ func (s *sessionSpec) requires() string {
 	switch {
 	case s.tls.Level == TLSVerifyNames && s.tls.ReportOnly:
 		return "STARTTLS when offered; the certificate is checked for " + s.hop.host + " and a failure only logged (testing mode)"
+	case s.tls.Level == TLSVerifyTLSA:
+		return "STARTTLS, TLS 1.2 or newer, a certificate matching one of the TLSA records; else deferred (" + s.why + ")"
+	case s.tls.Level == TLSEncrypt:
+		return "STARTTLS, TLS 1.2 or newer, certificate not checked (no usable TLSA record); else deferred (" + s.why + ")"
 	case s.tls.Level == TLSVerifyNames:
 		return "STARTTLS, TLS 1.2 or newer, a certificate from a trusted root valid for " + s.hop.host + "; else deferred (" + s.why + ")"
 	default:

@@ -29,7 +29,8 @@ type txn struct {
 // delivery without adding protection, but TLS 1.2 is the minimum; if the
 // handshake fails, the same address is tried once more in plaintext. A
 // domain's MTA-STS policy in enforce mode limits the hosts and requires
-// verified TLS (see mxSpec).
+// verified TLS; DANE TLSA records, where DNSSEC vouches for them, require
+// a matching certificate (see hostSpec).
 func (t *txn) viaMX(ctx context.Context, domain string) []outcome.Outcome {
 	hops, final := t.route(ctx, domain)
 	if final != nil {
@@ -51,15 +52,9 @@ func (t *txn) viaMX(ctx context.Context, domain string) []outcome.Outcome {
 	tried := 0
 hops:
 	for _, h := range hops {
-		spec, o := t.mxSpec(domain, h.name, pol)
+		spec, ips, o := t.hostSpec(ctx, domain, h, pol)
 		if o != nil {
 			t.log.Info("skipping MX host", "mx", h.name, "reason", o.Reply)
-			note(o)
-			continue
-		}
-		ips, o := t.addresses(ctx, domain, h)
-		if o != nil {
-			t.log.Debug("skipping MX host", "mx", h.name, "reason", o.Reply)
 			note(o)
 			continue
 		}

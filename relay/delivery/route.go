@@ -15,6 +15,10 @@ type hop struct {
 	name     string
 	ips      []net.IP
 	implicit bool // the domain itself, for lack of MX records
+	// secure: the MX answer (or its validated denial, for an implicit
+	// MX) was DNSSEC-validated, the first condition of DANE (RFC 7672
+	// section 2.2.1).
+	secure bool
 }
 
 // route finds the hosts that receive mail for domain (RFC 5321 section 5.1).
@@ -34,7 +38,14 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome.Outcome
 		return []hop{{name: domain, ips: []net.IP{ip}}}, nil
 	}
 
-	mxs, err := t.d.cfg.Resolver.LookupMX(ctx, domain)
+	var mxs []*net.MX
+	var err error
+	secure := false
+	if dr := t.d.cfg.DANEResolver; dr != nil {
+		mxs, secure, err = dr.LookupMXSecure(ctx, domain)
+	} else {
+		mxs, err = t.d.cfg.Resolver.LookupMX(ctx, domain)
+	}
 	switch {
 	case err == nil:
 	case resolver.IsNXDomain(err):
@@ -42,7 +53,7 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome.Outcome
 		return nil, &o
 	case resolver.IsNotFound(err):
 		// No MX records: the domain itself is the implicit MX.
-		return []hop{{name: domain, implicit: true}}, nil
+		return []hop{{name: domain, implicit: true, secure: secure}}, nil
 	default:
 		o := outcome.Local(outcome.Transient, "4.4.3", "MX lookup for "+domain+" failed: "+err.Error())
 		return nil, &o
@@ -56,7 +67,7 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome.Outcome
 			// among other MX records it names no host and is skipped.
 			continue
 		}
-		hops = append(hops, hop{name: name})
+		hops = append(hops, hop{name: name, secure: secure})
 	}
 	if len(hops) == 0 {
 		// RFC 7505 section 4.1: do not try the domain's addresses; the
@@ -69,11 +80,22 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome.Outcome
 
 // addresses looks up hop h's addresses. A nil list comes with the outcome
 // that explains why.
-func (t *txn) addresses(ctx context.Context, domain string, h hop) ([]net.IP, *outcome.Outcome) {
+func (t *txn) addresses(ctx context.Context, domain string, h hop) ([]net.IP, bool, *outcome.Outcome) {
 	if h.ips != nil {
-		return h.ips, nil
+		return h.ips, false, nil
 	}
-	addrs, err := t.d.cfg.Resolver.LookupIPAddr(ctx, h.name)
+	var ips []net.IP
+	var err error
+	secure := false
+	if dr := t.d.cfg.DANEResolver; dr != nil && h.secure {
+		ips, secure, err = dr.LookupIPSecure(ctx, h.name)
+	} else {
+		var addrs []net.IPAddr
+		addrs, err = t.d.cfg.Resolver.LookupIPAddr(ctx, h.name)
+		for _, a := range addrs {
+			ips = append(ips, a.IP)
+		}
+	}
 	if err != nil {
 		var o outcome.Outcome
 		switch {
@@ -85,11 +107,7 @@ func (t *txn) addresses(ctx context.Context, domain string, h hop) ([]net.IP, *o
 			o = outcome.Local(outcome.Transient, "4.4.3", "address lookup for "+h.name+" failed: "+err.Error())
 		}
 		o.MX = h.name
-		return nil, &o
+		return nil, false, &o
 	}
-	ips := make([]net.IP, 0, len(addrs))
-	for _, a := range addrs {
-		ips = append(ips, a.IP)
-	}
-	return ips, nil
+	return ips, secure, nil
 }

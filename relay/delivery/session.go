@@ -49,6 +49,8 @@ type sessionSpec struct {
 	// why says, for a refusal by policy, who asks for TLS: "required by
 	// the MTA-STS policy of example.net"; "" adds nothing.
 	why string
+	// dane notes what DANE found for the host, for dkimrelay tls.
+	dane string
 	// classify turns the outcome of a failure before the transaction
 	// (a negative greeting, EHLO or STARTTLS reply, a broken
 	// connection) into this hop's outcome; nil keeps it.

@@ -103,7 +103,7 @@ func New(opts Options) *Metrics {
 	m.authAttempts = f.counterVec("dkimrelay_auth_attempts_total", "SMTP AUTH attempts by mechanism and result (ok, failed).", "mechanism", "result")
 	m.authFailures = f.counterVec("dkimrelay_auth_failures_total", "Failed SMTP AUTH attempts by mechanism.", "mechanism")
 	m.tlsVersions = f.counterVec("dkimrelay_delivery_tls_total", "Recipients delivered, by the TLS version of the outbound session (none: plaintext).", "version")
-	m.tlsPolicies = f.counterVec("dkimrelay_delivery_tls_policy_total", "Recipients delivered, by the TLS policy the session was held to (none, opportunistic, mta-sts, mta-sts-testing, required, smarthost).", "policy")
+	m.tlsPolicies = f.counterVec("dkimrelay_delivery_tls_policy_total", "Recipients delivered, by the TLS policy the session was held to (none, opportunistic, dane, mta-sts, mta-sts-testing, required, smarthost).", "policy")
 	m.tlsFailures = f.counterVec("dkimrelay_delivery_tls_failures_total", "Recipients deferred or bounced because a TLS policy refused the server, by policy and failure (starttls, certificate_name, certificate_expired, certificate_untrusted, tlsa_mismatch, mx_not_in_policy, handshake, other).", "policy", "failure")
 	m.spfResults = f.counterVec("dkimrelay_spf_results_total", "SPF evaluations of egress IPs at submission, by result (RFC 7208 section 2.6).", "result")
 	m.dmarcProblems = f.counterVec("dkimrelay_dmarc_problems_total", "DMARC checks at submission that found no alignment or no answer, by result (misaligned, none, temperror); aligned checks are not counted.", "result")

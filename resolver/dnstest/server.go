@@ -34,6 +34,7 @@ type Server struct {
 	rcodes   map[string]int
 	drop     map[string]bool
 	truncate map[string]bool
+	secure   []string // zones whose answers carry the AD bit
 	queries  []Query
 }
 
@@ -174,6 +175,16 @@ func (s *Server) SetTruncate(name string) {
 	s.truncate[canonical(name)] = true
 }
 
+// SetSecure makes answers about zone and the names below it carry the AD
+// bit, as a validating resolver's do for a DNSSEC-signed zone (RFC 4035
+// section 3.2.3). SetServfail on a name stands for a bogus answer: a
+// validating resolver answers SERVFAIL when validation fails.
+func (s *Server) SetSecure(zone string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secure = append(s.secure, canonical(zone))
+}
+
 // Queries returns the questions received so far, in order.
 func (s *Server) Queries() []Query {
 	s.mu.Lock()
@@ -203,6 +214,11 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 	drop, truncate := s.drop[name], s.truncate[name]
 	rcode, failing := s.rcodes[name]
 	s.answer(resp, req, name, q.Qtype)
+	for _, zone := range s.secure {
+		if name == zone || strings.HasSuffix(name, "."+zone) {
+			resp.AuthenticatedData = true
+		}
+	}
 	s.mu.Unlock()
 
 	if drop {
