@@ -149,6 +149,7 @@ func TestFromRecord(t *testing.T) {
 		Expiry{QID: "Q1", Rcpt: "b@y", Reason: "later", Delay: time.Hour},
 		Deletion{QID: "Q1", From: "a@x", Rcpts: []string{"b@y"}, Reason: "admin"},
 		SPFCheck{Domain: "x", IP: "192.0.2.1", Result: "softfail", Detail: "d", Cached: true, Policy: "warn"},
+		DMARCCheck{Domain: "x", MailFromDomain: "y", DKIMDomains: []string{"x"}, DKIMAligned: true, Policy: "reject", Record: "_dmarc.x", P: "quarantine", Result: "misaligned", Detail: "d"},
 	}
 	for _, want := range tests {
 		t.Run(want.Name(), func(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 // record that is not one of the typed events.
 func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 	switch r.Message {
-	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF, Duplicated, Suppressed, BlockedByReceiver:
+	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF, DMARC, Duplicated, Suppressed, BlockedByReceiver:
 	default:
 		return nil, false
 	}
@@ -41,6 +41,10 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 		return Expiry{QID: f.qid, Rcpt: f.rcpt, Reason: f.reason, Delay: f.delay}, true
 	case Deleted:
 		return Deletion{QID: f.qid, From: f.from, Rcpts: f.rcpts, Reason: f.reason}, true
+	case DMARC:
+		return DMARCCheck{Domain: f.domain, MailFromDomain: f.mailFromDomain, DKIMDomains: f.dkimDomains,
+			DKIMAligned: f.dkimAligned, SPFAligned: f.spfAligned, Policy: f.policy, Record: f.record, P: f.p,
+			Result: f.result, Detail: f.detail}, true
 	case Duplicated:
 		return Duplicate{QID: f.qid, User: f.user, Remote: f.remote}, true
 	case Suppressed:
@@ -57,12 +61,15 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 type fields struct {
 	qid, user, mechanism, result, reason, from, rcpt, kind, origQID, class string
 	mx, tls, reply, remote, local, helo, domain, ip, detail, policy        string
-	tlsPolicy                                                              string
+	tlsPolicy, mailFromDomain, record, p                                   string
 
 	code        int
 	size        int64
 	rcpts, dkim []string
+	dkimDomains []string
 	cached      bool
+	dkimAligned bool
+	spfAligned  bool
 	delay       time.Duration
 	signTime    time.Duration
 	nextAttempt time.Time
@@ -98,8 +105,14 @@ func (f *fields) set(a slog.Attr) {
 		f.rcpts, _ = v.Any().([]string)
 	case DKIMKey:
 		f.dkim, _ = v.Any().([]string)
+	case DKIMDomainsKey:
+		f.dkimDomains, _ = v.Any().([]string)
 	case CachedKey:
 		f.cached = v.Kind() == slog.KindBool && v.Bool()
+	case DKIMAlignedKey:
+		f.dkimAligned = v.Kind() == slog.KindBool && v.Bool()
+	case SPFAlignedKey:
+		f.spfAligned = v.Kind() == slog.KindBool && v.Bool()
 	}
 	if v.Kind() != slog.KindString {
 		return
@@ -134,6 +147,12 @@ func (f *fields) set(a slog.Attr) {
 		f.tlsPolicy = s
 	case ReplyKey:
 		f.reply = s
+	case MailFromDomainKey:
+		f.mailFromDomain = s
+	case RecordKey:
+		f.record = s
+	case DMARCPolicyKey:
+		f.p = s
 	case RemoteKey:
 		f.remote = s
 	case LocalKey:

@@ -57,16 +57,6 @@ func (t *tee) WithGroup(name string) slog.Handler {
 // observe counts one event: the typed events the relay logs (package
 // events), read back from the record with their values as logged.
 func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
-	if r.Message == events.DMARC {
-		// Logged at Warn unless aligned, so only the problems reach here.
-		r.Attrs(func(a slog.Attr) bool {
-			if a.Key == events.ResultKey && a.Value.String() != "aligned" {
-				m.dmarcProblems.WithLabelValues(a.Value.String()).Inc()
-			}
-			return true
-		})
-		return
-	}
 	ev, ok := events.FromRecord(r, pre)
 	if !ok {
 		return
@@ -125,6 +115,11 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 	case events.Expiry:
 		m.recipients.WithLabelValues(events.Expired).Inc()
 		m.countFailed(e.QID)
+	case events.DMARCCheck:
+		// Logged at Warn unless aligned, so only the problems reach here.
+		if e.Result != "aligned" {
+			m.dmarcProblems.WithLabelValues(e.Result).Inc()
+		}
 	case events.SPFCheck:
 		if e.Result != "" {
 			m.spfResults.WithLabelValues(strings.ToLower(e.Result)).Inc()
