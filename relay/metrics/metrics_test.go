@@ -228,3 +228,26 @@ func TestTLSFailure(t *testing.T) {
 		}
 	}
 }
+
+// TestDMARCProblems: the dmarc events that found a problem are counted by
+// result; aligned ones (logged at Debug) are not.
+func TestDMARCProblems(t *testing.T) {
+	m := New(Options{NoProcess: true})
+	log := slog.New(m.Tee(slog.NewJSONHandler(io.Discard, nil)))
+	for _, r := range []string{"misaligned", "misaligned", "none", "temperror", "aligned"} {
+		events.DMARCCheck{Domain: "example.org", MailFromDomain: "example.org", Policy: "reject", Result: r}.Log(log)
+	}
+	got := scrape(t, m.HTTPHandler(nil))
+	for k, v := range map[string]float64{
+		`dkimrelay_dmarc_problems_total{result="misaligned"}`: 2,
+		`dkimrelay_dmarc_problems_total{result="none"}`:       1,
+		`dkimrelay_dmarc_problems_total{result="temperror"}`:  1,
+	} {
+		if got[k] != v {
+			t.Errorf("%s = %v, want %v", k, got[k], v)
+		}
+	}
+	if _, ok := got[`dkimrelay_dmarc_problems_total{result="aligned"}`]; ok {
+		t.Error("an aligned check was counted")
+	}
+}
