@@ -39,6 +39,7 @@ type Config struct {
 	Log        Log        `toml:"log"`
 	Metrics    Metrics    `toml:"metrics"`
 	Reports    Reports    `toml:"reports"`
+	Cluster    Cluster    `toml:"cluster"`
 }
 
 // Load reads, defaults and validates the config file at path.
@@ -137,6 +138,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.Metrics.validate(); err != nil {
+		return err
+	}
+	if err := c.Cluster.validate(); err != nil {
 		return err
 	}
 	return c.Reports.validate()

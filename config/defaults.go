@@ -66,5 +66,6 @@ func Defaults() *Config {
 		},
 		Log:     Log{Level: slog.LevelInfo},
 		Reports: defaultReports(),
+		Cluster: defaultCluster(),
 	}
 }

@@ -12,5 +12,5 @@ func (r *Relay) registerControl() {
 	r.ctl.Handle("reload", func(context.Context, json.RawMessage) (any, error) {
 		return nil, r.Reload()
 	})
-	queuectl.Register(r.ctl, r.queue, r.cfg.Submission.MaxHeaderSize, r.log)
+	queuectl.Register(r.ctl, r.store, r.cfg.Submission.MaxHeaderSize, r.log)
 }

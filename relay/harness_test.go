@@ -31,6 +31,7 @@ type hardOptions struct {
 	submission string // extra lines of the [submission] table
 	delivery   string // extra lines of the [delivery] table
 	keys       string // extra lines of the [keys] table
+	cluster    string // lines of a [cluster] table, when set
 	dnsAddr    string // dns.servers, when not the test DNS server itself
 	// beforeRun, when set, runs between New and Run: the place to
 	// install a queue fault hook while nothing else uses the queue.
@@ -67,6 +68,9 @@ func hardConfig(dns *dnstest.Server, o hardOptions) string {
 	}, o.delivery)
 	c.Table("dns", []string{fmt.Sprintf("servers = [%q]", dnsAddr), `timeout = "1s"`}, "")
 	c.Table("keys", nil, o.keys)
+	if o.cluster != "" {
+		c.Table("cluster", nil, o.cluster)
+	}
 	return c.String()
 }
 

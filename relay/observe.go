@@ -46,10 +46,10 @@ func (r *Relay) observeLog(log *slog.Logger) *slog.Logger {
 
 // queueGauge is the queue's size and its oldest message's arrival.
 func (r *Relay) queueGauge() (int, time.Time) {
-	if r.queue == nil {
+	if r.store == nil {
 		return 0, time.Time{}
 	}
-	return r.queue.Stats()
+	return r.store.Stats()
 }
 
 // keyGauge is the keys as of the last reload (the CLI's key commands make

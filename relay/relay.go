@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"dkimrelay/authcheck"
+	"dkimrelay/cluster"
 	"dkimrelay/config"
 	"dkimrelay/control"
 	"dkimrelay/events"
@@ -44,7 +45,9 @@ type Relay struct {
 	log *slog.Logger
 
 	lock     *atomicfile.Lock
-	queue    *queue.Queue
+	queue    *queue.Queue // the files' queue; nil with cluster.postgres
+	store    queue.Store  // the queue in use: queue, or the cluster's
+	db       *cluster.DB  // cluster.postgres; nil without
 	keys     *keys.Store
 	resolver *resolver.Resolver
 	deliver  *delivery.Deliverer
@@ -124,18 +127,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if r.deliver, err = newDeliverer(cfg, r.resolver, log); err != nil {
 		return nil, err
 	}
-	if r.queue, err = queue.Open(queue.Options{
-		Dir:      cfg.QueueDir(),
-		Delivery: cfg.Delivery,
-		Logger:   log,
-		// Accept mail at once after a restart, however long the queue
-		// waiting for a destination has grown: 100,000 messages take
-		// seconds to load.
-		LoadInBackground: true,
-	}); err != nil {
-		return nil, fmt.Errorf("queue: %w", err)
+	if err := r.openQueue(); err != nil {
+		return nil, err
 	}
-	r.ingest = ingest.New(r.queue, log)
+	r.ingest = ingest.New(r.store, log)
 	supps, err := suppressions.OpenFile(cfg.SuppressionsFile())
 	if err != nil {
 		return nil, err
@@ -143,7 +138,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if r.dispatch, err = dispatch.New(dispatch.Config{
 		Delivery: cfg.Delivery,
 		Suppress: suppress.New(supps, cfg.Delivery.SuppressAfterBounce, log),
-		Queue:    r.queue,
+		Queue:    r.store,
 		Deliver:  r.deliver,
 		Hostname: cfg.Hostname,
 		Enqueue:  r.enqueueBounce,
@@ -279,8 +274,11 @@ func (r *Relay) Run(ctx context.Context) error {
 const drainTimeout = 30 * time.Second
 
 func (r *Relay) closeStores() {
-	if r.queue != nil {
-		r.queue.Close()
+	if r.store != nil {
+		r.store.Close()
+	}
+	if r.db != nil {
+		r.db.Close()
 	}
 	if r.dups != nil {
 		r.dups.Close()

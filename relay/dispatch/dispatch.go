@@ -33,7 +33,7 @@ type Config struct {
 	// short).
 	config.Delivery
 
-	Queue   *queue.Queue
+	Queue   queue.Store
 	Deliver Deliverer
 	// Hostname names the relay in bounces: their Reporting-MTA (RFC 3464
 	// section 2.2.2) and their From, MAILER-DAEMON@Hostname.

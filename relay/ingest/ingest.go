@@ -28,7 +28,7 @@ const bufferSize = 32 << 10
 // Ingest signs and spools messages into one queue. It is safe for
 // concurrent use.
 type Ingest struct {
-	queue *queue.Queue
+	queue queue.Store
 	log   *slog.Logger
 	now   func() time.Time
 
@@ -51,7 +51,7 @@ func (in *Ingest) SetDuplicates(dups *dedup.Index) { in.dups = dups }
 const claimTimeout = 30 * time.Second
 
 // New returns an Ingest that queues into q and logs to log.
-func New(q *queue.Queue, log *slog.Logger) *Ingest {
+func New(q queue.Store, log *slog.Logger) *Ingest {
 	return &Ingest{queue: q, log: log, now: time.Now,
 		writers: bufpool.New(func(w io.Writer) *bufio.Writer { return bufio.NewWriterSize(w, bufferSize) })}
 }
@@ -104,7 +104,7 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 		}
 		body = br
 	}
-	draft, err := in.queue.NewDraft()
+	draft, err := in.queue.NewSpool()
 	if err != nil {
 		return "", fmt.Errorf("opening the queue: %w", err)
 	}
@@ -198,7 +198,7 @@ func (in *Ingest) lookup(k dedup.Key) (first string, claim *dedup.Claim) {
 // spool writes the header to the draft and the body to the draft, the
 // signer (which hashed the header already, in NewSigner) and the
 // fingerprint, those that are not nil, and returns the message's size.
-func (in *Ingest) spool(draft *queue.Draft, signer *dkim.Signer, fp *dedup.Fingerprint, h *dkim.Header, body io.Reader) (int64, error) {
+func (in *Ingest) spool(draft queue.Spool, signer *dkim.Signer, fp *dedup.Fingerprint, h *dkim.Header, body io.Reader) (int64, error) {
 	if _, err := h.WriteTo(draft); err != nil {
 		return 0, err
 	}

@@ -143,14 +143,31 @@ func (q *Queue) persist(e *entry, data []byte, pending, durable bool) error {
 // applyLocked applies outcomes to rec and returns the recipients' new
 // states.
 func (q *Queue) applyLocked(rec *record, outcomes []outcome.Outcome, now time.Time) []Change {
-	deadline := rec.Received.Add(q.maxLifetime)
+	return q.policy().Apply(rec.Received, rec.rcpt, outcomes, now)
+}
+
+func (q *Queue) policy() Policy {
+	return Policy{MinRetry: q.minRetry, MaxRetry: q.maxRetry, MaxLifetime: q.maxLifetime}
+}
+
+// Policy is the retry schedule of the package documentation, the same
+// for every Store.
+type Policy struct {
+	MinRetry, MaxRetry, MaxLifetime time.Duration
+}
+
+// Apply applies the outcomes of an attempt to the recipients of a message
+// received at received (rcpt finds a recipient by address, nil for none)
+// and returns their new states; a recipient not pending is left alone.
+func (p Policy) Apply(received time.Time, rcpt func(addr string) *Recipient, outcomes []outcome.Outcome, now time.Time) []Change {
+	deadline := received.Add(p.MaxLifetime)
 	// One jittered delay per attempt count: recipients that failed
 	// together in this attempt (typically one domain) are retried
 	// together, in one connection.
 	delays := make(map[int]time.Duration)
 	changes := make([]Change, 0, len(outcomes))
 	for _, o := range outcomes {
-		r := rec.rcpt(o.Rcpt)
+		r := rcpt(o.Rcpt)
 		if r == nil || !r.State.Pending() {
 			continue
 		}
@@ -172,7 +189,7 @@ func (q *Queue) applyLocked(rec *record, outcomes []outcome.Outcome, now time.Ti
 			}
 			d, ok := delays[r.Attempts]
 			if !ok {
-				d = jitter(q.backoff(r.Attempts))
+				d = jitter(p.backoff(r.Attempts))
 				delays[r.Attempts] = d
 			}
 			// The last attempt happens at the deadline, not up to

@@ -130,8 +130,8 @@ func (q *Queue) Retry(id string) error {
 }
 
 // RetryAll makes every pending recipient due now and returns the number of
-// messages concerned.
-func (q *Queue) RetryAll() int {
+// messages concerned. The files' queue never fails it.
+func (q *Queue) RetryAll() (int, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	n := 0
@@ -140,7 +140,7 @@ func (q *Queue) RetryAll() int {
 			n++
 		}
 	}
-	return n
+	return n, nil
 }
 
 func (q *Queue) retryLocked(e *entry) bool {

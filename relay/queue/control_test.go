@@ -77,7 +77,7 @@ func TestRetry(t *testing.T) {
 		t.Error("Retry of one message made another due")
 	}
 	// ids[1] is in flight: RetryAll counts it but cannot hand it out twice.
-	if n := q.RetryAll(); n != 3 {
+	if n, err := q.RetryAll(); err != nil || n != 3 {
 		t.Errorf("RetryAll = %d, want 3", n)
 	}
 	got := []string{nextNow(t, q).ID, nextNow(t, q).ID}

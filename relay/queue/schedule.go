@@ -114,15 +114,17 @@ func (q *Queue) Next(ctx context.Context) (*Message, error) {
 
 // backoff is the delay after the n-th failed attempt: MinRetry, doubling,
 // capped at MaxRetry.
-func (q *Queue) backoff(n int) time.Duration {
-	d := q.minRetry
-	for i := 1; i < n && d < q.maxRetry; i++ {
-		if d > q.maxRetry/2 {
-			return q.maxRetry
+func (q *Queue) backoff(n int) time.Duration { return q.policy().backoff(n) }
+
+func (p Policy) backoff(n int) time.Duration {
+	d := p.MinRetry
+	for i := 1; i < n && d < p.MaxRetry; i++ {
+		if d > p.MaxRetry/2 {
+			return p.MaxRetry
 		}
 		d *= 2
 	}
-	return min(d, q.maxRetry)
+	return min(d, p.MaxRetry)
 }
 
 // jitter spreads d by ±10 % so that messages deferred together (a remote

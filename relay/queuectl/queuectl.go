@@ -21,7 +21,7 @@ import (
 // Register serves the queue commands on ctl for q. maxHeader bounds the
 // header `queue show` reads (submission.max_header_size); log gets the
 // administrator's actions (retry, deleted).
-func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logger) {
+func Register(ctl *control.Server, q queue.Store, maxHeader int, log *slog.Logger) {
 	ctl.Handle("queue.list", func(ctx context.Context, _ json.RawMessage) (any, error) {
 		if err := q.WaitLoaded(ctx); err != nil {
 			return nil, err
@@ -72,7 +72,10 @@ func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logg
 			return nil, err
 		}
 		if a.All {
-			n := q.RetryAll()
+			n, err := q.RetryAll()
+			if err != nil {
+				return nil, err
+			}
 			events.RetryRequest{Messages: n}.Log(log)
 			return control.QueueRetried{Messages: n}, nil
 		}
@@ -104,7 +107,7 @@ func Register(ctl *control.Server, q *queue.Queue, maxHeader int, log *slog.Logg
 }
 
 // loadedMessage is the message a command names, once the queue is loaded.
-func loadedMessage(ctx context.Context, q *queue.Queue, raw json.RawMessage) (*queue.Message, error) {
+func loadedMessage(ctx context.Context, q queue.Store, raw json.RawMessage) (*queue.Message, error) {
 	a, err := loadedArgs(ctx, q, raw)
 	if err != nil {
 		return nil, err
@@ -119,7 +122,7 @@ func loadedMessage(ctx context.Context, q *queue.Queue, raw json.RawMessage) (*q
 // loadedArgs parses a command's arguments once the queue is loaded: right
 // after a start it may still be loading, and the answer must be about the
 // whole of it, not the part loaded so far.
-func loadedArgs(ctx context.Context, q *queue.Queue, raw json.RawMessage) (control.QueueArgs, error) {
+func loadedArgs(ctx context.Context, q queue.Store, raw json.RawMessage) (control.QueueArgs, error) {
 	var a control.QueueArgs
 	if err := q.WaitLoaded(ctx); err != nil {
 		return a, err
@@ -169,7 +172,7 @@ func queueMessage(m *queue.Message) control.QueueMessage {
 // the blank line (RFC 5322 section 2.1). It reads no more than the
 // configured header limit, so a message with a huge header cannot make the
 // answer huge.
-func readHeaders(q *queue.Queue, m *queue.Message, maxHeader int) (string, error) {
+func readHeaders(q queue.Store, m *queue.Message, maxHeader int) (string, error) {
 	f, err := q.OpenRaw(m.ID)
 	if err != nil {
 		return "", notQueued(m.ID, err)

@@ -1,0 +1,89 @@
+package pgqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"dkimrelay/relay/queue"
+)
+
+// Open returns what goes on the wire for m after DATA: its
+// DKIM-Signature fields, then the stored message, read a chunk at a time.
+func (s *Store) Open(m *queue.Message) (io.ReadCloser, error) {
+	r, err := s.OpenRaw(m.ID)
+	if err != nil {
+		return nil, err
+	}
+	sigs := strings.Join(m.Envelope.Signatures, "")
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(strings.NewReader(sigs), r), r}, nil
+}
+
+// OpenRaw returns the stored message alone, without the signatures.
+func (s *Store) OpenRaw(id string) (io.ReadCloser, error) {
+	if !queue.ValidID(id) {
+		return nil, fmt.Errorf("%w: %q is not a queue ID", queue.ErrNotFound, id)
+	}
+	r := &chunkReader{s: s, id: id}
+	if err := r.fetch(); err != nil {
+		return nil, err
+	}
+	if r.buf == nil {
+		return nil, fmt.Errorf("%w: %s", queue.ErrNotFound, id)
+	}
+	return r, nil
+}
+
+// chunkReader reads a message's chunks one query at a time, so that only
+// one chunk is in memory.
+type chunkReader struct {
+	s   *Store
+	id  string
+	seq int32
+	buf []byte
+	eof bool
+}
+
+// fetch reads the next chunk; at the end buf is nil.
+func (r *chunkReader) fetch() error {
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	var data []byte
+	err := r.s.pool.QueryRow(ctx, "SELECT data FROM queue_chunks WHERE message_id = $1 AND seq = $2", r.id, r.seq).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		r.buf, r.eof = nil, true
+		return nil
+	}
+	if err != nil {
+		return dbError("reading the message", err)
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	r.buf = data
+	r.seq++
+	return nil
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	for len(r.buf) == 0 {
+		if r.eof {
+			return 0, io.EOF
+		}
+		if err := r.fetch(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, r.buf)
+	r.buf = r.buf[n:]
+	return n, nil
+}
+
+func (r *chunkReader) Close() error { r.buf, r.eof = nil, true; return nil }

@@ -1,0 +1,154 @@
+package pgqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"dkimrelay/relay/outcome"
+	"dkimrelay/relay/queue"
+)
+
+// ErrLeaseLost: the message's lease ran out during the attempt and
+// another relay took it (or it was deleted and queued anew). The outcome
+// is not written; the other relay's attempt decides (at-least-once).
+var ErrLeaseLost = errors.New("queue: the lease on the message ran out during the attempt (was the database unreachable?); another relay delivers it")
+
+// Record records the outcomes of an attempt on m, which Next leased, as
+// queue.Queue.Record does: the new states by the same schedule, the same
+// steps (the bounce queued, then the events) before they are written, and
+// the message removed once nothing is pending. The write happens only
+// while this relay still holds the lease; a message deleted during the
+// attempt is left alone.
+func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue.Steps) ([]queue.Change, error) {
+	s.mu.Lock()
+	token, ok := s.inFlight[m.ID]
+	s.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("queue: Record for message %s, which is not in flight", m.ID)
+	}
+	defer s.release(m.ID)
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	now := s.now()
+	rcpts := make(map[string]*queue.Recipient, len(m.Rcpts))
+	for _, r := range m.Rcpts {
+		c := *r
+		rcpts[r.Addr] = &c
+	}
+	find := func(addr string) *queue.Recipient { return rcpts[addr] }
+	changes := s.policy.Apply(m.Envelope.Received, find, outcomes, now)
+
+	var failed []queue.Change
+	for _, c := range changes {
+		if c.State.Failed() {
+			failed = append(failed, c)
+		}
+	}
+	var bounceErr error
+	if steps.Bounce != nil && len(failed) > 0 {
+		if bounceErr = steps.Bounce(failed); bounceErr != nil {
+			for i := range changes {
+				if c := &changes[i]; c.State.Failed() {
+					r := rcpts[c.Addr]
+					r.State, r.NextAttempt = queue.Deferred, now.Add(s.policy.MinRetry)
+					c.Recipient = *r
+				}
+			}
+			bounceErr = fmt.Errorf("queueing the bounce: %w", bounceErr)
+		}
+	}
+	if steps.Announce != nil {
+		steps.Announce(changes)
+	}
+	deleted, err := s.write(m.ID, token, changes)
+	if deleted {
+		return nil, nil
+	}
+	s.notify()
+	return changes, errors.Join(bounceErr, err)
+}
+
+// write stores the changes under the lease and releases it: the message
+// is rescheduled at its earliest pending recipient, or removed. deleted
+// reports a message no longer in the queue.
+func (s *Store) write(id string, token int64, changes []queue.Change) (deleted bool, err error) {
+	ctx, cancel := opContext()
+	defer cancel()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return false, dbError("recording the attempt", err)
+	}
+	defer tx.Rollback(ctx)
+	var owner *string
+	var held *int64
+	err = tx.QueryRow(ctx, "SELECT lease_owner, lease_token FROM queue_messages WHERE id = $1 FOR UPDATE", id).Scan(&owner, &held)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, dbError("recording the attempt", err)
+	}
+	if owner == nil || *owner != s.node || held == nil || *held != token {
+		return false, ErrLeaseLost
+	}
+	n := len(changes)
+	addrs, states, replies := make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int32, n)
+	nexts := make([]*time.Time, n)
+	for i, c := range changes {
+		addrs[i], states[i], replies[i], attempts[i] = c.Addr, c.State.String(), c.LastReply, int32(c.Attempts)
+		if !c.NextAttempt.IsZero() {
+			t := c.NextAttempt
+			nexts[i] = &t
+		}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE queue_recipients r SET state = t.state, attempts = t.attempts, next_attempt = t.next, last_reply = t.reply
+		FROM unnest($2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[]) AS t(addr, state, attempts, next, reply)
+		WHERE r.message_id = $1 AND r.addr = t.addr`, id, addrs, states, attempts, nexts, replies)
+	b.Queue(`UPDATE queue_messages q SET due_at = d.due, lease_owner = NULL, lease_token = NULL, lease_until = NULL
+		FROM (SELECT min(next_attempt) AS due FROM queue_recipients
+			WHERE message_id = $1 AND state IN ('queued', 'deferred')) d
+		WHERE q.id = $1 AND d.due IS NOT NULL`, id)
+	br := tx.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return false, dbError("recording the attempt", err)
+	}
+	tag, err := br.Exec()
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, dbError("recording the attempt", err)
+	}
+	if tag.RowsAffected() == 0 {
+		// Nothing pending: the message leaves the queue.
+		if _, err := deleteMessage(ctx, tx, id); err != nil {
+			return false, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return false, dbError("recording the attempt", err)
+	}
+	return false, nil
+}
+
+// deleteMessage removes a message, its recipients and its chunks in tx,
+// and reports whether it was there.
+func deleteMessage(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
+	if _, err := tx.Exec(ctx, "DELETE FROM queue_chunks WHERE message_id = $1", id); err != nil {
+		return false, dbError("removing the message", err)
+	}
+	tag, err := tx.Exec(ctx, "DELETE FROM queue_messages WHERE id = $1", id)
+	if err != nil {
+		return false, dbError("removing the message", err)
+	}
+	return tag.RowsAffected() > 0, nil
+}

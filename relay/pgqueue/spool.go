@@ -1,0 +1,170 @@
+package pgqueue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"dkimrelay/relay/queue"
+)
+
+// chunkSize is the size of one row of queue_chunks, and of the buffer a
+// spool holds: memory per message stays at this, whatever its size.
+const chunkSize = 256 << 10
+
+// spool is a message being received. Its first chunks go to the database
+// in a transaction opened when the first chunk is full (a message smaller
+// than a chunk costs one transaction, at Commit); the transaction rolls
+// back if the relay dies before the commit, so nothing half-written
+// stays.
+type spool struct {
+	s    *Store
+	id   string
+	buf  []byte
+	seq  int32
+	size int64
+	tx   pgx.Tx
+	err  error
+	done bool
+}
+
+// NewSpool picks a queue ID; nothing reaches the database until a chunk
+// is full or Commit.
+func (s *Store) NewSpool() (queue.Spool, error) {
+	if err := s.begin(); err != nil {
+		return nil, err
+	}
+	defer s.end()
+	id, err := queue.NewID(s.now())
+	if err != nil {
+		return nil, fmt.Errorf("queue: picking a queue ID: %w", err)
+	}
+	return &spool{s: s, id: id, buf: make([]byte, 0, chunkSize)}, nil
+}
+
+func (sp *spool) ID() string { return sp.id }
+
+// Write buffers p and sends every full chunk. An error is sticky.
+func (sp *spool) Write(p []byte) (int, error) {
+	if sp.err != nil {
+		return 0, sp.err
+	}
+	if sp.done {
+		return 0, errors.New("queue: write to a message already committed or aborted")
+	}
+	n := 0
+	for len(p) > 0 {
+		k := copy(sp.buf[len(sp.buf):cap(sp.buf)], p)
+		sp.buf = sp.buf[:len(sp.buf)+k]
+		p = p[k:]
+		n += k
+		sp.size += int64(k)
+		if len(sp.buf) == cap(sp.buf) {
+			if err := sp.flush(); err != nil {
+				sp.err = err
+				return n, err
+			}
+		}
+	}
+	return n, nil
+}
+
+// flush sends the buffer as the next chunk, in the spool's transaction.
+func (sp *spool) flush() error {
+	ctx, cancel := opContext()
+	defer cancel()
+	if sp.tx == nil {
+		tx, err := sp.s.pool.Begin(ctx)
+		if err != nil {
+			return dbError("storing the message", err)
+		}
+		sp.tx = tx
+	}
+	if _, err := sp.tx.Exec(ctx, "INSERT INTO queue_chunks (message_id, seq, data) VALUES ($1, $2, $3)", sp.id, sp.seq, sp.buf); err != nil {
+		return dbError("storing the message", err)
+	}
+	sp.seq++
+	sp.buf = sp.buf[:0]
+	return nil
+}
+
+// Commit inserts the last chunk, the envelope and the recipients and
+// commits: when it returns nil the message is in the database for good
+// (synchronous commit) and may be acknowledged.
+func (sp *spool) Commit(env queue.Envelope) (err error) {
+	if sp.done {
+		return errors.New("queue: commit of a message already committed or aborted")
+	}
+	defer func() {
+		if err != nil {
+			sp.Abort()
+		}
+	}()
+	if sp.err != nil {
+		return sp.err
+	}
+	s := sp.s
+	if err := s.begin(); err != nil {
+		return err
+	}
+	defer s.end()
+	m, err := queue.NewMessage(sp.id, env, sp.size, s.now())
+	if err != nil {
+		return err
+	}
+	if len(sp.buf) > 0 || sp.seq == 0 {
+		if err := sp.flush(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := opContext()
+	defer cancel()
+	rcpts := make([]string, len(m.Rcpts))
+	for i, r := range m.Rcpts {
+		rcpts[i] = r.Addr
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $4)`,
+		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node)
+	b.Queue(`INSERT INTO queue_recipients (message_id, pos, addr, state, next_attempt)
+		SELECT $1, t.pos, t.addr, 'queued', $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(addr, pos)`,
+		m.ID, rcpts, m.Envelope.Received)
+	if err := sp.tx.SendBatch(ctx, b).Close(); err != nil {
+		return dbError("queueing the message", err)
+	}
+	if err := sp.tx.Commit(ctx); err != nil {
+		sp.tx = nil
+		return dbError("committing the message", err)
+	}
+	sp.tx = nil
+	sp.done = true
+	sp.buf = nil
+	s.notify()
+	return nil
+}
+
+// Abort rolls the spool's transaction back; it does nothing after a
+// successful Commit.
+func (sp *spool) Abort() {
+	if sp.done {
+		return
+	}
+	sp.done = true
+	sp.buf = nil
+	if sp.tx != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+		sp.tx.Rollback(ctx)
+		cancel()
+		sp.tx = nil
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
