@@ -110,7 +110,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if err := r.reload(); err != nil {
 		return nil, err
 	}
-	if r.resolver, err = resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout, TrustAD: cfg.DNS.TrustAD}); err != nil {
+	if r.resolver, err = resolver.FromConfig(cfg.DNS); err != nil {
 		return nil, fmt.Errorf("dns: %w", err)
 	}
 	checks, err := authcheck.NewSenderPolicy(authcheck.SenderOptions{

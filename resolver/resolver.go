@@ -14,6 +14,7 @@ package resolver
 
 import (
 	"context"
+	"dkimrelay/config"
 	"errors"
 	"fmt"
 	"net"
@@ -67,6 +68,12 @@ type Resolver struct {
 	attempts int
 	udp      *dns.Client
 	tcp      *dns.Client
+}
+
+// FromConfig returns the resolver the [dns] section describes, as config
+// loaded it: the relay's and the command line's, so both see DNS alike.
+func FromConfig(d config.DNS) (*Resolver, error) {
+	return New(Options{Servers: d.Servers, Timeout: d.Timeout, TrustAD: d.TrustAD})
 }
 
 // New returns a Resolver for opts.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"dkimrelay/config"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
 )
@@ -397,5 +398,26 @@ func TestNewOptions(t *testing.T) {
 		if err == nil && !slices.Equal(r.Servers(), tt.want) {
 			t.Errorf("%d: servers %q, want %q", i, r.Servers(), tt.want)
 		}
+	}
+}
+
+// TestFromConfig: the [dns] section as config loads it gives a resolver
+// that asks its servers.
+func TestFromConfig(t *testing.T) {
+	srv := dnstest.NewServer(t)
+	srv.AddZone(zone)
+	d := config.Defaults().DNS
+	d.Servers = []string{srv.Addr()}
+	r, err := resolver.FromConfig(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.LookupTXT(context.Background(), "example.org")
+	if err != nil || len(got) != 1 || got[0] != "v=spf1 ip4:192.0.2.1 -all" {
+		t.Errorf("LookupTXT = %q, %v", got, err)
+	}
+	d.Servers = []string{"not an address"}
+	if _, err := resolver.FromConfig(d); err == nil {
+		t.Error("a bad server was accepted")
 	}
 }

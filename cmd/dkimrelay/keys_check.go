@@ -22,7 +22,7 @@ func sameDomain(stored, typed string) bool {
 // newResolver is the relay's own resolver, so the CLI sees DNS as the
 // relay (and dns.servers) does.
 func newResolver(cfg *config.Config) (*resolver.Resolver, error) {
-	return resolver.New(resolver.Options{Servers: cfg.DNS.Servers, Timeout: cfg.DNS.Timeout, TrustAD: cfg.DNS.TrustAD})
+	return resolver.FromConfig(cfg.DNS)
 }
 
 type checkJSON struct {
