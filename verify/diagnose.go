@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto"
 	"crypto/rsa"
 	"fmt"
 	"slices"
@@ -81,6 +82,13 @@ func diagnoseSignature(m *message, n int, sigFields []int, tags sigTags, keys *k
 		}
 		return KeyMismatch, fmt.Sprintf("key mismatch: the key published at %s is not the key that made this signature. Publish the record `dkimrelay keys dns --domain %s --selector %s` prints (`dkimrelay keys check --domain %s` compares them)", name, tags["d"], tags["s"], tags["d"])
 	}
+	if own := ownKey(keys, name); own != nil && pub != nil {
+		if own.Equal(pub) {
+			return HeaderModified, fmt.Sprintf("a header field the signature covers (h=%s) was changed after signing: the key published at %s is this relay's own key for the selector and the body is intact, but the signed fields no longer hash to what was signed. "+
+				"Look for a gateway that rewrites Subject (a [SPAM] tag), From or To, or re-encodes them", covered, name)
+		}
+		return KeyMismatch, fmt.Sprintf("key mismatch: the key published at %s is not this relay's key for selector %s. Publish the record `dkimrelay keys dns --domain %s --selector %s` prints (`dkimrelay keys check --domain %s` compares them)", name, tags["s"], tags["d"], tags["s"], tags["d"])
+	}
 	return HeaderOrKey, fmt.Sprintf("the signature does not verify although the body is intact: either a header field it covers (h=%s) was changed after signing, or the key published at %s is not the one that signed (key mismatch); `dkimrelay keys check --domain %s` tells the second apart", covered, name, tags["d"])
 }
 
@@ -91,6 +99,25 @@ func publishedKey(keys *keyAnswers, name string) any {
 	for _, t := range txts {
 		if r, err := dkim.ParseRecord(t); err == nil && r.Key != nil {
 			return r.Key
+		}
+	}
+	return nil
+}
+
+// ownKey is the relay's own key for the record name, when it has one.
+func ownKey(keys *keyAnswers, name string) interface{ Equal(crypto.PublicKey) bool } {
+	if keys.own == nil {
+		return nil
+	}
+	txts, err := keys.own(keys.ctx, name)
+	if err != nil {
+		return nil
+	}
+	for _, t := range txts {
+		if r, err := dkim.ParseRecord(t); err == nil {
+			if k, ok := r.Key.(interface{ Equal(crypto.PublicKey) bool }); ok {
+				return k
+			}
 		}
 	}
 	return nil

@@ -65,6 +65,7 @@ const maxSignatures = 16
 type keyAnswers struct {
 	ctx    context.Context
 	lookup authcheck.TXTLookup
+	own    authcheck.TXTLookup // the relay's own records; may be nil
 	mu     sync.Mutex
 	txts   map[string][]string
 	errs   map[string]error
@@ -82,7 +83,7 @@ func (k *keyAnswers) LookupTXT(name string) ([]string, error) {
 }
 
 func (v *Verifier) checkDKIM(ctx context.Context, m *message) ([]Signature, error) {
-	keys := &keyAnswers{ctx: ctx, lookup: v.keyLookup(), txts: map[string][]string{}, errs: map[string]error{}}
+	keys := &keyAnswers{ctx: ctx, lookup: v.keyLookup(), own: v.OwnKeys, txts: map[string][]string{}, errs: map[string]error{}}
 	verifs, err := verifyAll(m.bytes(-1), keys)
 	if err != nil {
 		return nil, fmt.Errorf("reading the message's signatures: %w", err)

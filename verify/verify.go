@@ -34,6 +34,10 @@ type Verifier struct {
 	// Resolver (the relay's own key store, for a message no DNS
 	// publishes keys for yet).
 	KeyLookup authcheck.TXTLookup
+	// OwnKeys, when set, answers with the records of the relay's own
+	// keys (StoreLookup): comparing them with the published ones tells a
+	// changed header from a key mismatch for Ed25519 signatures too.
+	OwnKeys authcheck.TXTLookup
 	// Hostname is the sending relay's HELO name, which SPF's %{h} macro
 	// expands to; may be empty.
 	Hostname string

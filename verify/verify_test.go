@@ -410,3 +410,31 @@ func TestExpiredAndMalformed(t *testing.T) {
 		t.Errorf("signature without b=: %+v", r.DKIM)
 	}
 }
+
+// TestEd25519WithOwnKeys: with the relay's own key records at hand, an
+// Ed25519 failure is told apart too: the published key is the relay's (a
+// header changed) or another (key mismatch).
+func TestEd25519WithOwnKeys(t *testing.T) {
+	w := newWorld(t)
+	value, _ := dkim.RecordValue(w.edPriv.Public())
+	w.v.OwnKeys = func(_ context.Context, name string) ([]string, error) {
+		if name == "ed1._domainkey.example.org" || name == "other._domainkey.example.org" {
+			return []string{value}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
+	}
+	msg := sign(t, testMessage, w.ed)
+	r := w.check(t, trace+strings.Replace(msg, "To: alice@", "To: mallory@", 1), Envelope{})
+	if len(r.DKIM) != 1 || r.DKIM[0].Kind != HeaderModified || !strings.Contains(r.DKIM[0].Explanation, "is this relay's own key") {
+		t.Errorf("changed header: %+v", r.DKIM)
+	}
+
+	// DNS publishes another key at the selector the relay signs with.
+	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
+	other := dkim.Key{Domain: "example.org", Selector: "other", Signer: w.edPriv}
+	w.dns.Add(record(t, other, stranger.Public()))
+	r = w.check(t, trace+sign(t, testMessage, other), Envelope{})
+	if len(r.DKIM) != 1 || r.DKIM[0].Kind != KeyMismatch || !strings.Contains(r.DKIM[0].Explanation, "is not this relay's key for selector other") {
+		t.Errorf("another key in DNS: %+v", r.DKIM)
+	}
+}

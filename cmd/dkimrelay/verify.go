@@ -71,12 +71,22 @@ func runVerify(e *env, args []string) error {
 // system resolver otherwise.
 func newVerifier(e *env, offline bool) (*verify.Verifier, error) {
 	cfg := config.Defaults()
+	loaded := false
 	if _, err := os.Stat(e.configPath); err == nil || e.configExplicit || offline {
 		if cfg, err = config.Load(e.configPath); err != nil {
 			return nil, err
 		}
+		loaded = true
 	}
 	v := &verify.Verifier{Hostname: cfg.Hostname}
+	if _, err := os.Stat(cfg.KeysDir()); loaded && err == nil && !offline {
+		// The relay's own keys, where this user may read them, tell an
+		// Ed25519 key mismatch from a changed header.
+		if st, err := keys.Open(cfg.KeysDir()); err == nil {
+			list, _ := st.List()
+			v.OwnKeys = verify.StoreLookup(list)
+		}
+	}
 	if offline {
 		st, err := keys.Open(cfg.KeysDir())
 		if err != nil {
