@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"dkimrelay/events"
 	"embed"
 	"fmt"
 	"io/fs"
@@ -111,7 +112,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		if err := tx.Commit(ctx); err != nil {
 			return fmt.Errorf("cluster: migration %s: %w", m.name, err)
 		}
-		db.log.Info("cluster_migrated", "version", m.version, "name", m.name)
+		db.log.Info(events.ClusterMigrated, events.VersionKey, m.version, events.NameKey, m.name)
 	}
 	return nil
 }

@@ -48,8 +48,9 @@ func (e RetryRequest) Log(log *slog.Logger) {
 // message or record an attempt (the message stays queued as it was and
 // is tried again).
 type QueueFailure struct {
-	QID string // "" when no message is concerned
-	Err error
+	QID    string // "" when no message is concerned
+	Err    error
+	Detail string // what it means for delivery, when that needs saying
 }
 
 // Name implements Event.
@@ -57,8 +58,11 @@ func (QueueFailure) Name() string { return QueueFailed }
 
 // Log implements Event.
 func (e QueueFailure) Log(log *slog.Logger) {
-	logAttrs(log, slog.LevelError, QueueFailed, append(qid(make([]slog.Attr, 0, 2), e.QID),
-		slog.String(ErrorKey, e.Err.Error()))...)
+	a := append(qid(make([]slog.Attr, 0, 3), e.QID), slog.String(ErrorKey, e.Err.Error()))
+	if e.Detail != "" {
+		a = append(a, slog.String(DetailKey, e.Detail))
+	}
+	logAttrs(log, slog.LevelError, QueueFailed, a...)
 }
 
 // BounceFailure is the event "bounce_failed": the bounce of QID could not

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"dkimrelay/events"
 	"dkimrelay/relay/queue"
 )
 
@@ -37,7 +38,7 @@ func (s *Store) Next(ctx context.Context) (*queue.Message, error) {
 			case err != nil && ctx.Err() == nil:
 				if time.Since(lastLog) > time.Minute {
 					lastLog = time.Now()
-					s.log.Error("queue", "error", err.Error(), "detail", "delivery waits for the database to answer")
+					events.QueueFailure{Err: err, Detail: "delivery waits for the database to answer"}.Log(s.log)
 				}
 				wait = pollInterval
 			case err == nil:

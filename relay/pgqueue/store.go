@@ -34,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/relay/queue"
 )
 
@@ -192,8 +193,8 @@ func (s *Store) renew(ctx context.Context) {
 			WHERE lease_owner = $2 AND lease_token = ANY($3)`, s.now().Add(s.lease), s.node, tokens)
 		cancel()
 		if err != nil && ctx.Err() == nil {
-			s.log.Warn("queue_lease_renewal", "error", err.Error(),
-				"detail", "messages in delivery may be taken over by another relay and delivered twice; check the database")
+			s.log.Warn(events.QueueLeaseLost, events.ErrorKey, err.Error(),
+				events.DetailKey, "messages in delivery may be taken over by another relay and delivered twice; check the database")
 		}
 	}
 }
