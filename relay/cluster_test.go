@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"dkimrelay/internal/pgtest"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -23,7 +24,7 @@ func TestClusterRelaysShareTheQueue(t *testing.T) {
 	conn := pg.NewDatabase(t)
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	a := newHardRelay(t, dns, clusterOptions(port, conn, "a"))
 	b := newHardRelay(t, dns, clusterOptions(port, conn, "b"))

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/internal/pgtest"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestClusterDatabaseDown(t *testing.T) {
 	pg := pgtest.Start(t)
 	conn := pg.NewDatabase(t)
-	ls, port := hardListeners(t, "127.0.0.9")
+	port, ls := testkit.ListenSame(t, "127.0.0.9")
 	sink := serveSink(t, ls[0])
 	dns := dnstest.NewServer(t)
 	dns.AddZone(clusterZone)

@@ -137,7 +137,7 @@ func TestClusterKillOneRelay(t *testing.T) {
 	}
 	pg := pgtest.Start(t)
 	conn := pg.NewDatabase(t)
-	ls, port := hardListeners(t, "127.0.0.9")
+	port, ls := testkit.ListenSame(t, "127.0.0.9")
 	sink := serveSink(t, ls[0])
 	sink.SetDataHook(func(*smtp.Conn, io.Reader) error {
 		time.Sleep(5 * time.Millisecond) // deliveries in flight when the kill comes

@@ -17,7 +17,7 @@ import (
 // certificate matching the DANE-EE record is delivered to with tls_policy
 // dane; a certificate matching none is deferred and nothing is sent.
 func TestDANEEndToEnd(t *testing.T) {
-	lns, port := hardListeners(t, "127.0.0.2", "127.0.0.3")
+	port, lns := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3")
 	cert := testkit.SelfSigned(t, "mx.dane.test")
 	wrong := testkit.SelfSigned(t, "mx.mismatch.test")
 	serve := func(i int, c tls.Certificate) *smtpsink.Sink {

@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -107,7 +108,7 @@ func TestDashboardAndAlertsNameLiveMetrics(t *testing.T) {
 		}
 	}
 
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	serveSink(t, ls[0])
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)

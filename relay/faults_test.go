@@ -61,7 +61,7 @@ func waitEmptyQueue(t *testing.T, h *hardRelay) {
 // on disk, nothing is logged as accepted, and the next message after space
 // returns is accepted and delivered, with no restart.
 func TestDiskFullWhileAccepting(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)
@@ -213,7 +213,7 @@ func (g *dnsGate) serve() {
 // section 8.6: a temperror is temporary), and a queued message is
 // deferred, never bounced, until DNS answers again, then delivered.
 func TestDNSFailures(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)
@@ -272,7 +272,7 @@ func TestDNSFailures(t *testing.T) {
 // a line, each cost one attempt of delivery.command_timeout; the message is
 // deferred and the single worker moves on to deliver the next message.
 func TestStalledMX(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	port, ls := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
 	sink := serveSink(t, ls[0])
 	testkit.ServeRaw(t, ls[1], func(c net.Conn) { io.Copy(io.Discard, c) }) // other.test: silent
 	testkit.ServeRaw(t, ls[2], func(c net.Conn) {                           // slow.test: trickling
@@ -311,7 +311,7 @@ func TestStalledMX(t *testing.T) {
 // has not taken the message: the attempt is deferred and the message
 // delivered whole on the retry.
 func TestDropInData(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	var drops atomic.Int32
 	sink.SetDataHook(func(c *smtp.Conn, r io.Reader) error {
@@ -345,7 +345,7 @@ func TestDropInData(t *testing.T) {
 // to queue/damaged with a queue_damaged event naming it, and the rest of
 // the queue is delivered by the running relay.
 func TestDamagedRecordMovedAside(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	sink.SetReply(func(p smtpsink.Phase, _ string) error {
 		if p == smtpsink.Mail {

@@ -130,14 +130,6 @@ func dialHardRaw(t *testing.T, addr string, implicit bool) *testkit.Raw {
 	return s
 }
 
-// hardListeners listens on one port P on each of hosts and returns the
-// listeners and P: the relay's delivery.port is one for every MX host.
-func hardListeners(t *testing.T, hosts ...string) ([]net.Listener, int) {
-	t.Helper()
-	port, ls := testkit.ListenSame(t, hosts...)
-	return ls, port
-}
-
 // serveSink serves a recording MX on l until the test ends.
 func serveSink(t *testing.T, l net.Listener) *smtpsink.Sink {
 	return testkit.ServeSink(t, l, smtpsink.Config{SMTPUTF8: true, Timeout: 30 * time.Second})

@@ -111,7 +111,7 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 		runRelayChild(path)
 		return
 	}
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	sink.SetDataHook(func(*smtp.Conn, io.Reader) error {
 		time.Sleep(20 * time.Millisecond) // deliveries in flight when the kill comes
@@ -267,7 +267,7 @@ func TestKillDuringKeyRotation(t *testing.T) {
 	for _, k := range st.Active(hardDomain) {
 		testkit.PublishKey(t, published, k)
 	}
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	dns.AddZone(hardZone)
 	h.Config.Delivery.Port = port

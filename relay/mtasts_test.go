@@ -39,7 +39,7 @@ _mta-sts.strip.test. TXT "v=STSv1; id=1"
 		t.Fatal(err)
 	}
 
-	lns, port := hardListeners(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
+	port, lns := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
 	good := testkit.ServeSink(t, lns[0], smtpsink.Config{Timeout: 30 * time.Second,
 		TLS: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "mx.good.test")}}})
 	other := serveSink(t, lns[1])

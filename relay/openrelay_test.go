@@ -20,7 +20,7 @@ import (
 // destinations good.test on 127.0.0.2 and other.test, the would-be victim
 // of a relay trick, on 127.0.0.3.
 func relayBattery(t *testing.T) (h *hardRelay, good, other *smtpsink.Sink) {
-	ls, port := hardListeners(t, "127.0.0.2", "127.0.0.3")
+	port, ls := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3")
 	good, other = serveSink(t, ls[0]), serveSink(t, ls[1])
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)

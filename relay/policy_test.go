@@ -1,9 +1,11 @@
 package relay
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
@@ -62,10 +64,7 @@ func startRelayWith(t *testing.T, srv *dnstest.Server, spfPolicy, submission str
 // message was accepted.
 func submit(t *testing.T, addr, mailFrom, headerFrom string) *smtp.SMTPError {
 	t.Helper()
-	c, err := smtp.Dial(addr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := dialFreed(t, addr)
 	defer c.Close()
 	if err := c.Hello("app.test"); err != nil {
 		t.Fatal(err)
@@ -76,6 +75,26 @@ func submit(t *testing.T, addr, mailFrom, headerFrom string) *smtp.SMTPError {
 	msg := fmt.Sprintf("From: <%s>\r\nTo: <someone@dest.test>\r\nSubject: policy test\r\n\r\nHello.\r\n", headerFrom)
 	_, se := testkit.Transact(t, c, mailFrom, []string{"someone@dest.test"}, msg)
 	return se
+}
+
+// dialFreed connects to addr. The relay frees the connection slot of a
+// session a moment after its client hung up, so with
+// max_connections_per_ip the previous submission's slot may still be
+// taken: a 421 "too many connections" greeting is retried for a while.
+func dialFreed(t *testing.T, addr string) *smtp.Client {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := smtp.Dial(addr)
+		if err == nil {
+			return c
+		}
+		var se *smtp.SMTPError
+		if !errors.As(err, &se) || se.Code != 421 || !strings.Contains(se.Message, "too many connections") || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 var policyCases = []struct {

@@ -82,7 +82,7 @@ func selectors(t *testing.T, data []byte) []string {
 // message verifies when it is delivered, the late one included, because
 // the old record stays in DNS through the grace period.
 func TestLiveRotation(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	sink := serveSink(t, ls[0])
 	// late@good.test waits until the test lets it through: a message
 	// queued before the switch and delivered after it.

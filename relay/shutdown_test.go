@@ -21,7 +21,7 @@ import (
 // it, is recorded delivered; the stalled one is cut and stays queued,
 // deferred, for the next start: nothing bounced, nothing lost.
 func TestShutdownEndsStalledDelivery(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2", "127.0.0.3")
+	port, ls := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3")
 	arrived := make(chan struct{}, 1)
 	testkit.ServeSink(t, ls[0], smtpsink.Config{Timeout: 30 * time.Second, Arrived: func(smtpsink.Message) {
 		arrived <- struct{}{}
