@@ -52,6 +52,7 @@ type Config struct {
 	Hostname        string        // the name in the greeting and EHLO reply; "sink.test" when empty
 	TLS             *tls.Config   // offers STARTTLS (RFC 3207) when set
 	SMTPUTF8        bool          // advertises SMTPUTF8 (RFC 6531)
+	REQUIRETLS      bool          // advertises REQUIRETLS after STARTTLS (RFC 8689)
 	MaxMessageBytes int64         // advertised SIZE (RFC 1870); 0: no limit
 	MaxRecipients   int           // 0: no limit
 	Timeout         time.Duration // read and write timeout; one minute when 0
@@ -118,6 +119,7 @@ func New(cfg Config) *Sink {
 	}
 	srv.TLSConfig = cfg.TLS
 	srv.EnableSMTPUTF8 = cfg.SMTPUTF8
+	srv.EnableREQUIRETLS = cfg.REQUIRETLS
 	srv.MaxMessageBytes = cfg.MaxMessageBytes
 	srv.MaxRecipients = cfg.MaxRecipients
 	srv.AllowInsecureAuth = cfg.AuthWithoutTLS

@@ -34,6 +34,12 @@ func (t *txn) hostSpec(ctx context.Context, domain string, h hop, pol *mtasts.Po
 	if o != nil {
 		return nil, nil, o
 	}
+	if t.msg.TLSOptional {
+		// RFC 8689 section 5: "TLS-Required: No".
+		spec, _ := t.mxSpec(domain, h.name, nil)
+		spec.dane = "not looked up: the message says TLS-Required: No"
+		return spec, ips, nil
+	}
 	dane, note, o := t.dane(ctx, h.name, secure)
 	if o != nil {
 		return nil, nil, o

@@ -99,6 +99,9 @@ type Message struct {
 	// the content and then once per SMTP transaction.
 	Open func() (io.ReadCloser, error)
 	Size int64 // announced with SIZE (RFC 1870) when > 0
+	// RequireTLS: the sender asked for REQUIRETLS (RFC 8689); see
+	// requiretls.go. TLSOptional: it said "TLS-Required: No".
+	RequireTLS, TLSOptional bool
 }
 
 // New checks cfg, fills in defaults and returns a Deliverer.

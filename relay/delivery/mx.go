@@ -53,6 +53,9 @@ func (t *txn) viaMX(ctx context.Context, domain string) []outcome.Outcome {
 hops:
 	for _, h := range hops {
 		spec, ips, o := t.hostSpec(ctx, domain, h, pol)
+		if o == nil {
+			o = t.forRequireTLS(spec)
+		}
 		if o != nil {
 			t.log.Info("skipping MX host", "mx", h.name, "reason", o.Reply)
 			note(o)

@@ -51,6 +51,9 @@ type sessionSpec struct {
 	why string
 	// dane notes what DANE found for the host, for dkimrelay tls.
 	dane string
+	// requireTLS: the message asked for REQUIRETLS (RFC 8689), so the
+	// server must offer it.
+	requireTLS bool
 	// classify turns the outcome of a failure before the transaction
 	// (a negative greeting, EHLO or STARTTLS reply, a broken
 	// connection) into this hop's outcome; nil keeps it.

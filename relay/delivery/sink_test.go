@@ -45,3 +45,6 @@ func serveSink(t testing.TB, ln net.Listener, opts ...sinkOption) *smtpsink.Sink
 	}
 	return testkit.ServeSink(t, ln, cfg)
 }
+
+// withREQUIRETLS advertises REQUIRETLS after STARTTLS (RFC 8689).
+func withREQUIRETLS() sinkOption { return func(c *smtpsink.Config) { c.REQUIRETLS = true } }

@@ -69,6 +69,9 @@ func (t *txn) smarthostResults(ctx context.Context) []outcome.Outcome {
 func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]outcome.Outcome, *outcome.Outcome) {
 	spec := t.d.smart
 	spec.hop.ip = ip
+	if o := t.forRequireTLS(&spec); o != nil {
+		return o.For(t.rcpts), nil // the same for every address
+	}
 	return t.attempt(ctx, &spec)
 }
 

@@ -86,7 +86,7 @@ func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *ou
 // requireTLS holds spec to verified TLS for a domain the administrator
 // listed, unless an enforced policy already does.
 func (t *txn) requireTLS(domain string, spec *sessionSpec) {
-	if spec == nil || spec.policy == PolicyMTASTS || spec.policy == PolicyDANE || !slices.Contains(t.d.cfg.RequireTLSDomains, domain) {
+	if spec == nil || spec.policy == PolicyMTASTS || spec.policy == PolicyDANE || t.msg.TLSOptional || !slices.Contains(t.d.cfg.RequireTLSDomains, domain) {
 		return
 	}
 	spec.tls = TLSRequirement{Level: TLSVerifyNames, Names: []string{spec.hop.host}}

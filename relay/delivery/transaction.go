@@ -86,6 +86,10 @@ func (t *txn) transact(ctx context.Context, c *client, spec *sessionSpec, reused
 		setPending(outcome.Local(outcome.Permanent, "5.3.4",
 			fmt.Sprintf("message of %d bytes exceeds the %d-byte limit of %s", m.Size, limit, host)))
 	}
+	// RFC 8689 section 4.2.1: the server must offer REQUIRETLS too.
+	if spec.requireTLS && !c.has("REQUIRETLS") {
+		setPending(*requireTLSFailure(host, spec.policy, where+" does not offer REQUIRETLS"))
+	}
 	if !anyPending(final) {
 		return results, endQuit
 	}
@@ -105,6 +109,9 @@ func (t *txn) transact(ctx context.Context, c *client, spec *sessionSpec, reused
 	}
 	if (utf8Envelope || t.body.utf8Header) && smtputf8 {
 		params.WriteString(" SMTPUTF8")
+	}
+	if spec.requireTLS {
+		params.WriteString(" REQUIRETLS") // RFC 8689 section 4.1
 	}
 	// PIPELINING (RFC 2920 section 3.1): MAIL, the RCPTs and DATA leave
 	// in one write and their replies are read in order, one round trip

@@ -133,6 +133,9 @@ func (d *Dispatcher) attempt(ctx context.Context, m *queue.Message) {
 			Rcpts: rcpts,
 			Open:  func() (io.ReadCloser, error) { return q.Open(m) },
 			Size:  m.Size,
+
+			RequireTLS:  m.Envelope.RequireTLS,
+			TLSOptional: m.Envelope.TLSOptional,
 		})
 	}
 	if g := d.cfg.Suppress; g != nil {

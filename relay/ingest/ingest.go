@@ -85,6 +85,8 @@ type Message struct {
 	// mail; OrigQID is the message a bounce is about.
 	Kind    string
 	OrigQID string
+	// RequireTLS and TLSOptional go to the envelope (see queue.Envelope).
+	RequireTLS, TLSOptional bool
 }
 
 // Accept signs m and queues it durably, and returns its queue ID. When it
@@ -164,6 +166,9 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 		Class:      bulkOnly(m.Class),
 		Signatures: sigs,
 		Received:   in.now(),
+
+		RequireTLS:  m.RequireTLS,
+		TLSOptional: m.TLSOptional && !m.RequireTLS,
 	}
 	if err := draft.Commit(env); err != nil {
 		return "", fmt.Errorf("writing the queue: %w", err)

@@ -286,3 +286,26 @@ func TestOneProcessPerQueue(t *testing.T) {
 		t.Fatal("second Open of the same folder succeeded")
 	}
 }
+
+// TestTLSFlagsSurviveReopen: REQUIRETLS and "TLS-Required: No" (RFC 8689)
+// are part of the durable envelope.
+func TestTLSFlagsSurviveReopen(t *testing.T) {
+	dir := queueDir(t)
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
+	strict := commit(t, q, []byte("Subject: a\r\n\r\nx\r\n"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}, RequireTLS: true})
+	relaxed := commit(t, q, []byte("Subject: b\r\n\r\nx\r\n"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}, TLSOptional: true})
+	plain := commit(t, q, []byte("Subject: c\r\n\r\nx\r\n"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}})
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
+	for id, want := range map[string][2]bool{strict: {true, false}, relaxed: {false, true}, plain: {false, false}} {
+		m, err := q.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]bool{m.Envelope.RequireTLS, m.Envelope.TLSOptional}; got != want {
+			t.Errorf("%s: RequireTLS, TLSOptional = %v after reopening, want %v", id, got, want)
+		}
+	}
+}

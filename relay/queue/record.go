@@ -30,6 +30,9 @@ type record struct {
 	Size       int64       `json:"size"`
 	Signatures []string    `json:"signatures"`
 	Rcpts      []Recipient `json:"rcpts"`
+	// RFC 8689: see Envelope.
+	RequireTLS  bool `json:"require_tls,omitempty"`
+	TLSOptional bool `json:"tls_optional,omitempty"`
 }
 
 // newRecord builds the record of a freshly committed message, every
@@ -44,6 +47,9 @@ func newRecord(id string, env Envelope, size int64, now time.Time) (*record, err
 		Received:   env.Received,
 		Size:       size,
 		Signatures: slices.Clone(env.Signatures),
+
+		RequireTLS:  env.RequireTLS,
+		TLSOptional: env.TLSOptional,
 	}
 	if r.Received.IsZero() {
 		r.Received = now
@@ -174,6 +180,9 @@ func (r *record) message() *Message {
 			Class:      r.Class,
 			Signatures: slices.Clone(r.Signatures),
 			Received:   r.Received,
+
+			RequireTLS:  r.RequireTLS,
+			TLSOptional: r.TLSOptional,
 		},
 		Size:  r.Size,
 		Rcpts: make([]*Recipient, len(r.Rcpts)),

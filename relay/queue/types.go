@@ -24,6 +24,13 @@ type Envelope struct {
 	Signatures []string `json:"signatures,omitempty"`
 	// Received is when the message was accepted; zero means now.
 	Received time.Time `json:"received"`
+	// RequireTLS: submitted with MAIL FROM's REQUIRETLS (RFC 8689): it
+	// goes only to authenticated servers over TLS that offer REQUIRETLS.
+	RequireTLS bool `json:"require_tls,omitempty"`
+	// TLSOptional: submitted with "TLS-Required: No" (RFC 8689 section
+	// 5) and without REQUIRETLS: the receivers' TLS policies are not
+	// enforced for it.
+	TLSOptional bool `json:"tls_optional,omitempty"`
 }
 
 // The traffic classes as TrafficClass names them (docs/deliverability.md).

@@ -63,6 +63,8 @@ type session struct {
 	snap  *Snapshot
 	from  string
 	rcpts []string
+	// requireTLS: MAIL FROM carried REQUIRETLS (RFC 8689 section 4.1).
+	requireTLS bool
 
 	authFailures int // on this connection
 }
@@ -205,6 +207,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	s.snap = snap
 	s.from = from
+	s.requireTLS = opts != nil && opts.RequireTLS
 	return nil
 }
 
@@ -280,6 +283,10 @@ func (s *session) Data(r io.Reader) error {
 		Header: h,
 		Body:   br,
 		Remote: s.remote,
+		// RFC 8689 section 5: "TLS-Required: No" is ignored when
+		// REQUIRETLS was asked for.
+		RequireTLS:  s.requireTLS,
+		TLSOptional: tlsOptional(h),
 	})
 	if err != nil {
 		var se *smtp.SMTPError
@@ -366,7 +373,20 @@ func (s *session) Reset() {
 	s.snap = nil
 	s.from = ""
 	s.rcpts = nil
+	s.requireTLS = false
 }
 
 // Logout implements smtp.Session.
 func (s *session) Logout() error { return nil }
+
+// tlsOptional reports whether the header says "TLS-Required: No" (RFC 8689
+// section 5): the sender prefers delivery over the receivers' TLS
+// policies.
+func tlsOptional(h *dkim.Header) bool {
+	for _, v := range h.Values("TLS-Required") {
+		if strings.EqualFold(strings.TrimSpace(v), "No") {
+			return true
+		}
+	}
+	return false
+}

@@ -97,6 +97,8 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	srv.ReadTimeout = cfg.CommandTimeout
 	srv.WriteTimeout = time.Minute
 	srv.EnableSMTPUTF8 = true
+	// RFC 8689: offered after STARTTLS only (go-smtp's rule).
+	srv.EnableREQUIRETLS = true
 	srv.ErrorLog = slogAdapter{log}
 	s.smtp = srv
 	srv.MaxLineLength = cfg.MaxCommandLength
