@@ -136,7 +136,7 @@ func TestReadableDKIMKeyNotUsed(t *testing.T) {
 // should not run as root; started as anyone else, it does not.
 func TestRootWarning(t *testing.T) {
 	h := prepareHardRelay(t, dnstest.NewServer(t), hardOptions{})
-	logs := &testkit.Logs{}
+	logs := testkit.NewLogs(t)
 	r, err := New(h.Config, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestDataDirPermissionsWarning(t *testing.T) {
 		if err := os.Chmod(h.Config.DataDir, tc.mode); err != nil {
 			t.Fatal(err)
 		}
-		logs := &testkit.Logs{}
+		logs := testkit.NewLogs(t)
 		r, err := New(h.Config, slog.New(slog.NewJSONHandler(logs, nil)))
 		if err != nil {
 			t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // Logs collects a JSON log (log/slog's JSONHandler) written by many
@@ -13,6 +14,21 @@ import (
 type Logs struct {
 	mu sync.Mutex
 	b  bytes.Buffer
+}
+
+// NewLogs returns a Logs that fails the test, when it ends, if a line of
+// the log is not a JSON object.
+func NewLogs(t testing.TB) *Logs {
+	l := &Logs{}
+	t.Cleanup(func() {
+		for _, line := range strings.Split(l.String(), "\n") {
+			var ev map[string]any
+			if line != "" && json.Unmarshal([]byte(line), &ev) != nil {
+				t.Errorf("log line %q is not JSON", line)
+			}
+		}
+	})
+	return l
 }
 
 // Logger is a debug-level JSON logger writing to l.

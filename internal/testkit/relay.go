@@ -72,7 +72,7 @@ func PrepareRelay[D Daemon](t testing.TB, setup RelaySetup[D]) *Relay[D] {
 	if setup.User == "" {
 		setup.User = "app"
 	}
-	h := &Relay[D]{T: t, Dir: t.TempDir(), Logs: &Logs{}, Keys: map[string]*keys.Key{}, setup: setup}
+	h := &Relay[D]{T: t, Dir: t.TempDir(), Logs: NewLogs(t), Keys: map[string]*keys.Key{}, setup: setup}
 	h.ConfigPath = filepath.Join(h.Dir, "dkimrelay.toml")
 	if err := os.WriteFile(h.ConfigPath, []byte(setup.Config), 0o600); err != nil {
 		t.Fatal(err)

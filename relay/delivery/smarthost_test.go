@@ -57,7 +57,7 @@ func TestSmarthost(t *testing.T) {
 				ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}})
 			}
 			s := serveSink(t, ln, tt.opts...)
-			logs := &testkit.Logs{}
+			logs := testkit.NewLogs(t)
 			d := e.deliverer(t, func(c *Config) {
 				c.Mode = config.ModeSmarthost
 				c.Smarthost = "smarthost.test:" + strconv.Itoa(e.port)

@@ -58,7 +58,7 @@ func setup(t *testing.T, d Deliverer, from string, rcpts []string, enqueueErr er
 	if err := draft.Commit(queue.Envelope{From: from, Rcpts: rcpts}); err != nil {
 		t.Fatal(err)
 	}
-	logs := &testkit.Logs{}
+	logs := testkit.NewLogs(t)
 	var bounces [][]byte
 	sec := config.Defaults().Delivery
 	sec.Workers = 1

@@ -30,7 +30,7 @@ func TestAcceptDuplicate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer dups.Close()
-	logs := &testkit.Logs{}
+	logs := testkit.NewLogs(t)
 	in := New(q, logs.Logger())
 	in.SetDuplicates(dups)
 	keys := []dkim.Key{newKey(t, "example.org", "a")}

@@ -135,7 +135,7 @@ func TestAccept(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			logs := &testkit.Logs{}
+			logs := testkit.NewLogs(t)
 			in := New(q, logs.Logger())
 			qid, err := in.Accept(tc.msg)
 			if tc.wantErr != nil {

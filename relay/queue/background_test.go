@@ -5,6 +5,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"dkimrelay/internal/testkit"
 )
 
 // fillQueue commits n messages to a queue in dir, plus an unfinished
@@ -34,8 +36,8 @@ func fillQueue(t *testing.T, dir string, n int) (ids []string, orphan string) {
 func TestLoadInBackground(t *testing.T) {
 	dir := queueDir(t)
 	ids, orphan := fillQueue(t, dir, 300)
-	logs := &logBuffer{}
-	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, LoadInBackground: true, Logger: logs.logger()})
+	logs := testkit.NewLogs(t)
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, LoadInBackground: true, Logger: logs.Logger()})
 	fresh := commit(t, q, body("new"), Envelope{From: "a@example.org", Rcpts: []string{"c@example.net"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -60,7 +62,7 @@ func TestLoadInBackground(t *testing.T) {
 	if !exists(q.path(fresh + ".eml")) {
 		t.Error("the message committed during the load lost its .eml")
 	}
-	if ev := logs.events(t, "queue_loaded"); len(ev) != 1 || ev[0]["messages"] != float64(len(ids)) {
+	if ev := logs.Events("queue_loaded"); len(ev) != 1 || ev[0]["messages"] != float64(len(ids)) {
 		t.Errorf("queue_loaded events: %v", ev)
 	}
 }

@@ -1,18 +1,15 @@
 package queue
 
 import (
-	"bufio"
-	"bytes"
-	"dkimrelay/config"
-	"encoding/json"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"dkimrelay/config"
 )
 
 // fakeClock is a settable clock for Options.Now.
@@ -38,41 +35,6 @@ func (c *fakeClock) Set(t time.Time) {
 }
 
 func (c *fakeClock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
-
-// logBuffer collects JSON log lines, safe for concurrent use.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// events returns the log records whose msg is name.
-func (b *logBuffer) events(t *testing.T, name string) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	sc := bufio.NewScanner(bytes.NewReader(b.buf.Bytes()))
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", sc.Text(), err)
-		}
-		if m["msg"] == name {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
 
 // defaultDelivery is the [delivery] section of a config that sets none of
 // it: the queue's schedule in production.

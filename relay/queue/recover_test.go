@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"dkimrelay/internal/testkit"
 )
 
 // TestRecoverAfterCrash leaves exactly the files a crash at each step of
@@ -84,8 +86,8 @@ func TestRecoverAfterCrash(t *testing.T) {
 			acked := append(tt.crash(t, q, dir), before)
 			q.Close() // stands for the process dying: it only closes the folder
 
-			logs := &logBuffer{}
-			q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.logger()})
+			logs := testkit.NewLogs(t)
+			q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.Logger()})
 			var want []string
 			for _, id := range acked {
 				want = append(want, id+".eml", id+".json")
@@ -105,7 +107,7 @@ func TestRecoverAfterCrash(t *testing.T) {
 			if q.Len() != len(acked) {
 				t.Errorf("Len = %d, want %d", q.Len(), len(acked))
 			}
-			if ev := logs.events(t, "queue_damaged"); len(ev) != 0 {
+			if ev := logs.Events("queue_damaged"); len(ev) != 0 {
 				t.Errorf("crash leftovers reported as damaged: %v", ev)
 			}
 		})
@@ -156,8 +158,8 @@ func TestRecoverDamaged(t *testing.T) {
 			}
 			badID, _, _ := strings.Cut(damagedFiles[0], ".")
 
-			logs := &logBuffer{}
-			q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.logger()})
+			logs := testkit.NewLogs(t)
+			q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.Logger()})
 			if _, err := q.Get(good); err != nil {
 				t.Errorf("good message did not load: %v", err)
 			}
@@ -170,7 +172,7 @@ func TestRecoverDamaged(t *testing.T) {
 			if got := files(t, filepath.Join(dir, damagedDir)); !slices.Equal(got, damagedFiles) {
 				t.Errorf("damaged/ holds %v, want %v", got, damagedFiles)
 			}
-			ev := logs.events(t, "queue_damaged")
+			ev := logs.Events("queue_damaged")
 			if len(ev) != 1 || ev[0]["qid"] != badID || ev[0]["level"] != "ERROR" ||
 				!strings.Contains(ev[0]["reason"].(string), tt.reason) {
 				t.Errorf("queue_damaged events %v, want one for %s with reason containing %q", ev, badID, tt.reason)
@@ -185,15 +187,15 @@ func TestRecoverIgnoresUnknownFiles(t *testing.T) {
 	for _, n := range []string{"README", "../x.json", "notanid.json"} {
 		os.WriteFile(filepath.Join(dir, filepath.Base(n)), []byte("x"), 0o600)
 	}
-	logs := &logBuffer{}
-	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.logger()})
+	logs := testkit.NewLogs(t)
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Logger: logs.Logger()})
 	if q.Len() != 0 {
 		t.Errorf("Len = %d", q.Len())
 	}
 	if got := files(t, dir); len(got) != 3 {
 		t.Errorf("unknown files were touched: %v", got)
 	}
-	if ev := logs.events(t, "queue_unknown_file"); len(ev) != 3 {
+	if ev := logs.Events("queue_unknown_file"); len(ev) != 3 {
 		t.Errorf("queue_unknown_file events: %v", ev)
 	}
 }

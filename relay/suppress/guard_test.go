@@ -16,7 +16,7 @@ func TestGuard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &testkit.Logs{}
+	logs := testkit.NewLogs(t)
 	g := New(store, time.Hour, logs.Logger())
 	g.Learn("Q1", []outcome.Outcome{
 		outcome.Remote("mx.example.net", 550, "5.1.1", "550 5.1.1 no such user").For([]string{"Gone@Example.net"})[0],
