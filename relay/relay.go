@@ -48,6 +48,7 @@ type Relay struct {
 	queue    *queue.Queue // the files' queue; nil with cluster.postgres
 	store    queue.Store  // the queue in use: queue, or the cluster's
 	db       *cluster.DB  // cluster.postgres; nil without
+	mirror   *cluster.Mirror
 	keys     *keys.Store
 	resolver *resolver.Resolver
 	deliver  *delivery.Deliverer
@@ -104,6 +105,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	}
 	r.lock = l
 
+	if err := r.openCluster(); err != nil {
+		return nil, err
+	}
 	if r.keys, err = keys.Open(cfg.KeysDir()); err != nil {
 		return nil, err
 	}
@@ -232,6 +236,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer r.stopObserve()
 	defer r.startReports()()
+	defer r.watchCluster()()
 	addrs := []string{}
 	for _, a := range r.smtp.Addrs() {
 		addrs = append(addrs, a.String())

@@ -2,6 +2,7 @@ package relay
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,15 +35,8 @@ func (r *Relay) openQueue() error {
 		r.queue, r.store = q, q
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), clusterOpenTimeout)
-	defer cancel()
-	db, err := cluster.Open(ctx, cluster.Options{ConnString: cfg.Cluster.Postgres, Node: cfg.Cluster.Node, Logger: r.log})
-	if err != nil {
-		return err
-	}
-	r.db = db
 	s, err := pgqueue.Open(pgqueue.Options{
-		Pool:     db.Pool,
+		Pool:     r.db.Pool,
 		Node:     cfg.Cluster.Node,
 		Delivery: cfg.Delivery,
 		Lease:    cfg.Cluster.Lease,
@@ -53,4 +47,43 @@ func (r *Relay) openQueue() error {
 	}
 	r.store = s
 	return nil
+}
+
+// openCluster connects to cluster.postgres, when set, and copies the
+// cluster's logins and keys into data_dir before they are read.
+func (r *Relay) openCluster() error {
+	cfg := r.cfg
+	if !cfg.Cluster.Enabled() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterOpenTimeout)
+	defer cancel()
+	db, err := cluster.Open(ctx, cluster.Options{ConnString: cfg.Cluster.Postgres, Node: cfg.Cluster.Node, Logger: r.log})
+	if err != nil {
+		return err
+	}
+	r.db = db
+	r.mirror = cluster.NewMirror(db, cfg.DataDir)
+	if _, err := r.mirror.Pull(ctx); errors.Is(err, cluster.ErrNoSharedFiles) {
+		r.log.Warn("cluster_empty", "detail", err.Error())
+	} else if err != nil {
+		return err
+	}
+	return nil
+}
+
+// watchCluster reloads logins and keys whenever another relay (or a
+// command on any machine) changes them, and returns the function that
+// stops it.
+func (r *Relay) watchCluster() (stop func()) {
+	if r.mirror == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.mirror.Watch(ctx, func() { r.Reload() })
+	}()
+	return func() { cancel(); <-done }
 }

@@ -42,7 +42,7 @@ type command struct {
 }
 
 func commands() []*command {
-	return []*command{
+	return shared([]*command{
 		{name: "init", args: "--domain D [--hostname H] [--dir DIR] [--listen ADDR] [--listen-tls ADDR] [--metrics-listen ADDR] [--algorithm A]", help: "write a config, TLS certificate and first DKIM key", run: runInit},
 		{name: "serve", help: "run the relay in the foreground", run: runServe},
 		{name: "users", help: "manage submission logins", sub: []*command{
@@ -80,8 +80,11 @@ func commands() []*command {
 		{name: "tls", args: "DOMAIN [--json]", help: "show what TLS delivery to DOMAIN requires now, and why", run: runTLS},
 		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline] [--json]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
 		{name: "healthcheck", args: "[--listen ADDR] [--timeout D]", help: "exit 0 when the running relay's /healthz answers (for container health checks)", run: runHealthcheck},
+		{name: "cluster", help: "several relays sharing one PostgreSQL (docs/cluster.md)", sub: []*command{
+			{name: "import", help: "copy this relay's logins, keys and queued messages into the cluster database (idempotent)", run: runClusterImport},
+		}},
 		{name: "version", help: "print version and build information", run: runVersion},
-	}
+	})
 }
 
 func main() {

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"dkimrelay/cluster"
+	"dkimrelay/config"
+	"dkimrelay/relay/pgqueue"
+	"dkimrelay/relay/queue"
+)
+
+// clusterTimeout bounds a command's work on the cluster database.
+const clusterTimeout = 10 * time.Minute
+
+// shared makes the `users` and `keys` commands work on the cluster's
+// logins and keys when cluster.postgres is set: the command runs on
+// data_dir's copy between a pull from the database and a push back to it,
+// under the cluster's lock, and every relay picks the change up within
+// seconds (docs/cluster.md).
+func shared(cmds []*command) []*command {
+	for _, c := range cmds {
+		if c.name != "users" && c.name != "keys" {
+			continue
+		}
+		for _, sub := range c.sub {
+			sub.run = clustered(sub.run)
+		}
+	}
+	return cmds
+}
+
+func clustered(run func(e *env, args []string) error) func(e *env, args []string) error {
+	return func(e *env, args []string) error {
+		cfg, err := config.Load(e.configPath)
+		if err != nil || !cfg.Cluster.Enabled() {
+			return run(e, args) // which reports the config's error, if any
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+		defer cancel()
+		db, err := openCluster(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer db.Close()
+		return cluster.NewMirror(db, cfg.DataDir).Change(ctx, func() error { return run(e, args) })
+	}
+}
+
+func openCluster(ctx context.Context, cfg *config.Config) (*cluster.DB, error) {
+	return cluster.Open(ctx, cluster.Options{ConnString: cfg.Cluster.Postgres, Node: cfg.Cluster.Node})
+}
+
+// runClusterImport copies a single relay's logins, keys and queued
+// messages into the cluster database.
+func runClusterImport(e *env, args []string) error {
+	fs := newFlags(e, "cluster import")
+	if _, err := parse(fs, args, 0, 0); err != nil {
+		return err
+	}
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return err
+	}
+	if !cfg.Cluster.Enabled() {
+		return fmt.Errorf("cluster.postgres is not set in %s: add the [cluster] table first (docs/cluster.md)", cfg.Path)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+	defer cancel()
+	db, err := openCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	copied, err := cluster.NewMirror(db, cfg.DataDir).Import(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Logins and keys: %d files copied into the database", len(copied))
+	if len(copied) == 0 {
+		fmt.Fprint(e.stdout, " (the database had them all)")
+	}
+	fmt.Fprintln(e.stdout, ".")
+	n, err := importQueue(ctx, db, cfg)
+	if n.Moved > 0 || n.Present > 0 || err == nil {
+		fmt.Fprintf(e.stdout, "Queue: %d messages moved into the database, %d were there already.\n", n.Moved, n.Present)
+	}
+	return err
+}
+
+// importQueue moves the files' queue in data_dir into the database.
+func importQueue(ctx context.Context, db *cluster.DB, cfg *config.Config) (pgqueue.Imported, error) {
+	q, err := queue.Open(queue.Options{Dir: cfg.QueueDir(), Delivery: cfg.Delivery})
+	if err != nil {
+		return pgqueue.Imported{}, fmt.Errorf("%w (stop the relay on this data dir before importing its queue)", err)
+	}
+	defer q.Close()
+	s, err := pgqueue.Open(pgqueue.Options{Pool: db.Pool, Node: cfg.Cluster.Node, Delivery: cfg.Delivery, Lease: cfg.Cluster.Lease})
+	if err != nil {
+		return pgqueue.Imported{}, err
+	}
+	defer s.Close()
+	return s.ImportFiles(ctx, q)
+}
