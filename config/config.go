@@ -162,6 +162,7 @@ func (c *Config) resolvePaths() {
 	abs(&c.Delivery.TLSCAFile)
 	abs(&c.Log.File)
 	abs(&c.Keys.Publish.TSIGSecretFile)
+	abs(&c.Metrics.PasswordFile)
 	c.Reports.resolvePaths(abs)
 }
 

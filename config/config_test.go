@@ -93,6 +93,7 @@ func TestParseErrors(t *testing.T) {
 		{"syntax error", base + "[delivery\n", "line"},
 		{"retry order", base + "[delivery]\nretry_min = \"2h\"\n", "retry_max"},
 		{"bad log level", base + "[log]\nlevel = \"verbose\"\n", "log.level"},
+		{"metrics password without listen", base + "[metrics]\npassword_file = \"metrics.pass\"\n", "metrics.listen is not"},
 		{"zero rotate_after", base + "[keys]\nrotate_after = \"0s\"\n", "keys.rotate_after"},
 		{"unknown publish key", base + publish + "tsig_secret = \"abc\"\n", "unknown key keys.publish.tsig_secret"},
 		{"publish without server", base + "[keys.publish]\nzone = \"example.org\"\n", "keys.publish.server"},

@@ -66,12 +66,19 @@ func (l *Log) validate() error {
 	return fmt.Errorf("log.level = %q: use \"debug\", \"info\", \"warn\" or \"error\"", strings.ToLower(l.Level.String()))
 }
 
-// Metrics configures the Prometheus endpoint.
+// Metrics configures the HTTP server of the Prometheus metrics, the
+// health checks and the status page.
 type Metrics struct {
 	Listen string `toml:"listen"`
+	// PasswordFile, when set, holds the password (its first line, the
+	// file 0600) that HTTP basic auth asks for on every path but /healthz.
+	PasswordFile string `toml:"password_file"`
 }
 
 func (m *Metrics) validate() error {
+	if m.PasswordFile != "" && m.Listen == "" {
+		return errors.New("metrics.password_file is set but metrics.listen is not: set metrics.listen (e.g. \"127.0.0.1:9187\") or remove the password file")
+	}
 	if m.Listen != "" {
 		if err := checkHostPort(m.Listen); err != nil {
 			return fmt.Errorf("metrics.listen: %w", err)

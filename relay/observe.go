@@ -23,6 +23,7 @@ import (
 // the submission and delivery code stay unaware of it.
 type observer struct {
 	m     *metrics.Metrics
+	page  *statusPage // GET /: the status page (statuspage.go)
 	srv   *http.Server
 	addr  atomic.Value // string: the listening address, once started
 	ready atomic.Bool  // listeners up and not draining
@@ -41,7 +42,8 @@ func (r *Relay) observeLog(log *slog.Logger) *slog.Logger {
 		RotateAfter: r.cfg.Keys.RotateAfter,
 		Reports:     func() *summary.Summary { return r.ReportSummary(context.Background()) },
 	})}
-	return slog.New(r.obs.m.Tee(log.Handler()))
+	r.obs.page = r.newStatusPage(log)
+	return slog.New(r.obs.m.Tee(r.obs.page.history.Tee(log.Handler())))
 }
 
 // queueGauge is the queue's size and its oldest message's arrival.
@@ -77,15 +79,20 @@ func (r *Relay) startObserve(ctx context.Context) error {
 	if r.obs == nil {
 		return nil
 	}
+	o := r.obs
+	handler, err := r.observeHandler()
+	if err != nil {
+		return err
+	}
 	l, err := net.Listen("tcp", r.cfg.Metrics.Listen)
 	if err != nil {
 		return fmt.Errorf("metrics.listen %s: %w", r.cfg.Metrics.Listen, err)
 	}
-	o := r.obs
 	o.addr.Store(l.Addr().String())
 	o.done = make(chan struct{})
+	go o.page.keys.Run(ctx)
 	o.srv = &http.Server{
-		Handler:           o.m.HTTPHandler(r.readiness),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		WriteTimeout:      30 * time.Second,
 	}

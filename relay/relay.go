@@ -328,6 +328,9 @@ func (r *Relay) loadKeys() *ingest.Keyring {
 		events.KeyDamage{Err: e}.Log(r.log)
 	}
 	r.keyMetrics.Store(keyGaugeOf(sn))
+	if r.obs != nil {
+		r.obs.page.keys.SetKeys(sn.Keys())
+	}
 	domains := make([]string, len(r.cfg.Domains))
 	for i, d := range r.cfg.Domains {
 		domains[i] = d.Name

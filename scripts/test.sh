@@ -9,11 +9,13 @@ cd "$(dirname "$0")/.."
 # dpkg-dev, lintian, man-db: the Debian package is built, checked, installed
 # and purged (scripts/test-deb.sh); iproute2, procps: the container image's
 # steps run in a network namespace (scripts/test-container.sh); prometheus:
-# promtool checks the alerting rules and the Grafana dashboard's queries.
+# promtool checks the alerting rules and the Grafana dashboard's queries;
+# chromium, fonts-dejavu-core: the status page is tested in headless Chromium.
 bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
   libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd \
   postgresql \
-  dpkg-dev lintian man-db iproute2 procps prometheus
+  dpkg-dev lintian man-db iproute2 procps prometheus \
+  chromium fonts-dejavu-core
 bash scripts/install-mail-dkim.sh # Ed25519 in Mail::DKIM: Debian 13's package on Debian 12
 
 echo "== gofmt"
@@ -29,8 +31,13 @@ echo "== staticcheck"
 # themselves.
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 echo "== go test"
+# Screenshots of the status page (desktop and phone widths) land here.
+export DKIMRELAY_ARTIFACTS="${DKIMRELAY_ARTIFACTS:-$PWD/dist/artifacts}"
+rm -rf "$DKIMRELAY_ARTIFACTS/statuspage"
 # -p 2: this is sized for a 2-core machine.
 go test -p 2 -count=1 -timeout 20m ./...
+echo "== status page screenshots (headless Chromium)"
+find "$DKIMRELAY_ARTIFACTS/statuspage" -name '*.png' -print | sort
 echo "== queue, submission, login cache and control socket under the race detector"
 go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./users/ ./control/
 echo "== hot-path benchmarks, once each"; go test -run '^$' -bench . -benchtime 1x ./dkim/ ./relay/queue/ ./relay/submission/
