@@ -75,7 +75,7 @@ func eventually(t *testing.T, what string, fn func() error) time.Duration {
 func TestClusterSharesLoginsAndKeys(t *testing.T) {
 	pg := pgtest.Start(t)
 	conn := pg.NewDatabase(t)
-	ls, port := hardListeners(t, "127.0.0.9")
+	port, ls := testkit.ListenSame(t, "127.0.0.9")
 	sink := serveSink(t, ls[0])
 	dns := dnstest.NewServer(t)
 	dns.AddZone(clusterZone)
