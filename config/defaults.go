@@ -32,7 +32,13 @@ func Defaults() *Config {
 			AuthFailureDelay:    time.Second,
 			AuthCacheTTL:        10 * time.Minute,
 			TrustedNetworks:     []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")},
-			DuplicateWindow:     10 * time.Minute,
+
+			MaxSessionLifetime:    time.Hour,
+			MaxMessagesPerSession: 1000,
+			MaxPreAuthCommands:    20,
+			MaxErrors:             20,
+			MaxRepeatedLogLines:   5,
+			DuplicateWindow:       10 * time.Minute,
 		},
 		Delivery: Delivery{
 			Mode:           ModeMX,

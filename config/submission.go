@@ -59,6 +59,16 @@ type Submission struct {
 	// TrustedNetworks are the sources never blocked outright after failed
 	// AUTHs (docs/security.md); checked in limits.go.
 	TrustedNetworks []netip.Prefix `toml:"trusted_networks"`
+	// Session limits (docs/security.md), checked in limits.go: an
+	// authenticated session's lifetime and messages, the commands
+	// allowed before AUTH, the errors allowed before the connection is
+	// closed (as Postfix's smtpd_hard_error_limit), and how many times
+	// one connection logs the same refusal.
+	MaxSessionLifetime    time.Duration `toml:"max_session_lifetime"`
+	MaxMessagesPerSession int           `toml:"max_messages_per_session"`
+	MaxPreAuthCommands    int           `toml:"max_pre_auth_commands"`
+	MaxErrors             int           `toml:"max_errors"`
+	MaxRepeatedLogLines   int           `toml:"max_repeated_log_lines"`
 	// DuplicateWindow is how long an accepted message is remembered, so
 	// that the application's retry of it (rendered again, with a new
 	// Message-ID, Date and MIME boundaries) is answered with the first

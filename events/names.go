@@ -79,6 +79,7 @@ const (
 	HeloKey        = "helo"         // the name the client gave in EHLO
 	CachedKey      = "cached"       // answered from a cache
 	UntilKey       = "until"        // when a block ends
+	RepeatedKey    = "repeated"     // further identical refusals on the connection, not logged one by one
 	DomainKey      = "domain"       // the domain checked
 	IPKey          = "ip"           // the address checked
 	PolicyKey      = "policy"       // spf, dmarc: the configured spf_policy

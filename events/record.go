@@ -27,7 +27,7 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 	case Auth:
 		return AuthAttempt{User: f.user, Mechanism: f.mechanism, OK: f.result == "ok", Remote: f.remote, Helo: f.helo, Cached: f.cached}, true
 	case Rejected:
-		return Rejection{Level: r.Level, Code: f.code, Reason: f.reason, Remote: f.remote, From: f.from, Rcpt: f.rcpt, Until: f.until, User: f.user}, true
+		return Rejection{Level: r.Level, Code: f.code, Reason: f.reason, Remote: f.remote, From: f.from, Rcpt: f.rcpt, Until: f.until, User: f.user, Repeated: int(f.repeated)}, true
 	case Accepted:
 		return Acceptance{QID: f.qid, User: f.user, From: f.from, Rcpts: f.rcpts, Size: f.size, DKIM: f.dkim,
 			SignTime: f.signTime, Remote: f.remote, Kind: f.kind, OrigQID: f.origQID, Class: f.class}, true
@@ -65,6 +65,7 @@ type fields struct {
 
 	code        int
 	size        int64
+	repeated    int64
 	rcpts, dkim []string
 	dkimDomains []string
 	cached      bool
@@ -101,6 +102,8 @@ func (f *fields) set(a slog.Attr) {
 		f.code = int(integer(v))
 	case SizeKey:
 		f.size = integer(v)
+	case RepeatedKey:
+		f.repeated = integer(v)
 	case RcptsKey:
 		f.rcpts, _ = v.Any().([]string)
 	case DKIMKey:

@@ -67,6 +67,10 @@ type Rejection struct {
 	Rcpt   string    // the recipient refused, if that was the question
 	Until  time.Time // when a blocked address may come back
 	User   string    // the login, once there is one
+	// Repeated, on the line logged when a connection ends, counts the
+	// refusals identical to this one that were not logged one by one
+	// (submission.max_repeated_log_lines).
+	Repeated int
 }
 
 // Name implements Event.
@@ -87,6 +91,9 @@ func (e Rejection) Log(log *slog.Logger) {
 	}
 	if e.User != "" {
 		a = append(a, slog.String(UserKey, e.User))
+	}
+	if e.Repeated > 0 {
+		a = append(a, slog.Int(RepeatedKey, e.Repeated))
 	}
 	logAttrs(log, e.Level, Rejected, a...)
 }

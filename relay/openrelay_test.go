@@ -18,13 +18,14 @@ import (
 
 // relayBattery starts a relay as deployed (AUTH only after TLS) with the
 // destinations good.test on 127.0.0.2 and other.test, the would-be victim
-// of a relay trick, on 127.0.0.3.
+// of a relay trick, on 127.0.0.3. The session limits are raised: the
+// battery tries every form on one connection.
 func relayBattery(t *testing.T) (h *hardRelay, good, other *smtpsink.Sink) {
 	port, ls := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3")
 	good, other = serveSink(t, ls[0]), serveSink(t, ls[1])
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)
-	h = newHardRelay(t, dns, hardOptions{port: port, submission: "allow_insecure_auth = false\nauth_max_failures = 100"})
+	h = newHardRelay(t, dns, hardOptions{port: port, submission: "allow_insecure_auth = false\nauth_max_failures = 100\nmax_pre_auth_commands = 1000\nmax_errors = 1000"})
 	return h, good, other
 }
 

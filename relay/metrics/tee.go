@@ -77,7 +77,8 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 			m.signing.Observe(e.SignTime.Seconds())
 		}
 	case events.Rejection:
-		m.rejected.WithLabelValues(RejectClass(int64(e.Code), e.Reason)).Inc()
+		// A line counting repeated refusals stands for that many more.
+		m.rejected.WithLabelValues(RejectClass(int64(e.Code), e.Reason)).Add(float64(1 + e.Repeated))
 	case events.AuthAttempt:
 		result := "ok"
 		if !e.OK {

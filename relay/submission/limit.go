@@ -65,17 +65,27 @@ func addrOf(a net.Addr) netip.Addr {
 }
 
 // limitedListener enforces the connection limits and the AUTH block list,
-// and logs each connection. A refused client gets "421 4.7.0" (RFC 5321
-// section 3.8) instead of a silent close, so it knows to retry later.
+// and logs each connection. A refused client on a plaintext listener gets
+// "421 4.7.0" (RFC 5321 section 3.8) instead of a silent close, so it knows
+// to retry later; on an implicit-TLS listener it is closed at once, since a
+// reply would cost a TLS handshake. Either way the refusal is made in the
+// accepting goroutine, with nothing left running for it: a flood of
+// connections from a blocked address costs a write and a close each.
 type limitedListener struct {
 	net.Listener
-	limit     *connLimit
-	guard     *abuse.AuthGuard
-	preAuth   time.Duration
-	log       *slog.Logger
-	tlsConfig *tls.Config // set on implicit-TLS listeners
-	hostname  string
+	limit      *connLimit
+	guard      *abuse.AuthGuard
+	preAuth    time.Duration
+	maxPreAuth int
+	log        *slog.Logger
+	tlsConfig  *tls.Config // set on implicit-TLS listeners
+	hostname   string
 }
+
+// refuseWriteTimeout bounds the write of a refusal: a reply of a hundred
+// bytes to a new connection fits in its empty socket buffer at once, so
+// only a broken peer ever waits this long.
+const refuseWriteTimeout = 100 * time.Millisecond
 
 func (l *limitedListener) Accept() (net.Conn, error) {
 	for {
@@ -86,30 +96,28 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		ip := abuse.Prefix(addrOf(c.RemoteAddr()))
 		if blocked, until := l.guard.Blocked(ip); blocked {
 			events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: "address blocked after repeated AUTH failures", Remote: c.RemoteAddr().String(), Until: until}.Log(l.log)
-			go l.refuse(c, "too many failed logins from your address, try again later")
+			l.refuse(c, "too many failed logins from your address, try again later")
 			continue
 		}
 		if ok, reason := l.limit.acquire(ip); !ok {
 			events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: reason, Remote: c.RemoteAddr().String()}.Log(l.log)
-			go l.refuse(c, reason+", try again later")
+			l.refuse(c, reason+", try again later")
 			continue
 		}
 		events.Connection{Remote: c.RemoteAddr().String(), Local: c.LocalAddr().String()}.Log(l.log)
-		return &limitedConn{Conn: c, limit: l.limit, ip: ip, preAuth: l.preAuth}, nil
+		return &limitedConn{Conn: c, limit: l.limit, ip: ip, accepted: time.Now(), preAuth: l.preAuth, maxPreAuth: l.maxPreAuth,
+			implicitTLS: l.tlsConfig != nil, hostname: l.hostname, log: l.log}, nil
 	}
 }
 
+// refuse answers 421 on a plaintext listener and closes the connection,
+// without waiting on the client.
 func (l *limitedListener) refuse(c net.Conn, text string) {
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(10 * time.Second))
-	if l.tlsConfig != nil {
-		tc := tls.Server(c, l.tlsConfig)
-		if tc.Handshake() != nil {
-			return
-		}
-		c = tc
+	if l.tlsConfig == nil {
+		c.SetWriteDeadline(time.Now().Add(refuseWriteTimeout))
+		fmt.Fprintf(c, "421 4.7.0 %s %s\r\n", l.hostname, text)
 	}
-	fmt.Fprintf(c, "421 4.7.0 %s %s\r\n", l.hostname, text)
+	c.Close()
 }
 
 // limitedConn releases its slot on close, keeps read deadlines short until
@@ -117,10 +125,22 @@ func (l *limitedListener) refuse(c net.Conn, text string) {
 // reply is written (to end a session with a 421).
 type limitedConn struct {
 	net.Conn
-	once    sync.Once
-	limit   *connLimit
-	ip      netip.Addr
-	preAuth time.Duration
+	once  sync.Once
+	limit *connLimit
+	ip    netip.Addr
+	log   *slog.Logger
+
+	// Before AUTH succeeds: one fixed deadline, pre_auth_timeout from
+	// accept, and a cap on the command lines read (see preauth.go).
+	accepted     time.Time
+	preAuth      time.Duration
+	maxPreAuth   int
+	preAuthLines int
+	implicitTLS  bool
+	hostname     string
+	// top returns the connection the session speaks on now (TLS after
+	// STARTTLS); set at EHLO, read only by the session's goroutine.
+	top func() net.Conn
 
 	authed     atomic.Bool
 	closeAfter atomic.Bool
@@ -129,17 +149,6 @@ type limitedConn struct {
 func (c *limitedConn) Close() error {
 	c.once.Do(func() { c.limit.release(c.ip) })
 	return c.Conn.Close()
-}
-
-// SetReadDeadline caps go-smtp's command timeout at pre_auth_timeout
-// until AUTH succeeds.
-func (c *limitedConn) SetReadDeadline(t time.Time) error {
-	if !c.authed.Load() && !t.IsZero() {
-		if limit := time.Now().Add(c.preAuth); t.After(limit) {
-			t = limit
-		}
-	}
-	return c.Conn.SetReadDeadline(t)
 }
 
 func (c *limitedConn) Write(p []byte) (int, error) {

@@ -67,12 +67,24 @@ type session struct {
 	requireTLS bool
 
 	authFailures int // on this connection
+
+	// The session limits (sessionlimits.go).
+	started  time.Time
+	messages int                // accepted on this connection
+	errors   int                // refused commands since the last accepted message
+	logged   map[string]int     // refusals seen, by code and reason
+	repeated []events.Rejection // refusals seen more often than logged
 }
 
 func (s *Server) newSession(c *smtp.Conn) (smtp.Session, error) {
 	_, isTLS := c.TLSConnectionState()
-	return &session{srv: s, conn: connOf(c.Conn()), remote: c.Conn().RemoteAddr().String(),
-		helo: c.Hostname(), ip: abuse.Prefix(addrOf(c.Conn().RemoteAddr())), tls: isTLS}, nil
+	ss := &session{srv: s, conn: connOf(c.Conn()), remote: c.Conn().RemoteAddr().String(),
+		helo: c.Hostname(), ip: abuse.Prefix(addrOf(c.Conn().RemoteAddr())), tls: isTLS, started: s.now()}
+	if ss.conn != nil {
+		ss.started = ss.conn.accepted
+		ss.conn.top = c.Conn
+	}
+	return ss, nil
 }
 
 func (s *session) log() *slog.Logger { return s.srv.log }
@@ -88,7 +100,10 @@ func (s *session) reject(err *smtp.SMTPError, about ...events.Rejection) error {
 	if s.user != nil {
 		ev.User = s.user.Name
 	}
-	ev.Log(s.log())
+	s.logRejection(ev)
+	if s.countError() {
+		return s.closeWith(errTooManyErrors)
+	}
 	return err
 }
 
@@ -153,7 +168,11 @@ func (s *session) closeWith(err *smtp.SMTPError) error {
 	if s.conn != nil {
 		s.conn.closeAfter.Store(true)
 	}
-	events.Rejection{Level: slog.LevelWarn, Code: err.Code, Reason: err.Message, Remote: s.remote}.Log(s.log())
+	ev := events.Rejection{Level: slog.LevelWarn, Code: err.Code, Reason: err.Message, Remote: s.remote}
+	if s.user != nil {
+		ev.User = s.user.Name
+	}
+	s.logRejection(ev)
 	return err
 }
 
@@ -184,6 +203,9 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	// The transaction's one view of logins and keys, kept until RSET or
 	// the end of DATA.
 	snap := s.srv.backend.Snapshot()
+	if err := s.checkSession(snap); err != nil {
+		return s.closeWith(err)
+	}
 	if from == "" {
 		return s.reject(errNullSender)
 	}
@@ -297,6 +319,8 @@ func (s *session) Data(r io.Reader) error {
 		}
 		return s.tempFailure(err)
 	}
+	s.messages++
+	s.errors = 0
 	return &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK: queued as " + qid}
 }
 
@@ -377,7 +401,10 @@ func (s *session) Reset() {
 }
 
 // Logout implements smtp.Session.
-func (s *session) Logout() error { return nil }
+func (s *session) Logout() error {
+	s.flushRepeated()
+	return nil
+}
 
 // tlsOptional reports whether the header says "TLS-Required: No" (RFC 8689
 // section 5): the sender prefers delivery over the receivers' TLS

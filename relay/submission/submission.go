@@ -118,7 +118,7 @@ func (s *Server) Listen() error {
 			return err
 		}
 		var ll net.Listener = &limitedListener{Listener: l, limit: s.limit, guard: s.guard, preAuth: s.cfg.PreAuthTimeout,
-			log: s.log, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
+			maxPreAuth: s.cfg.MaxPreAuthCommands, log: s.log, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
 		if implicitTLS {
 			ll = tls.NewListener(ll, s.cfg.TLS)
 		}
