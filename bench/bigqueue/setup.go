@@ -35,6 +35,9 @@ data_dir = "data"
 listen = ["127.0.0.1:%[2]d"]
 tls_cert = "tls/cert.pem"
 tls_key = "tls/key.pem"
+# The queue is filled on a few connections, RSET between messages.
+max_messages_per_session = 100000000
+max_session_lifetime = "24h"
 
 [[domains]]
 name = "%[1]s"
