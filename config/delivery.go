@@ -58,6 +58,14 @@ type Delivery struct {
 	// mailbox does not exist (5.1.x, a null MX) is not delivered to; 0
 	// adds no suppressions (docs/deliverability.md).
 	SuppressAfterBounce time.Duration `toml:"suppress_after_bounce"`
+	// AllowInternal lets mx mode deliver to loopback, private and
+	// link-local addresses: MX and address targets, and address literals
+	// (user@[10.0.0.5]). Off, such recipients are refused at RCPT and
+	// such MX targets skipped, so that a login cannot reach the mail
+	// servers that trust the relay's network. Test rigs, whose sinks
+	// listen on 127.0.0.x, turn it on. A smarthost is the
+	// administrator's own choice and never refused.
+	AllowInternal bool `toml:"allow_internal"`
 }
 
 // DeliveryMode is delivery.mode: where mail goes.

@@ -32,6 +32,9 @@ type deliveryConfig struct {
 	SmarthostTLS          string
 	InsecureSkipVerify    bool
 	RetryMin, RetryMax    string
+	// DenyInternal leaves delivery.allow_internal off, as it is by
+	// default; the rig turns it on, since its sinks listen on 127.0.0.x.
+	DenyInternal bool
 }
 
 func defaultConfig() relayConfig {
@@ -86,7 +89,8 @@ func (c relayConfig) render() string {
 	fmt.Fprintf(&b, "spf_policy = %s\n", q("off"))
 	fmt.Fprintf(&b, "max_lifetime = %s\n", q("120h"))
 	fmt.Fprintf(&b, "retry_min = %s\n", q(d.RetryMin))
-	fmt.Fprintf(&b, "retry_max = %s\n\n", q(d.RetryMax))
+	fmt.Fprintf(&b, "retry_max = %s\n", q(d.RetryMax))
+	fmt.Fprintf(&b, "allow_internal = %t\n\n", !d.DenyInternal)
 
 	fmt.Fprintf(&b, "[dns]\nservers = [%s]\n\n", q(c.DNS))
 	fmt.Fprintf(&b, "[keys]\nretire_after = %s\n\n", q("168h"))

@@ -65,6 +65,8 @@ func hardConfig(dns *dnstest.Server, o hardOptions) string {
 	c.Table("delivery", []string{
 		fmt.Sprintf("port = %d", max(o.port, 1)), `egress_ips = ["127.0.0.1"]`, fmt.Sprintf("spf_policy = %q", o.spf),
 		`workers = 2`, `retry_min = "1s"`, `retry_max = "2s"`, `connect_timeout = "2s"`, `command_timeout = "2s"`,
+		// The test MX hosts listen on 127.0.0.x.
+		`allow_internal = true`,
 	}, o.delivery)
 	c.Table("dns", []string{fmt.Sprintf("servers = [%q]", dnsAddr), `timeout = "1s"`}, "")
 	c.Table("keys", nil, o.keys)

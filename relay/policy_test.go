@@ -54,7 +54,7 @@ func startRelayWith(t *testing.T, srv *dnstest.Server, spfPolicy, submission str
 	for _, d := range policyDomains {
 		c.Line("[[domains]]\nname = %q", d)
 	}
-	c.Table("delivery", []string{`egress_ips = ["192.0.2.10"]`, fmt.Sprintf("spf_policy = %q", spfPolicy), "workers = 1"}, "")
+	c.Table("delivery", []string{`egress_ips = ["192.0.2.10"]`, fmt.Sprintf("spf_policy = %q", spfPolicy), "workers = 1", "allow_internal = true"}, "")
 	c.Table("dns", []string{fmt.Sprintf("servers = [%q]", srv.Addr()), `timeout = "2s"`}, "")
 	h := testkit.StartRelay(t, testkit.RelaySetup[*Relay]{New: newRelay, Config: c.String(), Domains: policyDomains})
 	return h.Addr(), h.Logs

@@ -166,6 +166,9 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		Submission: cfg.Submission,
 		Hostname:   cfg.Hostname,
 		TLS:        certs.tlsConfig(),
+		// Only mx mode connects to a recipient's address; a smarthost
+		// (or the outbox) takes every recipient.
+		RefuseInternalLiterals: cfg.Delivery.Mode == config.ModeMX && !cfg.Delivery.AllowInternal,
 	}, submission.Backend{Snapshot: r.current.Load, Checks: checks, Ingest: r.ingest}, log)
 	r.ctl = control.NewServer(cfg.ControlSocket(), log)
 	r.registerControl()

@@ -72,6 +72,7 @@ name = "example.org"
 [delivery]
 mode = "mx"
 port = %d
+allow_internal = true
 egress_ips = ["127.0.0.1"]
 spf_policy = "reject"
 retry_min = "1h"

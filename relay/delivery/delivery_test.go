@@ -51,8 +51,13 @@ dead.test. A 127.0.0.4
 	return e
 }
 
-// section is the [delivery] section of a config that sets none of it.
-func section() config.Delivery { return config.Defaults().Delivery }
+// section is the [delivery] section of a test rig: the defaults, and
+// allow_internal, since the test MX hosts listen on 127.0.0.x.
+func section() config.Delivery {
+	d := config.Defaults().Delivery
+	d.AllowInternal = true
+	return d
+}
 
 func testLogger(t *testing.T) *slog.Logger {
 	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -3,7 +3,10 @@ package delivery
 import (
 	"context"
 	"net"
+	"net/netip"
 	"strings"
+
+	"dkimrelay/internal/netclass"
 
 	"dkimrelay/relay/outcome"
 	"dkimrelay/resolver"
@@ -79,8 +82,45 @@ func (t *txn) route(ctx context.Context, domain string) ([]hop, *outcome.Outcome
 }
 
 // addresses looks up hop h's addresses. A nil list comes with the outcome
-// that explains why.
+// that explains why; a list comes with whether every answer was
+// DNSSEC-validated. Unless delivery.allow_internal, the internal addresses
+// (loopback, private, link-local) are left out, and a host with no other
+// is a deferral that says so.
 func (t *txn) addresses(ctx context.Context, domain string, h hop) ([]net.IP, bool, *outcome.Outcome) {
+	ips, secure, o := t.lookupAddresses(ctx, domain, h)
+	if o != nil || t.d.cfg.AllowInternal {
+		return ips, secure, o
+	}
+	public := ips[:0:0]
+	var internal []string
+	for _, ip := range ips {
+		a, _ := netip.AddrFromSlice(ip)
+		if netclass.Internal(a) {
+			internal = append(internal, a.Unmap().String())
+			continue
+		}
+		public = append(public, ip)
+	}
+	if len(public) == 0 {
+		what := "MX host " + h.name
+		if h.ips != nil {
+			what = "the address literal " + h.name
+		} else if h.implicit {
+			what = "domain " + domain + " (no MX)"
+		}
+		o := outcome.Local(outcome.Transient, "4.4.1", what+" has only internal addresses ("+strings.Join(internal, ", ")+
+			"): the relay does not deliver to loopback, private or link-local networks unless delivery.allow_internal = true")
+		o.MX = h.name
+		return nil, false, &o
+	}
+	if len(internal) > 0 {
+		t.log.Info("skipping internal addresses", "mx", h.name, "addrs", internal)
+	}
+	return public, secure, nil
+}
+
+// lookupAddresses is addresses with every address the host has.
+func (t *txn) lookupAddresses(ctx context.Context, domain string, h hop) ([]net.IP, bool, *outcome.Outcome) {
 	if h.ips != nil {
 		return h.ips, false, nil
 	}

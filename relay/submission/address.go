@@ -1,6 +1,7 @@
 package submission
 
 import (
+	"dkimrelay/internal/netclass"
 	"dkimrelay/users"
 	"net/netip"
 	"strconv"
@@ -66,16 +67,40 @@ const localPartASCII = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123
 
 // validLiteral checks an address literal: [1.2.3.4] or [IPv6:2001:db8::1].
 func validLiteral(d string) bool {
+	_, ok := literalAddr(d)
+	return ok
+}
+
+// literalAddr is the address of an address literal (RFC 5321 section
+// 4.1.3).
+func literalAddr(d string) (netip.Addr, bool) {
 	lit, ok := strings.CutSuffix(strings.TrimPrefix(d, "["), "]")
 	if !ok {
-		return false
+		return netip.Addr{}, false
 	}
 	if v6, ok := cutPrefixFold(lit, "IPv6:"); ok {
 		ip, err := netip.ParseAddr(v6)
-		return err == nil && ip.Is6() && ip.Zone() == ""
+		return ip, err == nil && ip.Is6() && ip.Zone() == ""
 	}
 	ip, err := netip.ParseAddr(lit)
-	return err == nil && ip.Is4()
+	return ip, err == nil && ip.Is4()
+}
+
+// internalLiteral refuses a recipient whose domain is an address literal
+// of an internal network (loopback, private, link-local), unless the
+// relay may deliver there (delivery.allow_internal, or a smarthost that
+// takes everything).
+func (s *Server) internalLiteral(rcpt string) *smtp.SMTPError {
+	if !s.cfg.RefuseInternalLiterals {
+		return nil
+	}
+	_, domain, _ := users.SplitAddress(rcpt)
+	ip, ok := literalAddr(domain)
+	if !ok || !netclass.Internal(ip) {
+		return nil
+	}
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: sprintf(
+		"Recipient %s is on an internal network (loopback, private or link-local): the relay does not deliver there unless delivery.allow_internal = true", printableAddr(rcpt))}
 }
 
 func cutPrefixFold(s, prefix string) (string, bool) {

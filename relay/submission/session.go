@@ -250,6 +250,9 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 	if err := checkAddress(to); err != nil {
 		return s.reject(err, events.Rejection{Rcpt: to})
 	}
+	if err := s.srv.internalLiteral(to); err != nil {
+		return s.reject(err, events.Rejection{Rcpt: to})
+	}
 	s.rcpts = append(s.rcpts, to)
 	return nil
 }

@@ -33,6 +33,10 @@ type Config struct {
 	config.Submission
 	Hostname string
 	TLS      *tls.Config
+	// RefuseInternalLiterals refuses recipients at address literals of
+	// internal networks: delivery is in mx mode without
+	// delivery.allow_internal.
+	RefuseInternalLiterals bool
 }
 
 // Snapshot is what a session sees of the relay's logins and keys, taken
