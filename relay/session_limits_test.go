@@ -42,8 +42,8 @@ func victimSession(t *testing.T, h *hardRelay) rawSession {
 // TestOpenSessionSeesLoginNow: a session authenticated before its login
 // was removed, re-keyed or narrowed keeps no rights the login has lost.
 // After the change and a reload, its next transaction gets 421 and the
-// connection closes (removed, password changed), or the narrowed list
-// applies at once.
+// connection closes; logged in again, the client is held to the login as
+// it is. A list that only grew lets the session go on.
 func TestOpenSessionSeesLoginNow(t *testing.T) {
 	h := authRelay(t, "")
 	update := func(fn func(db *users.DB) error) {
@@ -85,23 +85,36 @@ func TestOpenSessionSeesLoginNow(t *testing.T) {
 		})
 	}
 
-	// A narrowed allow-list applies to the open session's next
-	// transaction; the session goes on.
+	// A grown list: the session goes on.
 	update(func(db *users.DB) error {
 		db.Remove("victim")
-		return db.Add("victim", "the victim's own password", []string{"@" + hardDomain})
+		return db.Add("victim", "the victim's own password", []string{"victim@" + hardDomain})
 	})
 	s := victimSession(t, h)
+	update(func(db *users.DB) error {
+		u, _ := db.Get("victim")
+		u.Allow = []string{"@" + hardDomain}
+		return nil
+	})
 	if r := transact(s, "other@"+hardDomain); !strings.HasPrefix(r, "250") {
-		t.Fatalf("before narrowing: %q", r)
+		t.Fatalf("a sender added to the list, on the open session: %q", r)
 	}
+
+	// A narrowed list ends the open session at its next transaction.
 	update(func(db *users.DB) error {
 		u, _ := db.Get("victim")
 		u.Allow = []string{"victim@" + hardDomain}
 		return nil
 	})
+	if r := transact(s, "victim@"+hardDomain); !strings.HasPrefix(r, "421 4.7.0") || !strings.Contains(r, "narrowed") {
+		t.Errorf("a transaction after the senders were narrowed: %q, want 421 4.7.0", r)
+	}
+	if r := s.reply(); r != "EOF" {
+		t.Errorf("the connection is still open after the 421: %q", r)
+	}
+	s = victimSession(t, h)
 	if r := transact(s, "other@"+hardDomain); !strings.HasPrefix(r, "550 5.7.1") {
-		t.Errorf("a sender taken off the list, on the open session: %q, want 550 5.7.1", r)
+		t.Errorf("a sender taken off the list, logged in again: %q, want 550 5.7.1", r)
 	}
 	if r := transact(s, "victim@"+hardDomain); !strings.HasPrefix(r, "250") {
 		t.Errorf("the sender still allowed: %q", r)

@@ -3,10 +3,12 @@ package submission
 import (
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/events"
+	"dkimrelay/users"
 )
 
 // Replies of the session limits (RFC 3463 4.7.0: a security policy
@@ -21,15 +23,20 @@ func loginGone(name string) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: sprintf("Login %s no longer exists, closing", name)}
 }
 
+func sendersNarrowed(name string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: sprintf("The senders login %s may use were narrowed, closing: log in again", name)}
+}
+
 func loginChanged(name string) *smtp.SMTPError {
 	return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: sprintf("The password of login %s changed, closing: log in again", name)}
 }
 
 // checkSession runs at the start of each transaction, with the
 // transaction's view of the logins: the session's lifetime and message
-// count, then the login as it is now. A login removed, or whose password
-// changed, since AUTH ends the session with 421; a login whose allowed
-// senders changed goes on with the new list.
+// count, then the login as it is now. A login removed since AUTH, or whose
+// password changed or whose allowed senders were narrowed, ends the
+// session with 421 (the application logs in again, and is then held to
+// the login as it is); a login whose list only grew goes on with it.
 func (s *session) checkSession(snap *Snapshot) *smtp.SMTPError {
 	if s.srv.now().Sub(s.started) >= s.srv.cfg.MaxSessionLifetime {
 		return errSessionTooLong
@@ -43,6 +50,9 @@ func (s *session) checkSession(snap *Snapshot) *smtp.SMTPError {
 	}
 	if cur.Hash != s.user.Hash {
 		return loginChanged(s.user.Name)
+	}
+	if !covers(cur.Allow, s.user.Allow) {
+		return sendersNarrowed(s.user.Name)
 	}
 	s.user = cur
 	return nil
@@ -87,4 +97,24 @@ func (s *session) flushRepeated() {
 		ev.Log(s.log())
 	}
 	s.repeated = nil
+}
+
+// covers reports whether every sender of old is still allowed by now: the
+// same entry, or for addr@domain, @domain.
+func covers(now, old []string) bool {
+	allowed := func(e string) bool {
+		for _, n := range now {
+			if users.EqualFoldASCII(n, e) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, e := range old {
+		_, domain, _ := strings.Cut(e, "@")
+		if !allowed(e) && !allowed("@"+domain) {
+			return false
+		}
+	}
+	return true
 }
