@@ -21,7 +21,7 @@ import (
 // 4.1.3), and a smarthost on an internal address, the administrator's own
 // choice, is used.
 func TestInternalDestinationsRefused(t *testing.T) {
-	ls, port := hardListeners(t, "127.0.0.2")
+	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	cert, _ := testkit.ServerCert(t, "mx.good.test")
 	sink := testkit.ServeSink(t, ls[0], smtpsink.Config{SMTPUTF8: true, Timeout: 30 * time.Second, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
 	dns := dnstest.NewServer(t)
