@@ -3,12 +3,18 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"time"
 
 	"dkimrelay/cluster"
 	"dkimrelay/config"
+	"dkimrelay/control"
+	"dkimrelay/events"
 	"dkimrelay/relay/pgqueue"
 	"dkimrelay/relay/queue"
+	"dkimrelay/relay/queuectl"
 )
 
 // clusterTimeout bounds a command's work on the cluster database.
@@ -102,4 +108,53 @@ func importQueue(ctx context.Context, db *cluster.DB, cfg *config.Config) (pgque
 	}
 	defer s.Close()
 	return s.ImportFiles(ctx, q)
+}
+
+// withClusterQueue runs a queue command against the cluster database,
+// whether or not a relay runs on this machine: the same handlers as a
+// relay's control socket, served for this command alone on a socket in a
+// private temporary folder.
+func withClusterQueue(ctx context.Context, cfg *config.Config, fn func(ctx context.Context, socket string) error) error {
+	db, err := openCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	s, err := pgqueue.Open(pgqueue.Options{Pool: db.Pool, Node: cfg.Cluster.Node, Delivery: cfg.Delivery, Lease: cfg.Cluster.Lease})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	dir, err := os.MkdirTemp("", "dkimrelay-queue")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	log, closeLog, err := commandLog(cfg)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	ctl := control.NewServer(filepath.Join(dir, "control.sock"), log)
+	queuectl.Register(ctl, s, cfg.Submission.MaxHeaderSize, log)
+	if err := ctl.Listen(); err != nil {
+		return err
+	}
+	go ctl.Serve()
+	defer ctl.Close()
+	return fn(ctx, filepath.Join(dir, "control.sock"))
+}
+
+// commandLog is where a queue command against the cluster logs what it
+// did (retry_request, deleted): the relay's log file, as if the relay had
+// done it; nowhere when the relay logs to its standard error.
+func commandLog(cfg *config.Config) (*slog.Logger, func(), error) {
+	if cfg.Log.File == "" {
+		return slog.New(slog.DiscardHandler), func() {}, nil
+	}
+	log, lf, err := events.OpenLog(cfg.Log.File, cfg.Log.Level)
+	if err != nil {
+		return nil, nil, err
+	}
+	return log.With(events.SourceKey, "cli"), func() { lf.Close() }, nil
 }

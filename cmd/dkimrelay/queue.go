@@ -29,6 +29,9 @@ func withControl(e *env, fn func(ctx context.Context, socket string) error) erro
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	if cfg.Cluster.Enabled() {
+		return withClusterQueue(ctx, cfg, fn)
+	}
 	return fn(ctx, cfg.ControlSocket())
 }
 
