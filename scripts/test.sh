@@ -6,13 +6,14 @@ cd "$(dirname "$0")/.."
 
 # Real peers and independent verifiers the integration tests drive;
 # postgresql: the cluster store's tests run a throwaway server (internal/pgtest);
+# knot, unbound: a signed DNSSEC chain on loopback (internal/dnssectest);
 # dpkg-dev, lintian, man-db: the Debian package is built, checked, installed
 # and purged (scripts/test-deb.sh); iproute2, procps: the container image's
 # steps run in a network namespace (scripts/test-container.sh); prometheus:
 # promtool checks the alerting rules and the Grafana dashboard's queries;
 # chromium, fonts-dejavu-core: the status page is tested in headless Chromium.
 bash scripts/install-debs.sh openssl systemd python3-dnspython swaks python3-dkim python3-nacl \
-  libmail-dkim-perl python3-spf ruby ruby-mail knot dovecot-imapd \
+  libmail-dkim-perl python3-spf ruby ruby-mail knot unbound dovecot-imapd \
   postgresql \
   dpkg-dev lintian man-db iproute2 procps prometheus \
   chromium fonts-dejavu-core
