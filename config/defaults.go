@@ -56,6 +56,11 @@ func Defaults() *Config {
 			ShutdownTimeout: 30 * time.Second,
 
 			SuppressAfterBounce: 720 * time.Hour,
+			ProviderRate:        60,
+			BulkRate:            20,
+			ProviderConnections: 8,
+			ProviderPause:       time.Minute,
+			ProviderPauseMax:    time.Hour,
 			MTASTS:              true,
 			DANE:                true,
 			MTASTSPort:          443,

@@ -66,6 +66,18 @@ type Delivery struct {
 	// listen on 127.0.0.x, turn it on. A smarthost is the
 	// administrator's own choice and never refused.
 	AllowInternal bool `toml:"allow_internal"`
+	// ProviderRate is messages per minute to each big mailbox provider
+	// (Gmail, Outlook, Yahoo, ...; grouped by MX host suffix); 0 is no
+	// limit. BulkRate is bulk-class messages per minute to each
+	// provider, big or not; 0 is no limit. ProviderConnections caps the
+	// deliveries in progress to one provider. A throttling reply pauses
+	// the provider for ProviderPause, doubling up to ProviderPauseMax
+	// (docs/deliverability.md).
+	ProviderRate        int           `toml:"provider_rate"`
+	BulkRate            int           `toml:"bulk_rate"`
+	ProviderConnections int           `toml:"provider_connections"`
+	ProviderPause       time.Duration `toml:"provider_pause"`
+	ProviderPauseMax    time.Duration `toml:"provider_pause_max"`
 }
 
 // DeliveryMode is delivery.mode: where mail goes.
@@ -178,6 +190,12 @@ func (d *Delivery) validate() error {
 	}
 	if d.ConnectTimeout <= 0 || d.CommandTimeout <= 0 {
 		return errors.New("delivery.connect_timeout and delivery.command_timeout must be positive")
+	}
+	if d.ProviderRate < 0 || d.BulkRate < 0 || d.ProviderConnections < 0 {
+		return errors.New("delivery.provider_rate, bulk_rate and provider_connections must be 0 (no limit) or positive")
+	}
+	if d.ProviderPause <= 0 || d.ProviderPauseMax < d.ProviderPause {
+		return errors.New("delivery.provider_pause must be positive and delivery.provider_pause_max at least as long")
 	}
 	if d.SuppressAfterBounce < 0 {
 		return fmt.Errorf("delivery.suppress_after_bounce = %s must be 0 (off) or positive", d.SuppressAfterBounce)

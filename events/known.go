@@ -14,7 +14,7 @@ var all = []string{
 	DataDirPermissions, RunningAsRoot, TLSReload, MetricsServer, Egress, AuthBlocked,
 	QueueDamaged, QueueLoaded, QueueLoadFailed, QueueUnknownFile, QueueFailed, BounceFailed, DuplicateIndex, QueueLeaseLost, ClusterMigrated,
 	ReportImported, ReportSkipped, ReportsFetchFailed,
-	Duplicated, Suppressed, BlockedByReceiver, SuppressionFailed,
+	Duplicated, Suppressed, BlockedByReceiver, SuppressionFailed, ProviderPaused, ProviderResumed,
 }
 
 // Names returns every event's name, sorted.

@@ -109,4 +109,6 @@ const (
 	RecordKey         = "record"           // dmarc: where the record was found
 	DMARCPolicyKey    = "p"                // dmarc: the record's p= policy
 	ClassKey          = "class"            // accepted: the login's traffic class (transactional, bulk)
+	ProviderKey       = "provider"         // provider_paused: the destination provider (docs/deliverability.md)
+	RateKey           = "rate"             // provider_paused: the share of its rates the provider gets after the pause
 )

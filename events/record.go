@@ -11,7 +11,7 @@ import (
 // record that is not one of the typed events.
 func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 	switch r.Message {
-	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF, DMARC, Duplicated, Suppressed, BlockedByReceiver:
+	case Connect, Auth, Rejected, Accepted, Delivered, Deferred, Bounced, Expired, Deleted, SPF, DMARC, Duplicated, Suppressed, BlockedByReceiver, ProviderPaused:
 	default:
 		return nil, false
 	}
@@ -49,6 +49,8 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 		return Duplicate{QID: f.qid, User: f.user, Remote: f.remote}, true
 	case Suppressed:
 		return Suppression{QID: f.qid, Rcpt: f.rcpt, Reason: f.reason, Until: f.until}, true
+	case ProviderPaused:
+		return ProviderPause{Provider: f.provider, MX: f.mx, Until: f.until, Reply: f.reply}, true
 	case BlockedByReceiver:
 		return Blocked{QID: f.qid, Rcpt: f.rcpt, MX: f.mx, Code: f.code, Reply: f.reply}, true
 	default: // SPF
@@ -59,9 +61,9 @@ func FromRecord(r slog.Record, pre []slog.Attr) (Event, bool) {
 // fields is the union of the typed events' fields, as a record's
 // attributes set them.
 type fields struct {
-	qid, user, mechanism, result, reason, from, rcpt, kind, origQID, class string
-	mx, tls, reply, remote, local, helo, domain, ip, detail, policy        string
-	tlsPolicy, mailFromDomain, record, p                                   string
+	qid, user, mechanism, result, reason, from, rcpt, kind, origQID, class, provider string
+	mx, tls, reply, remote, local, helo, domain, ip, detail, policy                  string
+	tlsPolicy, mailFromDomain, record, p                                             string
 
 	code        int
 	size        int64
@@ -140,6 +142,8 @@ func (f *fields) set(a slog.Attr) {
 		f.kind = s
 	case ClassKey:
 		f.class = s
+	case ProviderKey:
+		f.provider = s
 	case OrigQIDKey:
 		f.origQID = s
 	case MXKey:

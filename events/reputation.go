@@ -22,6 +22,11 @@ const (
 	// SuppressionFailed is the suppression list failing to be read or
 	// written: the recipient is delivered to, or not added.
 	SuppressionFailed = "suppression_failed"
+	// ProviderPaused is a destination provider answering with a
+	// throttling reply: no mail goes to it until the pause ends.
+	ProviderPaused = "provider_paused"
+	// ProviderResumed is a provider back at its full rates after a pause.
+	ProviderResumed = "provider_resumed"
 )
 
 // Duplicate is the event "duplicate": the application submitted again a
@@ -110,4 +115,41 @@ func (e SuppressionFailure) Log(log *slog.Logger) {
 	logAttrs(log, slog.LevelError, SuppressionFailed, append(qid(make([]slog.Attr, 0, 3), e.QID),
 		slog.String(RcptKey, e.Rcpt),
 		slog.String(ErrorKey, e.Err.Error()))...)
+}
+
+// ProviderPause is the event "provider_paused": a throttling reply made
+// the relay stop delivering to a provider until Until.
+type ProviderPause struct {
+	Provider string
+	MX       string // the host that answered
+	Until    time.Time
+	Reply    string
+	Rate     float64 // the share of its rates the provider gets after the pause
+}
+
+// Name implements Event.
+func (ProviderPause) Name() string { return ProviderPaused }
+
+// Log implements Event.
+func (e ProviderPause) Log(log *slog.Logger) {
+	logAttrs(log, slog.LevelWarn, ProviderPaused,
+		slog.String(ProviderKey, e.Provider),
+		slog.String(MXKey, e.MX),
+		slog.Any(UntilKey, Time(e.Until)),
+		slog.String(ReplyKey, e.Reply),
+		slog.Float64(RateKey, e.Rate))
+}
+
+// ProviderResume is the event "provider_resumed": a provider paused
+// earlier gets its full rates again.
+type ProviderResume struct {
+	Provider string
+}
+
+// Name implements Event.
+func (ProviderResume) Name() string { return ProviderResumed }
+
+// Log implements Event.
+func (e ProviderResume) Log(log *slog.Logger) {
+	logAttrs(log, slog.LevelInfo, ProviderResumed, slog.String(ProviderKey, e.Provider))
 }

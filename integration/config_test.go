@@ -35,6 +35,7 @@ type deliveryConfig struct {
 	// DenyInternal leaves delivery.allow_internal off, as it is by
 	// default; the rig turns it on, since its sinks listen on 127.0.0.x.
 	DenyInternal bool
+	Extra        string // further [delivery] lines, as TOML
 }
 
 func defaultConfig() relayConfig {
@@ -90,7 +91,8 @@ func (c relayConfig) render() string {
 	fmt.Fprintf(&b, "max_lifetime = %s\n", q("120h"))
 	fmt.Fprintf(&b, "retry_min = %s\n", q(d.RetryMin))
 	fmt.Fprintf(&b, "retry_max = %s\n", q(d.RetryMax))
-	fmt.Fprintf(&b, "allow_internal = %t\n\n", !d.DenyInternal)
+	fmt.Fprintf(&b, "allow_internal = %t\n", !d.DenyInternal)
+	fmt.Fprintf(&b, "%s\n", d.Extra)
 
 	fmt.Fprintf(&b, "[dns]\nservers = [%s]\n\n", q(c.DNS))
 	fmt.Fprintf(&b, "[keys]\nretire_after = %s\n\n", q("168h"))

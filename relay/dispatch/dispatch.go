@@ -16,6 +16,7 @@ import (
 	"dkimrelay/events"
 	"dkimrelay/relay/delivery"
 	"dkimrelay/relay/outcome"
+	"dkimrelay/relay/pacing"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/suppress"
 )
@@ -44,7 +45,10 @@ type Config struct {
 	// Suppress holds back the recipients on the suppression list and
 	// learns from each attempt's failures; nil delivers to everyone.
 	Suppress *suppress.Guard
-	Logger   *slog.Logger // nil: discard
+	// Pace holds back the recipients whose provider is paused or over
+	// its rate (docs/deliverability.md); nil sends at once.
+	Pace   *pacing.Gate
+	Logger *slog.Logger // nil: discard
 }
 
 // ErrShutdown is why an attempt cut short by a shutdown was deferred: the
@@ -125,6 +129,12 @@ func (d *Dispatcher) attempt(ctx context.Context, m *queue.Message) {
 	if g := d.cfg.Suppress; g != nil {
 		rcpts, held = g.Hold(m.ID, rcpts)
 	}
+	var tickets []pacing.Admitted
+	if g := d.cfg.Pace; g != nil && len(rcpts) > 0 {
+		var deferred []outcome.Outcome
+		rcpts, tickets, deferred = d.pace(ctx, g, m, rcpts)
+		held = append(held, deferred...)
+	}
 	var outcomes []outcome.Outcome
 	if len(rcpts) > 0 {
 		outcomes = d.cfg.Deliver.Deliver(ctx, delivery.Message{
@@ -138,10 +148,11 @@ func (d *Dispatcher) attempt(ctx context.Context, m *queue.Message) {
 			TLSOptional: m.Envelope.TLSOptional,
 		})
 	}
+	endTickets(tickets, outcomes)
 	if g := d.cfg.Suppress; g != nil {
 		g.Learn(m.ID, outcomes)
-		outcomes = append(outcomes, held...)
 	}
+	outcomes = append(outcomes, held...)
 	_, err := q.Record(m, outcomes, queue.Steps{
 		Bounce:   func(failed []queue.Change) error { return d.bounce(m, failed) },
 		Announce: func(changes []queue.Change) { d.logChanges(m, changes) },

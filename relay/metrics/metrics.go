@@ -59,6 +59,7 @@ type Metrics struct {
 	duplicates    *prometheus.CounterVec // user
 	suppressed    prometheus.Counter
 	blocked       *prometheus.CounterVec // mx
+	pauses        *prometheus.CounterVec // provider
 	rejected      *prometheus.CounterVec // reason
 	msgDelivered  prometheus.Counter
 	msgDeferred   prometheus.Counter
@@ -94,6 +95,7 @@ func New(opts Options) *Metrics {
 	m.duplicates = f.counterVec("dkimrelay_duplicates_total", "Resubmissions answered with the queue ID of the identical message accepted within submission.duplicate_window, by login.", "user")
 	m.suppressed = f.counter("dkimrelay_recipients_suppressed_total", "Recipients not delivered to because they are on the suppression list.")
 	m.blocked = f.counterVec("dkimrelay_blocked_by_receiver_total", "Permanent refusals because of the sender (5.7.x, a blocklist), by the receiving host: the administrator must act.", "mx")
+	m.pauses = f.counterVec("dkimrelay_provider_pauses_total", "Pauses of a destination provider after a throttling reply, by provider.", "provider")
 	m.rejected = f.counterVec("dkimrelay_messages_rejected_total", "Submission commands refused, by reason class (auth_required, sender, no_key, spf, from_header, malformed, syntax, size, connections, local_error, other).", "reason")
 	m.msgDelivered = f.counter("dkimrelay_messages_delivered_total", "Messages with at least one recipient delivered (each message counted once).")
 	m.msgDeferred = f.counter("dkimrelay_messages_deferred_total", "Delivery attempts of a message that left recipients for a later retry.")

@@ -131,6 +131,8 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 		m.duplicates.WithLabelValues(e.User).Inc()
 	case events.Suppression:
 		m.suppressed.Inc()
+	case events.ProviderPause:
+		m.pauses.WithLabelValues(e.Provider).Inc()
 	case events.Blocked:
 		m.blocked.WithLabelValues(strings.ToLower(e.MX)).Inc()
 	}

@@ -62,6 +62,7 @@ type Queue struct {
 	mu      sync.Mutex
 	msgs    map[string]*entry // by ID; includes deleted messages still in flight
 	sched   schedule          // messages with a pending recipient, not in flight
+	bulk    schedule          // the same, of the bulk class: handed out when no other is due
 	changed chan struct{}     // closed and replaced on every schedule change
 	closed  bool
 	ops     int // storage operations in progress; Close waits for them

@@ -51,25 +51,36 @@ func (q *Queue) add(rec *record) {
 	q.rescheduleLocked(e)
 }
 
-// rescheduleLocked puts e in the schedule at its due time, or takes it
+// scheduleOf is the schedule e belongs in: bulk mail waits in its own,
+// so that it never goes ahead of transactional mail that is due.
+func (q *Queue) scheduleOf(e *entry) *schedule {
+	if e.rec.Class == ClassBulk {
+		return &q.bulk
+	}
+	return &q.sched
+}
+
+// rescheduleLocked puts e in its schedule at its due time, or takes it
 // out when it is in flight, deleted or has nothing queued.
 func (q *Queue) rescheduleLocked(e *entry) {
 	due, ok := e.rec.due()
 	ok = ok && !e.inFlight && !e.deleted
+	s := q.scheduleOf(e)
 	switch {
 	case !ok && e.index >= 0:
-		heap.Remove(&q.sched, e.index)
+		heap.Remove(s, e.index)
 	case ok && e.index >= 0:
 		e.dueAt = due
-		heap.Fix(&q.sched, e.index)
+		heap.Fix(s, e.index)
 	case ok:
 		e.dueAt = due
-		heap.Push(&q.sched, e)
+		heap.Push(s, e)
 	}
 	q.notifyLocked()
 }
 
-// Next waits until a message has a recipient due and hands it out. The
+// Next waits until a message has a recipient due and hands it out,
+// transactional mail before bulk mail (docs/deliverability.md). The
 // message is in flight until Record is called for it: Next never hands
 // the same message to two callers at once. Next returns ctx.Err() when
 // ctx ends and ErrClosed when the queue is closed.
@@ -87,17 +98,20 @@ func (q *Queue) Next(ctx context.Context) (*Message, error) {
 			return nil, ErrClosed
 		}
 		wait := maxWait
-		if len(q.sched) > 0 {
-			e := q.sched[0]
-			now := q.now()
+		now := q.now()
+		for _, s := range [...]*schedule{&q.sched, &q.bulk} {
+			if len(*s) == 0 {
+				continue
+			}
+			e := (*s)[0]
 			if !e.dueAt.After(now) {
-				heap.Pop(&q.sched)
+				heap.Pop(s)
 				e.inFlight = true
 				m := e.rec.message()
 				q.mu.Unlock()
 				return m, nil
 			}
-			wait = min(e.dueAt.Sub(now), maxWait)
+			wait = min(e.dueAt.Sub(now), wait)
 		}
 		changed := q.changed
 		q.mu.Unlock()
