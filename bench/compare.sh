@@ -273,6 +273,9 @@ name = "$DOMAIN"
 mode = "smarthost"
 smarthost = "127.0.0.1:$SINK_PORT"
 smarthost_insecure_skip_verify = true
+# The sink is on 127.0.0.1; a smarthost is never refused for that, but the
+# rig says it means to deliver inside the machine.
+allow_internal = true
 # Postfix checks no SPF or DMARC either, and there is no DNS here.
 spf_policy = "off"
 
