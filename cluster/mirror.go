@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"dkimrelay/events"
 	"dkimrelay/internal/atomicfile"
 )
 
@@ -270,7 +271,7 @@ func (m *Mirror) Watch(ctx context.Context, changed func()) {
 		case errors.Is(err, ErrNoSharedFiles):
 		case err != nil:
 			if ctx.Err() == nil {
-				m.db.log.Error("cluster_pull", "error", err.Error(), "detail", "the logins and keys in use stay as they were")
+				m.db.log.Error(events.ClusterPullFailed, events.ErrorKey, err.Error(), events.DetailKey, "the logins and keys in use stay as they were")
 			}
 		case ok:
 			changed()

@@ -40,15 +40,17 @@ const (
 	AuthBlocked        = "auth_blocked"         // an address blocked after repeated AUTH failures
 
 	// The queue (queue.go).
-	QueueDamaged     = "queue_damaged"       // a queue file moved aside at start
-	QueueLoaded      = "queue_loaded"        // the queue read at start
-	QueueLoadFailed  = "queue_load_failed"   // the queue could not be read at start
-	QueueUnknownFile = "queue_unknown_file"  // a file the queue did not write, left alone
-	QueueFailed      = "queue"               // the queue could not take or record an attempt
-	BounceFailed     = "bounce_failed"       // a bounce could not be queued: tried again
-	DuplicateIndex   = "duplicate_index"     // the duplicate window's index could not be written
-	QueueLeaseLost   = "queue_lease_renewal" // cluster: the leases of the messages in delivery could not be renewed
-	ClusterMigrated  = "cluster_migrated"    // cluster: a schema migration applied to the database
+	QueueDamaged      = "queue_damaged"       // a queue file moved aside at start
+	QueueLoaded       = "queue_loaded"        // the queue read at start
+	QueueLoadFailed   = "queue_load_failed"   // the queue could not be read at start
+	QueueUnknownFile  = "queue_unknown_file"  // a file the queue did not write, left alone
+	QueueFailed       = "queue"               // the queue could not take or record an attempt
+	BounceFailed      = "bounce_failed"       // a bounce could not be queued: tried again
+	DuplicateIndex    = "duplicate_index"     // the duplicate window's index could not be written
+	QueueLeaseLost    = "queue_lease_renewal" // cluster: the leases of the messages in delivery could not be renewed
+	ClusterMigrated   = "cluster_migrated"    // cluster: a schema migration applied to the database
+	ClusterEmpty      = "cluster_empty"       // cluster: the database holds no logins or keys yet
+	ClusterPullFailed = "cluster_pull"        // cluster: the logins and keys could not be read from the database
 )
 
 // The events' field names. slog.TimeKey, slog.LevelKey and

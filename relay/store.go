@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"dkimrelay/cluster"
+	"dkimrelay/events"
 	"dkimrelay/relay/pgqueue"
 	"dkimrelay/relay/queue"
 )
@@ -65,7 +66,7 @@ func (r *Relay) openCluster() error {
 	r.db = db
 	r.mirror = cluster.NewMirror(db, cfg.DataDir)
 	if _, err := r.mirror.Pull(ctx); errors.Is(err, cluster.ErrNoSharedFiles) {
-		r.log.Warn("cluster_empty", "detail", err.Error())
+		r.log.Warn(events.ClusterEmpty, events.DetailKey, err.Error())
 	} else if err != nil {
 		return err
 	}
