@@ -39,8 +39,8 @@ rm -rf "$DKIMRELAY_ARTIFACTS/statuspage"
 go test -p 2 -count=1 -timeout 20m ./...
 echo "== status page screenshots (headless Chromium)"
 find "$DKIMRELAY_ARTIFACTS/statuspage" -name '*.png' -print | sort
-echo "== queue, submission, login cache and control socket under the race detector"
-go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./users/ ./control/
+echo "== queue, submission, login cache, control socket and the tests' SMTP sink under the race detector"
+go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./users/ ./control/ ./internal/smtpsink/
 echo "== hot-path benchmarks, once each"; go test -run '^$' -bench . -benchtime 1x ./dkim/ ./relay/queue/ ./relay/submission/
 echo "== fuzzing (FUZZTIME each, default 10s)"; bash scripts/fuzz.sh
 echo "== Debian package: build, lintian, install, one message, purge"; bash scripts/test-deb.sh
