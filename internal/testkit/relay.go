@@ -31,8 +31,8 @@ type RelaySetup[D Daemon] struct {
 	// New builds the relay from its config (relay.New).
 	New func(*config.Config, *slog.Logger) (D, error)
 	// Config is the config file; its paths are relative to the relay's
-	// temporary directory. Its [submission] table names the certificate
-	// tls/cert.pem and key tls/key.pem, which the harness writes.
+	// temporary directory. The harness writes a self-signed certificate
+	// where its [submission] table's tls_cert and tls_key say.
 	Config string
 	// Domains get an active Ed25519 key each, published in DNS when set.
 	Domains []string
