@@ -19,12 +19,18 @@ type Cluster struct {
 	// without a renewal: how long a dead relay's messages wait for
 	// another relay.
 	Lease time.Duration `toml:"lease"`
+	// EventsRetention is how long the message events stay in the
+	// database for `logs --id` (each relay's log file keeps its own as
+	// before); 0 keeps none.
+	EventsRetention time.Duration `toml:"events_retention"`
 }
 
 // Enabled reports whether the relay uses the cluster database.
 func (c Cluster) Enabled() bool { return c.Postgres != "" }
 
-func defaultCluster() Cluster { return Cluster{Lease: time.Minute} }
+func defaultCluster() Cluster {
+	return Cluster{Lease: time.Minute, EventsRetention: 30 * 24 * time.Hour}
+}
 
 func (c *Cluster) validate() error {
 	if !c.Enabled() {

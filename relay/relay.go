@@ -49,6 +49,7 @@ type Relay struct {
 	store    queue.Store  // the queue in use: queue, or the cluster's
 	db       *cluster.DB  // cluster.postgres; nil without
 	mirror   *cluster.Mirror
+	events   *cluster.EventLog // message events into the database; nil without a cluster
 	keys     *keys.Store
 	resolver *resolver.Resolver
 	deliver  *delivery.Deliverer
@@ -78,6 +79,11 @@ var ErrRunning = errors.New("another dkimrelay is already running on this data d
 func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	r := &Relay{cfg: cfg}
 	log = r.observeLog(log) // the events also feed the metrics (observe.go)
+	if cfg.Cluster.Enabled() {
+		// The message events also go to the cluster's table (store.go).
+		r.events = cluster.NewEventLog(cfg.Cluster.Node)
+		log = slog.New(r.events.Handler(log.Handler()))
+	}
 	r.log = log
 	ok := false
 	defer func() {

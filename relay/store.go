@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"dkimrelay/cluster"
@@ -74,17 +75,16 @@ func (r *Relay) openCluster() error {
 }
 
 // watchCluster reloads logins and keys whenever another relay (or a
-// command on any machine) changes them, and returns the function that
-// stops it.
+// command on any machine) changes them and writes the message events to
+// the database, and returns the function that stops both (the events
+// waiting are written first).
 func (r *Relay) watchCluster() (stop func()) {
 	if r.mirror == nil {
 		return func() {}
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		r.mirror.Watch(ctx, func() { r.Reload() })
-	}()
-	return func() { cancel(); <-done }
+	var wg sync.WaitGroup
+	wg.Go(func() { r.mirror.Watch(ctx, func() { r.Reload() }) })
+	wg.Go(func() { r.events.Run(ctx, r.db, r.cfg.Cluster.EventsRetention) })
+	return func() { cancel(); wg.Wait() }
 }

@@ -12,6 +12,7 @@ import (
 	"dkimrelay/config"
 	"dkimrelay/control"
 	"dkimrelay/events"
+	"dkimrelay/logview"
 	"dkimrelay/relay/pgqueue"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/queuectl"
@@ -157,4 +158,19 @@ func commandLog(cfg *config.Config) (*slog.Logger, func(), error) {
 		return nil, nil, err
 	}
 	return log.With(events.SourceKey, "cli"), func() { lf.Close() }, nil
+}
+
+// readClusterStory feeds r the events of message qid that the relays of
+// the cluster keep in the database.
+func readClusterStory(ctx context.Context, cfg *config.Config, qid string, r *logview.Reader) error {
+	db, err := openCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	story, err := cluster.Story(ctx, db, qid)
+	if err != nil {
+		return fmt.Errorf("reading the events of %s from the cluster database: %w", qid, err)
+	}
+	return r.ReadFrom(ctx, story)
 }

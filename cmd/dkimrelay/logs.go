@@ -46,12 +46,18 @@ func runLogs(e *env, args []string) error {
 		f.Since = t
 	}
 	path := *file
+	// With a cluster, a message's story is in the database: every relay's
+	// events, whichever accepted and delivered it.
+	clustered := false
+	var cfg *config.Config
 	if path == "" {
-		cfg, err := config.Load(e.configPath)
+		var err error
+		cfg, err = config.Load(e.configPath)
 		if err != nil {
 			return err
 		}
-		if cfg.Log.File == "" {
+		clustered = cfg.Cluster.Enabled() && f.QID != "" && !*follow
+		if cfg.Log.File == "" && !clustered {
 			return fmt.Errorf("log.file is not set in %s, so the relay logs to stderr: set log.file, or pipe the log in (journalctl -u dkimrelay -o cat | dkimrelay logs --file -)", cfg.Path)
 		}
 		path = cfg.Log.File
@@ -81,6 +87,9 @@ func runLogs(e *env, args []string) error {
 	defer stop()
 	var err error
 	switch {
+	case clustered:
+		err = readClusterStory(ctx, cfg, f.QID, r)
+		path = "the cluster database"
 	case path == "-":
 		err = r.ReadFrom(ctx, e.stdin)
 	case *follow:
@@ -103,8 +112,11 @@ func runLogs(e *env, args []string) error {
 }
 
 func describeSource(path string) string {
-	if path == "-" {
+	switch path {
+	case "-":
 		return "standard input"
+	case "the cluster database":
+		return path
 	}
 	return path + " and its rotated files"
 }
