@@ -2,11 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
@@ -27,6 +29,9 @@ func startServer(t *testing.T) (*smtpsink.Sink, string) {
 		Users:       map[string]string{"bench": "secret-password"},
 		RequireAuth: true,
 		Discard:     true,
+		// A moment per message, so that every connection of a run gets
+		// messages to send before the others have sent them all.
+		DataHook: func(*smtp.Conn, io.Reader) error { time.Sleep(5 * time.Millisecond); return nil },
 	})
 	return s, ln.Addr().String()
 }
