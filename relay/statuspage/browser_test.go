@@ -151,7 +151,18 @@ func (b *browser) violations() []string {
 // screenshot saves the whole page as name.png in the artifacts folder.
 func (b *browser) screenshot(dir, name string) string {
 	b.t.Helper()
-	png := value(b, chromedp.FullScreenshot(100))
+	return b.save(dir, name, value(b, chromedp.FullScreenshot(100)))
+}
+
+// screenshotScreen saves what the window shows, the first screen of the
+// page, as name.png.
+func (b *browser) screenshotScreen(dir, name string) string {
+	b.t.Helper()
+	return b.save(dir, name, value(b, chromedp.CaptureScreenshot()))
+}
+
+func (b *browser) save(dir, name string, png []byte) string {
+	b.t.Helper()
 	p := filepath.Join(dir, name+".png")
 	if err := os.WriteFile(p, png, 0o644); err != nil {
 		b.t.Fatal(err)

@@ -5,12 +5,21 @@ import (
 	"strings"
 )
 
-// The chart's geometry, in the units of its SVG viewBox; CSS scales it to
-// the page's width.
-const (
-	chartW, chartH                    = 720.0, 220.0
-	plotL, plotR, plotTop, plotBottom = 44.0, 8.0, 12.0, 28.0
+// chartSize is a chart's geometry, in the units of its SVG viewBox; CSS
+// scales it to the page's width. The page draws the chart twice, wide for
+// a desktop and narrow for a phone (CSS shows one), so that its text stays
+// readable at both sizes.
+type chartSize struct {
+	W, H       float64
+	LabelEvery int // hours between two labels of the time axis
+}
+
+var (
+	wideChart   = chartSize{W: 720, H: 200, LabelEvery: 3}
+	narrowChart = chartSize{W: 360, H: 190, LabelEvery: 6}
 )
+
+const plotL, plotR, plotTop, plotBottom = 34.0, 6.0, 10.0, 24.0
 
 // chart is the 24-hour chart: a stacked bar of the recipients' outcomes per
 // hour, and the accepted messages as a line.
@@ -34,9 +43,10 @@ type slot struct {
 	Title  string // the hour and its figures, shown on hover
 	X, W   float64
 	Bars   []bar
-	Label  string // the hour under every third slot
+	Label  string // the hour under some slots
 	LabelX float64
 	Dot    point // the accepted line's point
+	HasDot bool  // messages were accepted in the hour
 }
 
 type bar struct {
@@ -55,9 +65,9 @@ type gridLine struct {
 // stacked are the outcomes the bars stack, bottom first.
 var stacked = []Outcome{Delivered, Deferred, Bounced, Suppressed}
 
-func newChart(w Window) chart {
-	c := chart{W: chartW, H: chartH, PlotL: plotL, PlotR: chartW - plotR, BaseY: chartH - plotBottom,
-		PlotTop: plotTop, PlotH: chartH - plotBottom - plotTop, AxisX: plotL - 6, LabelY: chartH - plotBottom + 18}
+func newChart(w Window, size chartSize) chart {
+	c := chart{W: size.W, H: size.H, PlotL: plotL, PlotR: size.W - plotR, BaseY: size.H - plotBottom,
+		PlotTop: plotTop, PlotH: size.H - plotBottom - plotTop, AxisX: plotL - 5, LabelY: size.H - plotBottom + 16}
 	for _, h := range w.Hours {
 		c.Max = max(c.Max, h.Counts.sum(), h.Counts[Accepted])
 	}
@@ -88,10 +98,11 @@ func newChart(w Window) chart {
 			y -= bh
 			s.Bars = append(s.Bars, bar{Class: "c-" + o.String(), Y: y, H: bh, Outcome: o.String()})
 		}
-		if i%3 == 0 {
+		if i%size.LabelEvery == 0 {
 			s.Label, s.LabelX = h.Start.Format("15h"), x+slotW/2
 		}
 		s.Dot = point{X: x + slotW/2, Y: c.BaseY - float64(h.Counts[Accepted])*scale}
+		s.HasDot = h.Counts[Accepted] > 0
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", s.Dot.X, s.Dot.Y))
 		c.Slots = append(c.Slots, s)
 	}

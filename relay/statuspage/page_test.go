@@ -63,6 +63,9 @@ const readFigures = `(() => {
 func TestStatusPageInBrowser(t *testing.T) {
 	dir := artifacts(t)
 	h := startPageRelay(t)
+	// The harness waits for the submission listeners; the metrics
+	// server opens right after them.
+	testkit.Await(t, 10*time.Second, "the metrics server", func() bool { return h.Daemon.MetricsAddr() != "" })
 	addr := h.Daemon.MetricsAddr()
 
 	// Basic auth on every path but /healthz.
@@ -282,7 +285,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	if phone.Queue["deferred"] != f.Queue["deferred"] || phone.Totals["delivered"] != f.Totals["delivered"] {
 		t.Errorf("the phone's page differs: %v %v", phone.Queue, phone.Totals)
 	}
-	shots = append(shots, b.screenshot(dir, "status-phone"))
+	shots = append(shots, b.screenshot(dir, "status-phone"), b.screenshotScreen(dir, "status-phone-first-screen"))
 
 	// The search: the bounced message by its recipient, then the
 	// delivered one by its QID, typed into the form.

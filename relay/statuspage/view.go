@@ -16,7 +16,8 @@ type view struct {
 	Search   *searchView // nil when nothing was searched
 	Queue    QueueNow
 	Window   Window
-	Chart    chart
+	Chart    chart // wide, for a desktop
+	Narrow   chart // for a phone
 	Policies []policyBar
 	// MaxDestinations is how many destinations the table lists.
 	Destinations []Destination
@@ -60,7 +61,8 @@ func (p *Page) view(ctx context.Context, q string) *view {
 	} else {
 		v.Window = NewHistory(now).Window(now)
 	}
-	v.Chart = newChart(v.Window)
+	v.Chart = newChart(v.Window, wideChart)
+	v.Narrow = newChart(v.Window, narrowChart)
 	v.Policies = policyBars(v.Window.Policies)
 	v.Destinations = v.Window.Destinations
 	if len(v.Destinations) > shownDestinations {
@@ -75,6 +77,12 @@ func (p *Page) view(ctx context.Context, q string) *view {
 		v.Reports = p.opts.Reports(ctx)
 	}
 	return v
+}
+
+// chartView is a chart with its element's id and class.
+type chartView struct {
+	Chart     chart
+	ID, Class string
 }
 
 // policyBar is one TLS policy's share of the deliveries.
@@ -100,6 +108,9 @@ func policyBars(ps []PolicyCount) []policyBar {
 
 var funcs = template.FuncMap{
 	"css": func() template.CSS { return template.CSS(styleCSS) },
+	"chartOf": func(c chart, id, class string) chartView {
+		return chartView{Chart: c, ID: id, Class: class}
+	},
 	"when": func(t time.Time) string {
 		if t.IsZero() {
 			return "–"
