@@ -37,10 +37,7 @@ func TestHistoryFromEvents(t *testing.T) {
 	at(2*time.Hour, events.Delivery{QID: "Q1", Rcpt: "Y@Example.NET", MX: "mx.example.net", Code: 250})
 	at(2*time.Hour, events.Bounce{QID: "Q2", Rcpt: "z@example.net", Code: 550, Reason: "no such user"})
 	at(3*time.Hour, events.Expiry{QID: "Q3", Rcpt: "w@example.com", Reason: "timeout"})
-	// The event of a suppressed recipient (README.md, "Log events").
-	sup := slog.NewRecord(start.Add(3*time.Hour), slog.LevelInfo, suppressedEvent, 0)
-	sup.AddAttrs(slog.String(events.QIDKey, "Q4"), slog.String(events.RcptKey, "z@example.net"))
-	log.Handler().Handle(context.Background(), sup)
+	at(3*time.Hour, events.Suppression{QID: "Q4", Rcpt: "z@example.net", Reason: "bounced before", Until: start.Add(720 * time.Hour)})
 	// Not counted: another event, a debug record.
 	log.Info(events.Connect)
 

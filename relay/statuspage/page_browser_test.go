@@ -77,7 +77,7 @@ func startPageRelay(t *testing.T) *pageRelay {
 	c.Table("submission", []string{`listen = ["127.0.0.1:0"]`, `tls_cert = "tls/cert.pem"`, `tls_key = "tls/key.pem"`}, "")
 	c.Line("[[domains]]\nname = %q", domain)
 	c.Table("delivery", []string{fmt.Sprintf("port = %d", port), `egress_ips = ["127.0.0.1"]`, `spf_policy = "off"`,
-		`workers = 2`, `retry_min = "1h"`, `retry_max = "2h"`, `connect_timeout = "2s"`, `command_timeout = "5s"`}, "")
+		`allow_internal = true`, `workers = 2`, `retry_min = "1h"`, `retry_max = "2h"`, `connect_timeout = "2s"`, `command_timeout = "5s"`}, "")
 	c.Table("dns", []string{fmt.Sprintf("servers = [%q]", dns.Addr()), `timeout = "1s"`}, "")
 	c.Table("log", []string{`file = "log/dkimrelay.log"`}, "")
 	c.Table("metrics", []string{`listen = "127.0.0.1:0"`, `password_file = "metrics.pass"`}, "")
@@ -158,7 +158,10 @@ func send(t *testing.T, h *pageRelay, login string, to ...string) string {
 	if err := c.Auth(sasl.NewPlainClient("", login, testkit.Password)); err != nil {
 		t.Fatal(err)
 	}
-	msg := fmt.Sprintf("From: <%s@%s>\r\nTo: <%s>\r\nSubject: status page %s\r\n\r\nHello %s.\r\n", login, domain, to[0], to[0], strings.Join(to, ", "))
+	// Each message differs, or the relay would take it for a retry
+	// (submission.duplicate_window).
+	msg := fmt.Sprintf("From: <%s@%s>\r\nTo: <%s>\r\nSubject: status page %s\r\n\r\nHello %s, %d.\r\n",
+		login, domain, to[0], to[0], strings.Join(to, ", "), time.Now().UnixNano())
 	qid, se := testkit.Transact(t, c, login+"@"+domain, to, msg)
 	if se != nil {
 		t.Fatalf("refused: %v", se)
@@ -217,4 +220,33 @@ func authHeader() map[string]any {
 func evaluate[T any](b *browser, expr string) T {
 	b.t.Helper()
 	return value(b, chromedp.Evaluate[T](expr))
+}
+
+// TestPasswordFileMustBePrivate: a metrics.password_file others may read
+// stops the relay at start, naming the key and the fix.
+func TestPasswordFileMustBePrivate(t *testing.T) {
+	var c testkit.TOML
+	c.Line(`hostname = "relay.example.net"`)
+	c.Line(`data_dir = "data"`)
+	c.Table("submission", []string{`listen = ["127.0.0.1:0"]`, `tls_cert = "tls/cert.pem"`, `tls_key = "tls/key.pem"`}, "")
+	c.Line("[[domains]]\nname = %q", domain)
+	c.Table("metrics", []string{`listen = "127.0.0.1:0"`, `password_file = "metrics.pass"`}, "")
+	h := testkit.PrepareRelay(t, testkit.RelaySetup[*relay.Relay]{
+		New:     func(cfg *config.Config, log *slog.Logger) (*relay.Relay, error) { return relay.New(cfg, log) },
+		Config:  c.String(),
+		Domains: []string{domain},
+	})
+	if err := os.WriteFile(filepath.Join(h.Dir, "metrics.pass"), []byte(metricsPass+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := relay.New(h.Config, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = r.Run(ctx)
+	if err == nil || !strings.Contains(err.Error(), "metrics.password_file") || !strings.Contains(err.Error(), "chmod") {
+		t.Fatalf("a 0644 password file: %v", err)
+	}
 }

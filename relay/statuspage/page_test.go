@@ -102,6 +102,9 @@ func TestStatusPageInBrowser(t *testing.T) {
 			return ev["rcpt"] == w.rcpt && (w.qid == "" || ev["qid"] == w.qid)
 		})
 	}
+	// frank bounced for good: the next message to him is suppressed.
+	again := send(t, h, "app", "frank@gone.test")
+	h.WaitEvent("suppressed", 30*time.Second, func(ev map[string]any) bool { return ev["qid"] == again })
 
 	b := newBrowser(t, authHeader())
 	url := "http://" + addr + "/"
@@ -159,12 +162,12 @@ func TestStatusPageInBrowser(t *testing.T) {
 
 	// The last 24 hours, against the events the relay logged.
 	logged := map[string]int{}
-	for _, name := range []string{"accepted", "delivered", "deferred", "bounced", "expired"} {
+	for _, name := range []string{"accepted", "delivered", "deferred", "bounced", "expired", "suppressed"} {
 		logged[name] = len(h.Logs.Events(name))
 	}
 	logged["bounced"] += logged["expired"]
-	if logged["accepted"] != 6 || logged["bounced"] != 1 {
-		t.Fatalf("the relay logged %v: the test expects 5 messages and a bounce accepted, 1 recipient bounced", logged)
+	if logged["accepted"] != 7 || logged["bounced"] != 1 || logged["suppressed"] != 1 {
+		t.Fatalf("the relay logged %v: the test expects 6 messages and a bounce accepted, 1 recipient bounced, 1 suppressed", logged)
 	}
 	for _, k := range []string{"accepted", "delivered", "deferred", "bounced", "suppressed"} {
 		if f.Totals[k] != strconv.Itoa(logged[k]) {
@@ -197,7 +200,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 	// Per destination, and the TLS policies, from the delivery events.
 	wantDest := map[string]map[string]int{}
 	policies := map[string]int{}
-	for _, name := range []string{"delivered", "deferred", "bounced"} {
+	for _, name := range []string{"delivered", "deferred", "bounced", "suppressed"} {
 		for _, ev := range h.Logs.Events(name) {
 			rcpt, _ := ev["rcpt"].(string)
 			d := rcpt[strings.LastIndex(rcpt, "@")+1:]
@@ -215,7 +218,7 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("destinations: the page shows %v, the relay logged %v", f.Destinations, wantDest)
 	}
 	for d, counts := range wantDest {
-		for _, k := range []string{"delivered", "deferred", "bounced"} {
+		for _, k := range []string{"delivered", "deferred", "bounced", "suppressed"} {
 			if got := f.Destinations[d][k]; got != strconv.Itoa(counts[k]) {
 				t.Errorf("destination %s %s: the page shows %q, the relay logged %d", d, k, got, counts[k])
 			}
@@ -287,11 +290,15 @@ func TestStatusPageInBrowser(t *testing.T) {
 	}
 	shots = append(shots, b.screenshot(dir, "status-phone"), b.screenshotScreen(dir, "status-phone-first-screen"))
 
-	// The search: the bounced message by its recipient, then the
-	// delivered one by its QID, typed into the form.
-	for _, q := range []struct{ query, qid, name string }{
-		{"<frank@gone.test>", gone, "search-recipient"},
-		{good, good, "search-qid"},
+	// The search: the bounced and the suppressed message by their
+	// recipient, then the delivered one by its QID, typed into the form.
+	for _, q := range []struct {
+		query string
+		qids  []string
+		name  string
+	}{
+		{"<frank@gone.test>", []string{gone, again}, "search-recipient"},
+		{good, []string{good}, "search-qid"},
 	} {
 		b.open(url, 1280, 900, false)
 		b.run(chromedp.SendKeys(chromedp.CSS("#q"), q.query), chromedp.Submit(chromedp.CSS("#q")),
@@ -302,15 +309,20 @@ func TestStatusPageInBrowser(t *testing.T) {
 		}
 		stories := evaluate[[]storyShown](b, `[...document.querySelectorAll('#search .story')].map(s =>
 			({qid: s.dataset.qid, lines: [...s.querySelectorAll('li code')].map(c => c.textContent)}))`)
-		if len(stories) != 1 || stories[0].QID != q.qid {
-			t.Fatalf("search %q: stories %v, want the one of %s", q.query, stories, q.qid)
+		if len(stories) != len(q.qids) {
+			t.Fatalf("search %q: stories %v, want those of %v", q.query, stories, q.qids)
 		}
-		want := story(t, h, q.qid)
-		if strings.Join(stories[0].Lines, "\n") != strings.Join(want, "\n") {
-			t.Errorf("search %q tells:\n%s\nlogs --id tells:\n%s", q.query, strings.Join(stories[0].Lines, "\n"), strings.Join(want, "\n"))
-		}
-		if len(want) < 2 {
-			t.Errorf("the story of %s is %v", q.qid, want)
+		for i, qid := range q.qids {
+			if stories[i].QID != qid {
+				t.Errorf("search %q: story %d is of %s, want %s", q.query, i, stories[i].QID, qid)
+			}
+			want := story(t, h, qid)
+			if strings.Join(stories[i].Lines, "\n") != strings.Join(want, "\n") {
+				t.Errorf("search %q tells:\n%s\nlogs --id tells:\n%s", q.query, strings.Join(stories[i].Lines, "\n"), strings.Join(want, "\n"))
+			}
+			if len(want) < 2 {
+				t.Errorf("the story of %s is %v", qid, want)
+			}
 		}
 		if p := b.violations(); len(p) > 0 {
 			t.Errorf("the search page logged problems:\n%s", strings.Join(p, "\n"))

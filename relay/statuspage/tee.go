@@ -7,10 +7,6 @@ import (
 	"dkimrelay/events"
 )
 
-// suppressedEvent is the event of a recipient not delivered to because it
-// bounced for good before (README.md, "Log events").
-const suppressedEvent = "suppressed"
-
 // Tee returns a slog.Handler that counts the relay's message events in the
 // history and passes every record on to next, as the metrics' Tee does:
 // events of level Info and above are counted whatever next's level.
@@ -57,10 +53,6 @@ func (t *tee) WithGroup(name string) slog.Handler {
 
 // observe counts one record, if it is a message's event.
 func (h *History) observe(r slog.Record, pre []slog.Attr) {
-	if r.Message == suppressedEvent {
-		h.Add(r.Time, Suppressed, rcptOf(r, pre), "", "")
-		return
-	}
 	ev, ok := events.FromRecord(r, pre)
 	if !ok {
 		return
@@ -76,21 +68,7 @@ func (h *History) observe(r slog.Record, pre []slog.Attr) {
 		h.Add(r.Time, Bounced, e.Rcpt, e.MX, "")
 	case events.Expiry:
 		h.Add(r.Time, Bounced, e.Rcpt, "", "")
+	case events.Suppression:
+		h.Add(r.Time, Suppressed, e.Rcpt, "", "")
 	}
-}
-
-// rcptOf is the rcpt field of a record.
-func rcptOf(r slog.Record, pre []slog.Attr) string {
-	var rcpt string
-	find := func(a slog.Attr) bool {
-		if a.Key == events.RcptKey {
-			rcpt = a.Value.String()
-		}
-		return true
-	}
-	for _, a := range pre {
-		find(a)
-	}
-	r.Attrs(find)
-	return rcpt
 }
