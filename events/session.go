@@ -67,9 +67,10 @@ type Rejection struct {
 	Rcpt   string    // the recipient refused, if that was the question
 	Until  time.Time // when a blocked address may come back
 	User   string    // the login, once there is one
-	// Repeated, on the line logged when a connection ends, counts the
-	// refusals identical to this one that were not logged one by one
-	// (submission.max_repeated_log_lines).
+	// Repeated counts the refusals like this one that were left out of
+	// the log (submission.max_repeated_log_lines): on the line logged when
+	// a connection ends, those of the connection; on a refused connection,
+	// those of its address in the minute before.
 	Repeated int
 }
 

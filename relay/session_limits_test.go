@@ -317,4 +317,14 @@ func TestRefusedConnectionsClosedAtOnce(t *testing.T) {
 	if r := s.reply(); r != "EOF" {
 		t.Errorf("the refused plaintext connection is still open: %q", r)
 	}
+	// 101 refusals in a minute, max_repeated_log_lines (5) log lines.
+	refused := 0
+	for _, ev := range h.Logs.Events("rejected") {
+		if strings.Contains(ev["reason"].(string), "too many connections from your address") {
+			refused++
+		}
+	}
+	if refused != 5 {
+		t.Errorf("101 refused connections from one address logged %d lines, want max_repeated_log_lines = 5", refused)
+	}
 }

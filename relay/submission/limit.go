@@ -78,6 +78,7 @@ type limitedListener struct {
 	preAuth    time.Duration
 	maxPreAuth int
 	log        *slog.Logger
+	refusals   *refusalLog // bounds the log lines of refusals, per address
 	tlsConfig  *tls.Config // set on implicit-TLS listeners
 	hostname   string
 }
@@ -95,12 +96,12 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		}
 		ip := abuse.Prefix(addrOf(c.RemoteAddr()))
 		if blocked, until := l.guard.Blocked(ip); blocked {
-			events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: "address blocked after repeated AUTH failures", Remote: c.RemoteAddr().String(), Until: until}.Log(l.log)
+			l.logRefusal(ip, events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: "address blocked after repeated AUTH failures", Remote: c.RemoteAddr().String(), Until: until})
 			l.refuse(c, "too many failed logins from your address, try again later")
 			continue
 		}
 		if ok, reason := l.limit.acquire(ip); !ok {
-			events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: reason, Remote: c.RemoteAddr().String()}.Log(l.log)
+			l.logRefusal(ip, events.Rejection{Level: slog.LevelWarn, Code: 421, Reason: reason, Remote: c.RemoteAddr().String()})
 			l.refuse(c, reason+", try again later")
 			continue
 		}
@@ -108,6 +109,19 @@ func (l *limitedListener) Accept() (net.Conn, error) {
 		return &limitedConn{Conn: c, limit: l.limit, ip: ip, accepted: time.Now(), preAuth: l.preAuth, maxPreAuth: l.maxPreAuth,
 			implicitTLS: l.tlsConfig != nil, hostname: l.hostname, log: l.log}, nil
 	}
+}
+
+// logRefusal logs a refused connection unless its address has had its
+// share of log lines this minute (see refusalLog).
+func (l *limitedListener) logRefusal(ip netip.Addr, ev events.Rejection) {
+	if l.refusals != nil {
+		ok, skipped := l.refusals.note(ip, time.Now())
+		if !ok {
+			return
+		}
+		ev.Repeated = skipped
+	}
+	ev.Log(l.log)
 }
 
 // refuse answers 421 on a plaintext listener and closes the connection,

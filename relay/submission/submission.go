@@ -81,6 +81,7 @@ type Server struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	limit     *connLimit
+	refusals  *refusalLog // log lines of refused connections, by address
 
 	guard *abuse.AuthGuard   // AUTH failures by address
 	cache *users.Cache       // logins that proved their password lately
@@ -110,6 +111,7 @@ func New(cfg Config, b Backend, log *slog.Logger) *Server {
 	s.cache = users.NewCache(cfg.AuthCacheTTL)
 	s.rate = abuse.NewRateLimiter(abuse.RatePolicyOf(cfg.Submission), nil)
 	s.limit = newConnLimit(cfg.MaxConnections, cfg.MaxConnectionsPerIP)
+	s.refusals = newRefusalLog(cfg.MaxRepeatedLogLines)
 	return s
 }
 
@@ -122,7 +124,7 @@ func (s *Server) Listen() error {
 			return err
 		}
 		var ll net.Listener = &limitedListener{Listener: l, limit: s.limit, guard: s.guard, preAuth: s.cfg.PreAuthTimeout,
-			maxPreAuth: s.cfg.MaxPreAuthCommands, log: s.log, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
+			maxPreAuth: s.cfg.MaxPreAuthCommands, log: s.log, refusals: s.refusals, tlsConfig: s.tlsIf(implicitTLS), hostname: s.cfg.Hostname}
 		if implicitTLS {
 			ll = tls.NewListener(ll, s.cfg.TLS)
 		}
