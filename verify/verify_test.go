@@ -1,13 +1,11 @@
 package verify
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/rsa"
-	"io"
 	"net"
 	"regexp"
 	"strings"
@@ -18,6 +16,7 @@ import (
 	msgauth "github.com/emersion/go-msgauth/dkim"
 
 	"dkimrelay/dkim"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver"
 	"dkimrelay/resolver/dnstest"
 )
@@ -52,32 +51,6 @@ func rsaKeys(t *testing.T) (*rsa.PrivateKey, *rsa.PrivateKey) {
 		t.Fatal("generating RSA test keys failed")
 	}
 	return rsaKey, rsaOther
-}
-
-// sign signs msg as the relay does and returns the message as sent.
-func sign(t *testing.T, msg string, keys ...dkim.Key) string {
-	t.Helper()
-	br := bufio.NewReader(strings.NewReader(msg))
-	h, err := dkim.ReadHeader(br, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := dkim.NewSigner(keys, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if _, err := h.WriteTo(&out); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(io.MultiWriter(&out, s), br); err != nil {
-		t.Fatal(err)
-	}
-	sigs, err := s.Sign()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(sigs, "") + out.String()
 }
 
 func record(t *testing.T, k dkim.Key, pub any) string {
@@ -152,7 +125,7 @@ func kinds(r *Report) string {
 
 func TestPass(t *testing.T) {
 	w := newWorld(t)
-	signed := trace + sign(t, testMessage, w.rsa, w.ed)
+	signed := trace + testkit.Sign(t, testMessage, w.rsa, w.ed)
 	for name, msg := range map[string]string{
 		"CRLF": signed,
 		// Pasted from a mail client: LF line endings.
@@ -282,7 +255,7 @@ func TestDKIMFailures(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, w)
 			}
-			msg := sign(t, testMessage, k)
+			msg := testkit.Sign(t, testMessage, k)
 			if tt.alter != nil {
 				msg = tt.alter(msg)
 			}
@@ -322,7 +295,7 @@ func TestSPFAndDMARCFailures(t *testing.T) {
 	// address the SPF record does not authorize.
 	third := dkim.Key{Domain: "mailer.example.com", Selector: "s1", Signer: w.edPriv}
 	w.dns.Add(record(t, third, w.edPriv.Public()))
-	msg := sign(t, testMessage, third)
+	msg := testkit.Sign(t, testMessage, third)
 	r := w.check(t, msg, Envelope{IP: net.ParseIP("198.51.100.7"), MailFrom: "bounces@example.org", MailFromSet: true})
 	if got := kinds(r); got != "s1:pass" {
 		t.Errorf("DKIM = %s, want s1:pass", got)
@@ -344,7 +317,7 @@ func TestNoDMARCRecord(t *testing.T) {
 	w := newWorld(t)
 	k := dkim.Key{Domain: "example.net", Selector: "s1", Signer: w.edPriv}
 	w.dns.Add(record(t, k, w.edPriv.Public()))
-	msg := sign(t, strings.Replace(testMessage, "notifications@example.org", "notifications@example.net", 1), k)
+	msg := testkit.Sign(t, strings.Replace(testMessage, "notifications@example.org", "notifications@example.net", 1), k)
 	r := w.check(t, msg, Envelope{})
 	if r.SPF.Status != StatusSkipped || !strings.Contains(r.SPF.Explanation, "--mail-from") {
 		t.Errorf("SPF = %+v, want skipped for lack of a Return-Path", r.SPF)
@@ -369,7 +342,7 @@ func TestKeyLookupWithoutDNS(t *testing.T) {
 		}
 		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 	}}
-	msg := sign(t, strings.ReplaceAll(testMessage, "example.org", "dkimrelay.test"), k)
+	msg := testkit.Sign(t, strings.ReplaceAll(testMessage, "example.org", "dkimrelay.test"), k)
 	r, err := v.Check(context.Background(), []byte(msg), Envelope{})
 	if err != nil {
 		t.Fatal(err)
@@ -403,7 +376,7 @@ func TestExpiredAndMalformed(t *testing.T) {
 		t.Errorf("expired signature: %+v", r.DKIM)
 	}
 
-	signed := sign(t, testMessage, w.ed)
+	signed := testkit.Sign(t, testMessage, w.ed)
 	cut := regexp.MustCompile(`b=[A-Za-z0-9+/=\s]+$`).ReplaceAllString(strings.SplitN(signed, "\r\nFrom:", 2)[0], "") + "\r\nFrom:" + strings.SplitN(signed, "\r\nFrom:", 2)[1]
 	r = w.check(t, trace+cut, Envelope{})
 	if len(r.DKIM) != 1 || r.DKIM[0].Kind != Malformed || !strings.Contains(r.DKIM[0].Explanation, "malformed") {
@@ -423,7 +396,7 @@ func TestEd25519WithOwnKeys(t *testing.T) {
 		}
 		return nil, &net.DNSError{Err: "no such host", Name: name, IsNotFound: true}
 	}
-	msg := sign(t, testMessage, w.ed)
+	msg := testkit.Sign(t, testMessage, w.ed)
 	r := w.check(t, trace+strings.Replace(msg, "To: alice@", "To: mallory@", 1), Envelope{})
 	if len(r.DKIM) != 1 || r.DKIM[0].Kind != HeaderModified || !strings.Contains(r.DKIM[0].Explanation, "is this relay's own key") {
 		t.Errorf("changed header: %+v", r.DKIM)
@@ -433,7 +406,7 @@ func TestEd25519WithOwnKeys(t *testing.T) {
 	_, stranger, _ := ed25519.GenerateKey(rand.Reader)
 	other := dkim.Key{Domain: "example.org", Selector: "other", Signer: w.edPriv}
 	w.dns.Add(record(t, other, stranger.Public()))
-	r = w.check(t, trace+sign(t, testMessage, other), Envelope{})
+	r = w.check(t, trace+testkit.Sign(t, testMessage, other), Envelope{})
 	if len(r.DKIM) != 1 || r.DKIM[0].Kind != KeyMismatch || !strings.Contains(r.DKIM[0].Explanation, "is not this relay's key for selector other") {
 		t.Errorf("another key in DNS: %+v", r.DKIM)
 	}

@@ -1,42 +1,15 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"dkimrelay/dkim"
+	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 )
-
-// signWith signs msg with k as the relay does.
-func signWith(t *testing.T, k *keys.Key, msg string) string {
-	t.Helper()
-	br := bufio.NewReader(strings.NewReader(msg))
-	h, err := dkim.ReadHeader(br, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := dkim.NewSigner([]dkim.Key{k.DKIM()}, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	h.WriteTo(&out)
-	if _, err := io.Copy(io.MultiWriter(&out, s), br); err != nil {
-		t.Fatal(err)
-	}
-	sigs, err := s.Sign()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(sigs, "") + out.String()
-}
 
 // TestVerify runs `dkimrelay verify` against the config's DNS server: a
 // message that passes exits 0, one modified in transit exits 1 and says
@@ -51,7 +24,7 @@ func TestVerify(t *testing.T) {
 	s.publish("v1")
 	s.dns.Add(`example.org. 300 IN TXT "v=spf1 ip4:192.0.2.10 -all"`, `_dmarc.example.org. 300 IN TXT "v=DMARC1; p=quarantine"`)
 	msg := "Return-Path: <notifications@example.org>\r\n" +
-		signWith(t, k, "From: notifications@example.org\r\nTo: alice@example.net\r\nSubject: hi\r\n\r\nHello.\r\n")
+		testkit.Sign(t, "From: notifications@example.org\r\nTo: alice@example.net\r\nSubject: hi\r\n\r\nHello.\r\n", k.DKIM())
 	file := filepath.Join(s.dir, "received.eml")
 	if err := os.WriteFile(file, []byte(msg), 0o600); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,7 +8,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +19,7 @@ import (
 
 	"dkimrelay/dkim"
 	"dkimrelay/internal/selfsigned"
+	"dkimrelay/internal/testkit"
 )
 
 // testKeys are an RSA and an Ed25519 key for example.org and their records
@@ -53,28 +52,7 @@ func testKeys(t *testing.T) ([]dkim.Key, string) {
 func signed(t *testing.T, keys []dkim.Key, seq int) []byte {
 	t.Helper()
 	msg := fmt.Sprintf("From: a@example.org\r\nTo: b@example.net\r\nSubject: test %d\r\nMessage-ID: <%d@example.org>\r\nDate: Mon, 2 Jan 2006 15:04:05 +0000\r\n\r\nbody %d\r\n", seq, seq, seq)
-	br := bufio.NewReader(strings.NewReader(msg))
-	h, err := dkim.ReadHeader(br, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := dkim.NewSigner(keys, h)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var body bytes.Buffer
-	if _, err := io.Copy(io.MultiWriter(s, &body), br); err != nil {
-		t.Fatal(err)
-	}
-	sigs, err := s.Sign()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	out.WriteString(strings.Join(sigs, ""))
-	h.WriteTo(&out)
-	out.Write(body.Bytes())
-	return out.Bytes()
+	return []byte(testkit.Sign(t, msg, keys...))
 }
 
 func send(t *testing.T, addr string, useTLS bool, msgs ...[]byte) {
