@@ -12,7 +12,7 @@ func runInit(e *env, args []string) error {
 	dir := fs.String("dir", ".", "folder for dkimrelay.toml and the data dir")
 	listen := fs.String("listen", "127.0.0.1:587", "STARTTLS submission listener")
 	listenTLS := fs.String("listen-tls", "", "implicit-TLS submission listener, e.g. 0.0.0.0:465")
-	metricsListen := fs.String("metrics-listen", "", "metrics.listen: /metrics and /healthz, e.g. 127.0.0.1:9187")
+	metricsListen := fs.String("metrics-listen", "", "metrics.listen: the status page, /metrics and /healthz, e.g. 127.0.0.1:9187")
 	alg := fs.String("algorithm", string(keys.RSA2048), "first key's algorithm: rsa2048, rsa3072, rsa4096 or ed25519")
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err

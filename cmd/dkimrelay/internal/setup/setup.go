@@ -30,7 +30,8 @@ type Options struct {
 	Hostname  string // default mail.DOMAIN
 	Listen    string // STARTTLS listener, default 127.0.0.1:587
 	ListenTLS string // implicit TLS listener, optional
-	// MetricsListen is metrics.listen (/metrics and /healthz); optional.
+	// MetricsListen is metrics.listen (the status page, /metrics and
+	// /healthz); optional.
 	MetricsListen string
 	Algorithm     keys.Algorithm
 	// LogFile is log.file; init's default is "dkimrelay.log", and "-"
@@ -91,7 +92,8 @@ rotate_after = "2160h"             # ` + "`keys rotate`" + ` starts a new key wh
 file = "{{.LogFile}}"             # JSON lines; empty: stderr
 
 [metrics]
-listen = "{{.Metrics}}"                        # e.g. "127.0.0.1:9187": /metrics and /healthz
+listen = "{{.Metrics}}"                        # e.g. "127.0.0.1:9187": the status page /, /metrics, /healthz
+password_file = ""                 # a 0600 file: HTTP basic auth on all but /healthz (set it when listen is not loopback)
 `))
 
 func quoteList(s ...string) string {
