@@ -32,6 +32,9 @@ type Options struct {
 	Resolver *resolver.Resolver
 	// Probe says how to test outbound port 25; nil skips the test.
 	Probe *Probe
+	// Bulk is the recent bulk-class mail counted from the log; nil when
+	// there is no log to read.
+	Bulk *BulkMail
 }
 
 // Probe is the outbound port 25 test: a TCP connection to an MX of Domain
@@ -59,6 +62,7 @@ func Run(ctx context.Context, o Options) *Report {
 	checkPort25(ctx, r, o)
 	checkMTASTS(ctx, r, o)
 	checkTLSRPT(ctx, r, o)
+	checkBulkSender(r, o)
 	r.OK = !r.Failed()
 	return r
 }

@@ -155,6 +155,12 @@ var scenarios = []scenario{
 		o.Mode, o.EgressIPs, o.Probe = "smarthost", nil, nil
 	}},
 	{name: "no-info-records", parts: map[string]string{"mtasts": "", "tlsrpt": ""}},
+	{name: "bulk-unsubscribe-missing", options: func(o *Options) {
+		o.Bulk = &BulkMail{Since: "7 days", Messages: 1200, Missing: 3}
+	}},
+	{name: "bulk-unsubscribe-present", options: func(o *Options) {
+		o.Bulk = &BulkMail{Since: "7 days", Messages: 1200}
+	}},
 	{name: "dns-failing", servfail: []string{"example.org", "_dmarc.example.org", "10.2.0.192.in-addr.arpa"}, failed: true},
 }
 

@@ -22,7 +22,9 @@ const (
 // Result is one check's outcome.
 type Result struct {
 	// Check names the check: spf, spf-lookups, spf-ip, dkim, key-size,
-	// dmarc, rdns, mx, port25, mta-sts, tls-rpt.
+	// dmarc, rdns, mx, port25, mta-sts, tls-rpt, and the bulk sender
+	// list: bulk-auth, bulk-dmarc, bulk-rdns, bulk-tls, bulk-keys,
+	// bulk-unsub.
 	Check   string `json:"check"`
 	Status  Status `json:"status"`
 	Message string `json:"message"`

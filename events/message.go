@@ -32,17 +32,20 @@ func qid(attrs []slog.Attr, id string) []slog.Attr {
 // Acceptance is the event "accepted": a message is durably queued and the
 // client (or, for a bounce, the relay) has its queue ID.
 type Acceptance struct {
-	QID      string
-	User     string // the login; "" for a bounce
-	Class    string // the traffic class: "transactional" or "bulk"; "" not logged
-	From     string
-	Rcpts    []string
-	Size     int64
-	DKIM     []string      // the signing selectors
-	SignTime time.Duration // 0: not measured
-	Remote   string        // the client; "" for a bounce
-	Kind     string        // "" for submitted mail, "bounce" for a bounce
-	OrigQID  string        // a bounce's original message
+	QID   string
+	User  string // the login; "" for a bounce
+	Class string // the traffic class: "transactional" or "bulk"; "" not logged
+	// Unsubscribe is, for bulk mail, UnsubscribeSigned or
+	// UnsubscribeMissing; "" is not logged.
+	Unsubscribe Unsubscribe
+	From        string
+	Rcpts       []string
+	Size        int64
+	DKIM        []string      // the signing selectors
+	SignTime    time.Duration // 0: not measured
+	Remote      string        // the client; "" for a bounce
+	Kind        string        // "" for submitted mail, "bounce" for a bounce
+	OrigQID     string        // a bounce's original message
 }
 
 // Name implements Event.
@@ -65,6 +68,9 @@ func (e Acceptance) Log(log *slog.Logger) {
 	}
 	if e.Class != "" {
 		a = append(a, slog.String(ClassKey, e.Class))
+	}
+	if e.Unsubscribe != "" {
+		a = append(a, slog.String(UnsubscribeKey, string(e.Unsubscribe)))
 	}
 	if e.Kind != "" {
 		a = append(a, slog.String(KindKey, e.Kind))

@@ -111,6 +111,7 @@ const (
 	RecordKey         = "record"           // dmarc: where the record was found
 	DMARCPolicyKey    = "p"                // dmarc: the record's p= policy
 	ClassKey          = "class"            // accepted: the login's traffic class (transactional, bulk)
+	UnsubscribeKey    = "unsubscribe"      // accepted, bulk class: "signed" when both RFC 8058 one-click fields are there and signed, else "missing"
 	ProviderKey       = "provider"         // provider_paused: the destination provider (docs/deliverability.md)
 	RateKey           = "rate"             // provider_paused: the share of its rates the provider gets after the pause
 )

@@ -29,6 +29,16 @@ const (
 	ProviderResumed = "provider_resumed"
 )
 
+// Unsubscribe is the accepted event's "unsubscribe" for bulk mail: both
+// RFC 8058 one-click fields present and signed, or not.
+type Unsubscribe string
+
+// The values of Unsubscribe.
+const (
+	UnsubscribeSigned  = Unsubscribe("signed")
+	UnsubscribeMissing = Unsubscribe("missing")
+)
+
 // Duplicate is the event "duplicate": the application submitted again a
 // message the relay had already queued (its retry after a lost reply), and
 // was answered with the first message's queue ID.

@@ -10,6 +10,7 @@ import (
 	"dkimrelay/config"
 	"dkimrelay/dnscheck"
 	"dkimrelay/keys"
+	"dkimrelay/logview"
 )
 
 func runCheck(e *env, args []string) error {
@@ -60,6 +61,13 @@ func runCheck(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	if cfg.Log.File != "" {
+		// The bulk sender list counts the recent bulk mail without
+		// one-click unsubscribe; a log that cannot be read skips it.
+		if c, err := logview.CountBulk(ctx, cfg.Log.File, time.Now().Add(-7*24*time.Hour)); err == nil {
+			o.Bulk = &dnscheck.BulkMail{Since: "7 days", Messages: c.Messages, Missing: c.Missing}
+		}
+	}
 	report := dnscheck.Run(ctx, o)
 	if *asJSON {
 		err = report.WriteJSON(e.stdout)

@@ -64,3 +64,38 @@ func TestAcceptDuplicate(t *testing.T) {
 		t.Errorf("duplicate events %v, want one with qid %s and user app", evs, first)
 	}
 }
+
+// TestAcceptBulkUnsubscribe checks the accepted event of bulk mail says
+// whether it carries both RFC 8058 one-click fields, signed.
+func TestAcceptBulkUnsubscribe(t *testing.T) {
+	dir := t.TempDir()
+	q, err := queue.Open(queue.Options{Dir: filepath.Join(dir, "queue"), Delivery: config.Defaults().Delivery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	logs := &testkit.Logs{}
+	in := New(q, logs.Logger())
+	keys := []dkim.Key{newKey(t, "example.org", "a")}
+	for _, h := range []string{
+		"From: news@example.org\r\nSubject: news\r\nList-Unsubscribe: <https://example.org/u>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n\r\n",
+		"From: news@example.org\r\nSubject: news\r\nList-Unsubscribe: <https://example.org/u>\r\n\r\n",
+	} {
+		if _, err := in.Accept(Message{From: "news@example.org", Rcpts: []string{"a@example.net"}, User: "news", Class: "bulk",
+			Keys: keys, Header: readHeader(t, h), Body: strings.NewReader("Hi.\r\n")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := in.Accept(Message{From: "n@example.org", Rcpts: []string{"a@example.net"}, User: "app",
+		Keys: keys, Header: readHeader(t, "From: n@example.org\r\nSubject: reset\r\n\r\n"), Body: strings.NewReader("Hi.\r\n")}); err != nil {
+		t.Fatal(err)
+	}
+	evs := logs.Events("accepted")
+	var got []any
+	for _, e := range evs {
+		got = append(got, e["unsubscribe"])
+	}
+	if len(got) != 3 || got[0] != "signed" || got[1] != "missing" || got[2] != nil {
+		t.Errorf("unsubscribe fields %v, want signed, missing and none for transactional mail", got)
+	}
+}

@@ -173,9 +173,23 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 	if err := draft.Commit(env); err != nil {
 		return "", fmt.Errorf("writing the queue: %w", err)
 	}
-	events.Acceptance{QID: draft.ID(), User: m.User, Class: env.TrafficClass(), From: m.From, Rcpts: env.Rcpts, Size: size,
+	events.Acceptance{QID: draft.ID(), User: m.User, Class: env.TrafficClass(), Unsubscribe: oneClick(env, h, sigs), From: m.From, Rcpts: env.Rcpts, Size: size,
 		DKIM: dkim.Selectors(m.Keys), SignTime: signTime, Remote: m.Remote, Kind: m.Kind, OrigQID: m.OrigQID}.Log(in.log)
 	return draft.ID(), nil
+}
+
+// oneClick says, for bulk mail, whether it carries both RFC 8058 one-click
+// unsubscribe fields under its signatures (the signer covers both when
+// they are there), which Gmail and Yahoo require of bulk senders; "" for
+// other mail.
+func oneClick(env queue.Envelope, h *dkim.Header, sigs []string) events.Unsubscribe {
+	if env.TrafficClass() != queue.ClassBulk {
+		return ""
+	}
+	if len(sigs) > 0 && h.Has("List-Unsubscribe") && h.Has("List-Unsubscribe-Post") {
+		return events.UnsubscribeSigned
+	}
+	return events.UnsubscribeMissing
 }
 
 // bulkOnly keeps the class a queued envelope records: only "bulk", the

@@ -60,6 +60,8 @@ type Metrics struct {
 	suppressed    prometheus.Counter
 	blocked       *prometheus.CounterVec // mx
 	pauses        *prometheus.CounterVec // provider
+	toProvider    *prometheus.CounterVec // provider
+	today         *dailyCounts
 	rejected      *prometheus.CounterVec // reason
 	msgDelivered  prometheus.Counter
 	msgDeferred   prometheus.Counter
@@ -96,6 +98,11 @@ func New(opts Options) *Metrics {
 	m.suppressed = f.counter("dkimrelay_recipients_suppressed_total", "Recipients not delivered to because they are on the suppression list.")
 	m.blocked = f.counterVec("dkimrelay_blocked_by_receiver_total", "Permanent refusals because of the sender (5.7.x, a blocklist), by the receiving host: the administrator must act.", "mx")
 	m.pauses = f.counterVec("dkimrelay_provider_pauses_total", "Pauses of a destination provider after a throttling reply, by provider.", "provider")
+	m.toProvider = f.counterVec("dkimrelay_provider_delivered_total", "Recipients delivered, by the big mailbox provider that took them (google, microsoft, yahoo, ...; other for the rest).", "provider")
+	today := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dkimrelay_provider_delivered_today",
+		Help: "Recipients delivered today (UTC) by provider: past 5,000 a day Gmail and Yahoo count the domain as a bulk sender."}, []string{"provider"})
+	m.reg.MustRegister(today)
+	m.today = &dailyCounts{gauge: today, now: opts.Now}
 	m.rejected = f.counterVec("dkimrelay_messages_rejected_total", "Submission commands refused, by reason class (auth_required, sender, no_key, spf, from_header, malformed, syntax, size, connections, local_error, other).", "reason")
 	m.msgDelivered = f.counter("dkimrelay_messages_delivered_total", "Messages with at least one recipient delivered (each message counted once).")
 	m.msgDeferred = f.counter("dkimrelay_messages_deferred_total", "Delivery attempts of a message that left recipients for a later retry.")

@@ -93,6 +93,9 @@ func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
 			tls = "none"
 		}
 		m.tlsVersions.WithLabelValues(tls).Inc()
+		p := providerLabel(e.MX)
+		m.toProvider.WithLabelValues(p).Inc()
+		m.today.add(p)
 		policy := e.TLSPolicy
 		if policy == "" {
 			policy = "none"
