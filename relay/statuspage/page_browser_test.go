@@ -2,7 +2,6 @@ package statuspage_test
 
 import (
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -15,8 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"dkimrelay/config"
 	"dkimrelay/control"
@@ -150,14 +147,8 @@ func importReport(t *testing.T, cfg *config.Config) {
 // send submits one message as login and returns its queue ID.
 func send(t *testing.T, h *pageRelay, login string, to ...string) string {
 	t.Helper()
-	c, err := smtp.DialStartTLS(h.Addr(), &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testkit.DialSubmission(t, h.Addr(), login, testkit.Password)
 	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", login, testkit.Password)); err != nil {
-		t.Fatal(err)
-	}
 	// Each message differs, or the relay would take it for a retry
 	// (submission.duplicate_window).
 	msg := fmt.Sprintf("From: <%s@%s>\r\nTo: <%s>\r\nSubject: status page %s\r\n\r\nHello %s, %d.\r\n",
