@@ -39,6 +39,7 @@ type Config struct {
 	Log        Log        `toml:"log"`
 	Metrics    Metrics    `toml:"metrics"`
 	Reports    Reports    `toml:"reports"`
+	TLSRPT     TLSRPT     `toml:"tlsrpt"`
 	Cluster    Cluster    `toml:"cluster"`
 }
 
@@ -120,6 +121,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.Delivery.validate(); err != nil {
+		return err
+	}
+	if err := c.TLSRPT.validate(c); err != nil {
 		return err
 	}
 	if err := c.DNS.validate(); err != nil {

@@ -12,5 +12,6 @@ func (r *Relay) registerControl() {
 	r.ctl.Handle("reload", func(context.Context, json.RawMessage) (any, error) {
 		return nil, r.Reload()
 	})
+	r.registerTLSReports()
 	queuectl.Register(r.ctl, r.store, r.cfg.Submission.MaxHeaderSize, r.log)
 }

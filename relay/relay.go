@@ -36,6 +36,7 @@ import (
 	"dkimrelay/reports/imapfetch"
 	"dkimrelay/resolver"
 	"dkimrelay/suppressions"
+	"dkimrelay/tlsrpt"
 	"dkimrelay/users"
 )
 
@@ -61,6 +62,7 @@ type Relay struct {
 	obs      *observer // metrics.listen; nil when off (observe.go)
 	reports  *reports.Overview
 	fetcher  *imapfetch.Fetcher // [reports.imap]; nil when off (reports.go)
+	tlsrpt   *tlsrpt.Store      // [tlsrpt]; nil when off (tlsreports.go)
 
 	// current is the logins and keys in force, swapped whole on reload
 	// (under reloading) so that no reader sees half of a reload.
@@ -134,7 +136,12 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	if r.deliver, err = newDeliverer(cfg, r.resolver, log); err != nil {
+	if cfg.TLSRPT.Enabled {
+		if r.tlsrpt, err = tlsrpt.Open(filepath.Join(cfg.DataDir, "tlsrpt"), nil); err != nil {
+			return nil, err
+		}
+	}
+	if r.deliver, err = newDeliverer(cfg, r.resolver, r.tlsrpt, log); err != nil {
 		return nil, err
 	}
 	if err := r.openQueue(); err != nil {
@@ -186,7 +193,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	return r, nil
 }
 
-func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) (*delivery.Deliverer, error) {
+func newDeliverer(cfg *config.Config, res *resolver.Resolver, reports *tlsrpt.Store, log *slog.Logger) (*delivery.Deliverer, error) {
 	dc := delivery.Config{
 		Delivery:     cfg.Delivery,
 		Hostname:     cfg.Hostname,
@@ -206,6 +213,9 @@ func newDeliverer(cfg *config.Config, res *resolver.Resolver, log *slog.Logger) 
 		return nil, err
 	}
 	dc.RootCAs = roots
+	if reports != nil {
+		dc.TLSReporter = reports
+	}
 	if cfg.Delivery.Mode == config.ModeMX && cfg.Delivery.DANE {
 		dc.DANEResolver = res
 	}
@@ -246,6 +256,7 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 	defer r.stopObserve()
 	defer r.startReports()()
+	defer r.startTLSReports()()
 	defer r.watchCluster()()
 	addrs := []string{}
 	for _, a := range r.smtp.Addrs() {

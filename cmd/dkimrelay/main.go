@@ -77,6 +77,9 @@ func commands() []*command {
 			{name: "import", args: "PATH...", help: "store the DMARC and TLS reports in files, messages, mbox, Maildir or - (stdin)", run: runReportsImport},
 		}},
 		{name: "check", args: "--domain D [--json] [--no-probe]", help: "check the DNS records and network for sending as D", run: runCheck},
+		{name: "tlsrpt", help: "SMTP TLS reports (RFC 8460) about the relay's outbound sessions", sub: []*command{
+			{name: "send", args: "[--json]", help: "send the reports gathered so far now, as the daily run does", run: runTLSRPTSend},
+		}},
 		{name: "tls", args: "DOMAIN [--json]", help: "show what TLS delivery to DOMAIN requires now, and why", run: runTLS},
 		{name: "verify", args: "FILE|- [--ip IP] [--mail-from A] [--offline] [--json]", help: "check a received message's DKIM, SPF and DMARC and explain failures", run: runVerify},
 		{name: "healthcheck", args: "[--listen ADDR] [--timeout D]", help: "exit 0 when the running relay's /healthz answers (for container health checks)", run: runHealthcheck},

@@ -42,6 +42,7 @@ func (t *txn) hostSpec(ctx context.Context, domain string, h hop, pol *mtasts.Po
 	}
 	dane, note, o := t.dane(ctx, h.name, secure)
 	if o != nil {
+		t.reportSession(&sessionSpec{hop: target{host: h.name}, policy: PolicyDANE, domain: domain}, o, "")
 		return nil, nil, o
 	}
 	if dane != nil {
@@ -51,6 +52,7 @@ func (t *txn) hostSpec(ctx context.Context, domain string, h hop, pol *mtasts.Po
 			policy: PolicyDANE,
 			why:    "required by the DNSSEC-signed TLSA records of " + h.name,
 			dane:   note,
+			domain: domain,
 		}
 		return spec, ips, nil
 	}

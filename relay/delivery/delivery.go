@@ -68,7 +68,10 @@ type Config struct {
 	// DANEResolver answers the validated lookups DANE needs (RFC 7672);
 	// nil: DANE is off (delivery.dane).
 	DANEResolver DANEResolver
-	Logger       *slog.Logger // default: discard
+	// TLSReporter counts the sessions to MX hosts for TLS reports (RFC
+	// 8460); nil: none are counted ([tlsrpt] enabled = false).
+	TLSReporter SessionReporter
+	Logger      *slog.Logger // default: discard
 
 	// DataTimeout bounds the wait for the reply to the final dot; default
 	// 10m. ReuseIdle is how long a session stays open after a

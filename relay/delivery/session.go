@@ -54,6 +54,11 @@ type sessionSpec struct {
 	// requireTLS: the message asked for REQUIRETLS (RFC 8689), so the
 	// server must offer it.
 	requireTLS bool
+	// domain is the recipient domain whose policy the session is held
+	// to, and stsLines its MTA-STS policy, for TLS reporting; "" for the
+	// smarthost.
+	domain   string
+	stsLines []string
 	// classify turns the outcome of a failure before the transaction
 	// (a negative greeting, EHLO or STARTTLS reply, a broken
 	// connection) into this hop's outcome; nil keeps it.
@@ -128,7 +133,11 @@ func (t *txn) session(ctx context.Context, spec *sessionSpec, req TLSRequirement
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	c := newClient(conn, t.d.cfg.CommandTimeout)
-	if o, end := t.open(ctx, c, spec, req); end != openOK {
+	o, end := t.open(ctx, c, spec, req)
+	if end != openPlaintext {
+		t.reportSession(spec, o, c.info.Problem)
+	}
+	if end != openOK {
 		c.close()
 		if o != nil {
 			o.TLSPolicy = spec.refusingPolicy()

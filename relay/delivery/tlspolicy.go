@@ -53,6 +53,10 @@ func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *ou
 		hop:    target{kind: config.ModeMX, host: host, port: t.d.mxPort},
 		tls:    TLSRequirement{Level: TLSOpportunistic},
 		policy: PolicyOpportunistic,
+		domain: domain,
+	}
+	if pol != nil {
+		spec.stsLines = stsLines(pol.String())
 	}
 	defer t.requireTLS(domain, spec)
 	if pol == nil {
@@ -65,6 +69,8 @@ func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *ou
 			o := outcome.Local(outcome.Transient, "4.7.0", "MX host "+host+" is not one the MTA-STS policy of "+domain+
 				" allows (mx: "+strings.Join(pol.MX, ", ")+")")
 			o.MX, o.TLSPolicy = host, PolicyMTASTS
+			spec.policy = PolicyMTASTS
+			t.reportSession(spec, &o, "")
 			return nil, &o
 		}
 		// RFC 8461 section 4.2: TLS 1.2 or newer, a certificate that
