@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -136,6 +137,17 @@ func (b *browser) open(url string, width, height int64, mobile bool) {
 		vp = []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile}
 	}
 	b.run(chromedp.EmulateViewport(width, height, vp...), chromedp.Navigate(url), chromedp.WaitReady(chromedp.CSS("body")))
+}
+
+// colorScheme makes the page see prefers-color-scheme as scheme ("light"
+// or "dark").
+func (b *browser) colorScheme(scheme string) {
+	b.t.Helper()
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+	}); err != nil {
+		b.t.Fatal(err)
+	}
 }
 
 // violations are the page's CSP violations as the page saw them, plus

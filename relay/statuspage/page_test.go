@@ -289,6 +289,11 @@ func TestStatusPageInBrowser(t *testing.T) {
 		t.Errorf("the phone's page differs: %v %v", phone.Queue, phone.Totals)
 	}
 	shots = append(shots, b.screenshot(dir, "status-phone"), b.screenshotScreen(dir, "status-phone-first-screen"))
+	// The dark scheme, for the eye of whoever looks at the screenshots.
+	b.colorScheme("dark")
+	b.open(url, 1280, 900, false)
+	shots = append(shots, b.screenshot(dir, "status-desktop-dark"))
+	b.colorScheme("light")
 
 	// The search: the bounced and the suppressed message by their
 	// recipient, then the delivered one by its QID, typed into the form.
