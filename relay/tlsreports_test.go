@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"dkimrelay/control"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
@@ -64,7 +65,11 @@ _smtp._tls.strip.test. TXT "v=TLSRPTv1; rua=mailto:tls@reports.test,https://igno
 	qid = mustSend(t, h.Addr(), []string{"someone@strip.test"}, hardMessage("stripped", "someone@strip.test"))
 	h.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
 
-	sent := h.Daemon.sendTLSReports(context.Background())
+	// What `dkimrelay tlsrpt send` asks over the control socket.
+	var sent []control.TLSReportSent
+	if err := control.Call(context.Background(), h.Daemon.cfg.ControlSocket(), "tlsrpt-send", nil, &sent); err != nil {
+		t.Fatal(err)
+	}
 	if len(sent) != 2 || sent[0].Domain != "good.test" || sent[0].QID == "" || sent[1].Domain != "strip.test" || sent[1].QID == "" {
 		t.Fatalf("sent %+v", sent)
 	}

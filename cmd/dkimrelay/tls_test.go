@@ -100,6 +100,11 @@ timeout = "2s"
 	if code != 0 || !strings.Contains(out, "require_tls_domains lists it") || !strings.Contains(out, "tls_policy required") {
 		t.Errorf("tls partner.test: exit %d\n%s", code, out)
 	}
+	// tlsrpt send talks to the running relay; without one it says so.
+	var out2, errb bytes.Buffer
+	if code := run(&env{stdin: strings.NewReader(""), stdout: &out2, stderr: &errb}, []string{"--config", cfgPath, "tlsrpt", "send"}); code != exitFail || errb.Len() == 0 {
+		t.Errorf("tlsrpt send without a relay: exit %d, stderr %q", code, errb.String())
+	}
 	if code, _ := tlsCmd(); code != exitUsage {
 		t.Errorf("tls without a domain: exit %d, want %d", code, exitUsage)
 	}
