@@ -7,7 +7,6 @@ package relay
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/config"
@@ -82,14 +80,11 @@ func startRelayChild(t *testing.T, h *hardRelay) (*testkit.Process, string) {
 // submitUntilDead submits messages over one connection until the relay
 // goes away, recording each acknowledged one (its test ID) in acked.
 func submitUntilDead(addr, prefix string, mu *sync.Mutex, acked map[string]string) {
-	c, err := smtp.DialStartTLS(addr, &tls.Config{InsecureSkipVerify: true})
+	c, err := testkit.OpenSubmission(addr, "app", testkit.Password)
 	if err != nil {
 		return
 	}
 	defer c.Close()
-	if c.Auth(sasl.NewPlainClient("", "app", testkit.Password)) != nil {
-		return
-	}
 	for n := 0; ; n++ {
 		id := fmt.Sprintf("%s-%d", prefix, n)
 		qid, err := testkit.Send(c, "app@"+hardDomain, []string{"someone@good.test"}, []byte(hardMessage(id, "someone@good.test")), nil)

@@ -1,13 +1,11 @@
 package relay
 
 import (
-	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/internal/testkit"
@@ -35,14 +33,8 @@ _mta-sts.strip.test. TXT "v=STSv1; id=1"
 	good, stripped := serveSink(t, lns[0]), serveSink(t, lns[1])
 	h := newHardRelay(t, dns, hardOptions{port: port, delivery: fmt.Sprintf("mta_sts_port = %d", policyPort)})
 
-	c, err := smtp.DialStartTLS(h.Addr(), &tls.Config{InsecureSkipVerify: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := testkit.DialSubmission(t, h.Addr(), "app", testkit.Password)
 	defer c.Close()
-	if err := c.Auth(sasl.NewPlainClient("", "app", testkit.Password)); err != nil {
-		t.Fatal(err)
-	}
 	if ok, _ := c.Extension("REQUIRETLS"); !ok {
 		t.Fatal("submission does not offer REQUIRETLS after STARTTLS")
 	}

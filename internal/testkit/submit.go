@@ -57,18 +57,30 @@ func Transact(t testing.TB, c *smtp.Client, from string, to []string, msg string
 	return "", nil
 }
 
-// DialSubmission opens a submission session as an application does:
-// STARTTLS (trusting any certificate), then AUTH PLAIN as user. The
-// session is closed when the test ends.
-func DialSubmission(t testing.TB, addr, user, password string) *smtp.Client {
-	t.Helper()
+// OpenSubmission opens a submission session as an application does:
+// STARTTLS (trusting any certificate), then AUTH PLAIN as user. It is for
+// the goroutines of a test, which must not fail it themselves (a relay
+// killed under them, say); DialSubmission is for the test.
+func OpenSubmission(addr, user, password string) (*smtp.Client, error) {
 	c, err := smtp.DialStartTLS(addr, ClientTLS())
 	if err != nil {
-		t.Fatalf("submission to %s: %v", addr, err)
+		return nil, fmt.Errorf("submission to %s: %w", addr, err)
+	}
+	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("AUTH PLAIN as %s: %w", user, err)
+	}
+	return c, nil
+}
+
+// DialSubmission is OpenSubmission for a test, which it fails when the
+// session does not open. The session is closed when the test ends.
+func DialSubmission(t testing.TB, addr, user, password string) *smtp.Client {
+	t.Helper()
+	c, err := OpenSubmission(addr, user, password)
+	if err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if err := c.Auth(sasl.NewPlainClient("", user, password)); err != nil {
-		t.Fatalf("AUTH PLAIN as %s: %v", user, err)
-	}
 	return c
 }
