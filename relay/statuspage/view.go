@@ -19,7 +19,7 @@ type view struct {
 	Chart    chart // wide, for a desktop
 	Narrow   chart // for a phone
 	Policies []policyBar
-	// MaxDestinations is how many destinations the table lists.
+	// Destinations are the first shownDestinations, MoreDests the rest.
 	Destinations []Destination
 	MoreDests    int
 	HaveKeys     bool
