@@ -85,6 +85,9 @@ func writeExplanation(w io.Writer, ex delivery.Explanation) {
 		if f.Problem != "" {
 			fmt.Fprintf(w, "    the kept policy applies: %s\n", f.Problem)
 		}
+		for _, line := range strings.Split(strings.TrimSpace(f.Text), "\n") {
+			fmt.Fprintf(w, "    | %s\n", strings.TrimRight(line, "\r"))
+		}
 	}
 	if ex.Listed {
 		fmt.Fprintf(w, "  delivery.require_tls_domains lists it: verified TLS or nothing\n")

@@ -74,7 +74,7 @@ timeout = "2s"
 	}
 	f := ex.MTASTS
 	if f.Mode != "enforce" || f.ID != "20261203" || f.Source != "fetched" || f.MaxAge != 604800 ||
-		!strings.HasPrefix(f.URL, "https://mta-sts.example.net:") {
+		!strings.HasPrefix(f.URL, "https://mta-sts.example.net:") || !strings.Contains(f.Text, "mode: enforce") {
 		t.Errorf("MTA-STS finding %+v", f)
 	}
 	if len(ex.Hosts) != 2 || !ex.Hosts[0].Allowed || ex.Hosts[0].Policy != "mta-sts" ||
@@ -87,7 +87,7 @@ timeout = "2s"
 
 	code, out = tlsCmd("example.net")
 	for _, want := range []string{"MTA-STS: mode enforce, mx mx1.example.net, max_age 604800s", "mx1.example.net  tls_policy mta-sts",
-		"a certificate from a trusted root valid for mx1.example.net"} {
+		"a certificate from a trusted root valid for mx1.example.net", "    | version: STSv1"} {
 		if code != 0 || !strings.Contains(out, want) {
 			t.Errorf("tls example.net: exit %d, output lacks %q:\n%s", code, want, out)
 		}

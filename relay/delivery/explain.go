@@ -33,7 +33,8 @@ type STSFinding struct {
 	Expires time.Time `json:"expires,omitzero"`
 	Source  string    `json:"source,omitempty"` // "fetched" or "cache"
 	URL     string    `json:"url,omitempty"`
-	Problem string    `json:"problem,omitempty"` // what went wrong finding it
+	Problem string    `json:"problem,omitempty"`     // what went wrong finding it
+	Text    string    `json:"policy_text,omitempty"` // the policy file as served
 }
 
 // HostPolicy is the policy one MX host is held to.
@@ -67,7 +68,7 @@ func (d *Deliverer) Explain(ctx context.Context, domain string) Explanation {
 			f.Mode, f.MX, f.MaxAge = string(l.Policy.Mode), l.Policy.MX, int64(l.Policy.MaxAge/time.Second)
 		}
 		if s := l.Stored; s != nil {
-			f.ID, f.Fetched, f.Expires = s.ID, s.Fetched, s.Expires
+			f.ID, f.Fetched, f.Expires, f.Text = s.ID, s.Fetched, s.Expires, s.Text
 		}
 	}
 	for _, r := range d.cfg.RequireTLSDomains {
