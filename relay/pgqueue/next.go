@@ -156,5 +156,6 @@ func scanRcpt(row pgx.Row, dest ...any) (*queue.Recipient, error) {
 func (s *Store) release(id string) {
 	s.mu.Lock()
 	delete(s.inFlight, id)
+	delete(s.postponed, id)
 	s.mu.Unlock()
 }

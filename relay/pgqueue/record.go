@@ -42,6 +42,9 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 		rcpts[r.Addr] = &c
 	}
 	find := func(addr string) *queue.Recipient { return rcpts[addr] }
+	// Held back by pacing first, as the files' queue does: an outcome for
+	// the same recipient (there should be none) decides last.
+	held := s.takePostponed(m.ID, rcpts)
 	changes := s.policy.Apply(m.Envelope.Received, find, outcomes, now)
 
 	var failed []queue.Change
@@ -66,7 +69,7 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 	if steps.Announce != nil {
 		steps.Announce(changes)
 	}
-	deleted, err := s.write(m.ID, token, changes)
+	deleted, err := s.write(m.ID, token, lastPerRcpt(append(held, changes...)))
 	if deleted {
 		return nil, nil
 	}
@@ -151,4 +154,19 @@ func deleteMessage(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
 		return false, dbError("removing the message", err)
 	}
 	return tag.RowsAffected() > 0, nil
+}
+
+// lastPerRcpt keeps the last change of each recipient, in order.
+func lastPerRcpt(cs []queue.Change) []queue.Change {
+	last := make(map[string]int, len(cs))
+	for i, c := range cs {
+		last[c.Addr] = i
+	}
+	out := cs[:0:0]
+	for i, c := range cs {
+		if last[c.Addr] == i {
+			out = append(out, c)
+		}
+	}
+	return out
 }

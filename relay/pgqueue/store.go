@@ -77,10 +77,13 @@ type Store struct {
 
 	mu       sync.Mutex
 	inFlight map[string]int64 // lease tokens by message ID
-	changed  chan struct{}    // closed and replaced when something became due here
-	idle     time.Time        // nothing due before then, as far as this relay knows
-	closed   bool
-	ops      sync.WaitGroup
+	// postponed are the recipients of messages in flight held back by
+	// pacing, written by Record.
+	postponed map[string][]postponement
+	changed   chan struct{} // closed and replaced when something became due here
+	idle      time.Time     // nothing due before then, as far as this relay knows
+	closed    bool
+	ops       sync.WaitGroup
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -94,14 +97,15 @@ func Open(opts Options) (*Store, error) {
 		return nil, errors.New("pgqueue: no schedule given: pass the loaded config's [delivery] section")
 	}
 	s := &Store{
-		pool:     opts.Pool,
-		node:     opts.Node,
-		policy:   queue.Policy{MinRetry: opts.Delivery.RetryMin, MaxRetry: opts.Delivery.RetryMax, MaxLifetime: opts.Delivery.MaxLifetime},
-		lease:    opts.Lease,
-		log:      opts.Logger,
-		now:      opts.Now,
-		inFlight: make(map[string]int64),
-		changed:  make(chan struct{}),
+		pool:      opts.Pool,
+		node:      opts.Node,
+		policy:    queue.Policy{MinRetry: opts.Delivery.RetryMin, MaxRetry: opts.Delivery.RetryMax, MaxLifetime: opts.Delivery.MaxLifetime},
+		lease:     opts.Lease,
+		log:       opts.Logger,
+		now:       opts.Now,
+		inFlight:  make(map[string]int64),
+		postponed: make(map[string][]postponement),
+		changed:   make(chan struct{}),
 	}
 	if s.lease <= 0 {
 		s.lease = DefaultLease

@@ -256,3 +256,34 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatalf("Next = %s, want %s", m.ID, id)
 	}
 }
+
+// TestPostpone: a recipient held back by pacing keeps its state and
+// attempt count and waits until the given time with the reason as its
+// last reply; the other recipient's outcome is recorded as usual.
+func TestPostpone(t *testing.T) {
+	pg := pgtest.Start(t)
+	s := open(t, pg.NewDatabase(t), "a", 0)
+	id := commit(t, s, []byte("Subject: x\r\n\r\nx\r\n"), "held@example.net", "sent@example.net")
+	m := next(t, s, 10*time.Second)
+	until := time.Now().Add(time.Hour).Truncate(time.Microsecond)
+	if err := s.Postpone(m, []string{"held@example.net"}, until, "provider paused"); err != nil {
+		t.Fatal(err)
+	}
+	changes, err := s.Record(m, []outcome.Outcome{{Rcpt: "sent@example.net", Status: outcome.Delivered, Reply: "250 ok"}}, queue.Steps{})
+	if err != nil || len(changes) != 1 || changes[0].Addr != "sent@example.net" {
+		t.Fatalf("Record = %+v, %v; want the delivered recipient alone", changes, err)
+	}
+	got, err := s.Get(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := got.Rcpts[0]
+	if h.State != queue.Queued || h.Attempts != 0 || !h.NextAttempt.Equal(until) || h.LastReply != "provider paused" {
+		t.Fatalf("held recipient = %+v, want queued, 0 attempts, until %v, the reason", *h, until)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if m, err := s.Next(ctx); err == nil {
+		t.Fatalf("Next handed out %s, postponed for an hour", m.ID)
+	}
+}
