@@ -159,7 +159,7 @@ func (l *EventLog) Run(ctx context.Context, db *DB, retention time.Duration) {
 				l.dropped.Add(int64(len(batch)))
 				if time.Since(lastWarn) > time.Minute {
 					lastWarn = time.Now()
-					db.log.Warn("cluster_events", "error", err.Error(), "detail", "message events are not kept in the database meanwhile; the log file has them")
+					db.log.Warn(events.ClusterEventsLost, events.ErrorKey, err.Error(), events.DetailKey, "message events are not kept in the database meanwhile; the log file has them")
 				}
 			}
 			batch = batch[:0]

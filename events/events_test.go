@@ -108,6 +108,8 @@ func TestLogLines(t *testing.T) {
 		{"retry one", RetryRequest{QID: "Q1"}, `{"level":"INFO","msg":"retry","qid":"Q1"}`},
 		{"retry all", RetryRequest{Messages: 3}, `{"level":"INFO","msg":"retry","messages":3}`},
 		{"queue failure", QueueFailure{Err: errors.New("closed")}, `{"level":"ERROR","msg":"queue","error":"closed"}`},
+		{"tlsrpt", TLSReportSent{Domain: "example.net", To: []string{"tlsrpt@example.net"}, QID: "Q9", Sessions: 12},
+			`{"level":"INFO","msg":"tlsrpt","domain":"example.net","to":["tlsrpt@example.net"],"qid":"Q9","sessions":12,"skipped":""}`},
 		{"queue failure with a detail", QueueFailure{Err: errors.New("db"), Detail: "delivery waits"}, `{"level":"ERROR","msg":"queue","error":"db","detail":"delivery waits"}`},
 		{"queue failure of a message", QueueFailure{QID: "Q1", Err: errors.New("disk")}, `{"level":"ERROR","msg":"queue","qid":"Q1","error":"disk"}`},
 		{"bounce failed", BounceFailure{QID: "Q1", Err: errors.New("disk")}, `{"level":"ERROR","msg":"bounce_failed","qid":"Q1","error":"disk"}`},

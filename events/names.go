@@ -51,6 +51,8 @@ const (
 	ClusterMigrated   = "cluster_migrated"    // cluster: a schema migration applied to the database
 	ClusterEmpty      = "cluster_empty"       // cluster: the database holds no logins or keys yet
 	ClusterPullFailed = "cluster_pull"        // cluster: the logins and keys could not be read from the database
+	ClusterEventsLost = "cluster_events"      // cluster: message events could not be written to the database
+	TLSReport         = "tlsrpt"              // a TLS report sent (or skipped) to a domain, or gathering them failed
 )
 
 // The events' field names. slog.TimeKey, slog.LevelKey and
@@ -103,6 +105,9 @@ const (
 	DNSKey         = "dns"          // key_force_activated: what DNS publishes
 	VersionKey     = "version"      // cluster_migrated: the schema version
 	NameKey        = "name"         // cluster_migrated: the migration's name
+	ToKey          = "to"           // tlsrpt: the report's recipients
+	SessionsKey    = "sessions"     // tlsrpt: the sessions the report counts
+	SkippedKey     = "skipped"      // tlsrpt: why no report went out
 
 	MailFromDomainKey = "mail_from_domain" // dmarc: the envelope sender's domain
 	DKIMDomainsKey    = "dkim_domains"     // dmarc: the domains that sign

@@ -75,3 +75,27 @@ func (e ReportsFetchFailure) Log(log *slog.Logger) {
 		slog.String(MailboxKey, e.Mailbox),
 		slog.String(ReasonKey, e.Reason))
 }
+
+// TLSReportSent is the event "tlsrpt" for one policy domain: the report
+// queued (QID) for the addresses of its _smtp._tls record, or why it was
+// skipped.
+type TLSReportSent struct {
+	Domain   string
+	To       []string
+	QID      string
+	Sessions int64
+	Skipped  string
+}
+
+// Name implements Event.
+func (TLSReportSent) Name() string { return TLSReport }
+
+// Log implements Event.
+func (e TLSReportSent) Log(log *slog.Logger) {
+	logAttrs(log, slog.LevelInfo, TLSReport,
+		slog.String(DomainKey, e.Domain),
+		slog.Any(ToKey, e.To),
+		slog.String(QIDKey, e.QID),
+		slog.Int64(SessionsKey, e.Sessions),
+		slog.String(SkippedKey, e.Skipped))
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"dkimrelay/control"
+	"dkimrelay/events"
 	"dkimrelay/relay/ingest"
 	"dkimrelay/tlsrpt"
 )
@@ -40,7 +41,7 @@ func (r *Relay) startTLSReports() (stop func()) {
 				return
 			case <-flush.C:
 				if err := r.tlsrpt.Flush(); err != nil {
-					r.log.Error("tlsrpt", "err", err.Error())
+					r.log.Error(events.TLSReport, events.ErrorKey, err.Error())
 				}
 			case <-send.C:
 				r.sendTLSReports(ctx)
@@ -51,7 +52,7 @@ func (r *Relay) startTLSReports() (stop func()) {
 		cancel()
 		wg.Wait()
 		if err := r.tlsrpt.Flush(); err != nil {
-			r.log.Error("tlsrpt", "err", err.Error())
+			r.log.Error(events.TLSReport, events.ErrorKey, err.Error())
 		}
 	}
 }
@@ -62,7 +63,7 @@ func (r *Relay) startTLSReports() (stop func()) {
 func (r *Relay) sendTLSReports(ctx context.Context) []control.TLSReportSent {
 	span, byDomain, err := r.tlsrpt.Take()
 	if err != nil {
-		r.log.Error("tlsrpt", "err", err.Error())
+		r.log.Error(events.TLSReport, events.ErrorKey, err.Error())
 	}
 	from := r.cfg.TLSRPT.From
 	fromDomain := from[strings.LastIndexByte(from, '@')+1:]
@@ -96,7 +97,7 @@ func (r *Relay) sendTLSReports(ctx context.Context) []control.TLSReportSent {
 		if err != nil {
 			sent.Skipped = fmt.Sprintf("queueing the report failed: %v", err)
 		}
-		r.log.Info("tlsrpt", "domain", domain, "to", sent.To, "qid", sent.QID, "sessions", sent.Sessions, "skipped", sent.Skipped)
+		events.TLSReportSent{Domain: domain, To: sent.To, QID: sent.QID, Sessions: sent.Sessions, Skipped: sent.Skipped}.Log(r.log)
 		out = append(out, sent)
 	}
 	return out
