@@ -14,12 +14,12 @@ import (
 // walkPage is how many messages Walk reads per query.
 const walkPage = 512
 
-const messageColumns = "id, sender, login, received, size, signatures"
+const messageColumns = "id, sender, login, received, size, signatures, class"
 
 func scanMessage(row pgx.Row) (*queue.Message, error) {
 	m := &queue.Message{}
 	var sigs []string
-	if err := row.Scan(&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs); err != nil {
+	if err := row.Scan(&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class); err != nil {
 		return nil, err
 	}
 	if len(sigs) > 0 {

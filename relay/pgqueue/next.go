@@ -78,14 +78,14 @@ func (s *Store) take(ctx context.Context) (*queue.Message, time.Duration, error)
 		WITH picked AS (
 			SELECT id FROM queue_messages
 			WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
-			ORDER BY due_at
+			ORDER BY class = 'bulk', due_at
 			LIMIT 1
 			FOR UPDATE SKIP LOCKED)
 		UPDATE queue_messages q SET lease_owner = $2, lease_token = $3, lease_until = $4
 		FROM picked WHERE q.id = picked.id
-		RETURNING q.id, q.sender, q.login, q.received, q.size, q.signatures`,
+		RETURNING q.id, q.sender, q.login, q.received, q.size, q.signatures, q.class`,
 		now, s.node, token, now.Add(s.lease)).Scan(
-		&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs)
+		&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class)
 	if errors.Is(err, pgx.ErrNoRows) {
 		var next *time.Time
 		err := s.pool.QueryRow(octx, `SELECT min(greatest(due_at, coalesce(lease_until, due_at))) FROM queue_messages`).Scan(&next)

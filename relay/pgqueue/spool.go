@@ -126,9 +126,9 @@ func (sp *spool) Commit(env queue.Envelope) (err error) {
 		rcpts[i] = r.Addr
 	}
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $4)`,
-		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node)
+	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8)`,
+		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, m.Envelope.Class)
 	b.Queue(`INSERT INTO queue_recipients (message_id, pos, addr, state, next_attempt)
 		SELECT $1, t.pos, t.addr, 'queued', $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(addr, pos)`,
 		m.ID, rcpts, m.Envelope.Received)
