@@ -56,50 +56,13 @@ func (l *EventLog) Dropped() int64 { return l.dropped.Load() }
 // Handler returns a slog.Handler that passes every record to next and
 // copies the message events to the table.
 func (l *EventLog) Handler(next slog.Handler) slog.Handler {
-	return &eventTee{l: l, next: next}
-}
-
-type eventTee struct {
-	l     *EventLog
-	next  slog.Handler
-	attrs []slog.Attr
-	group bool
-}
-
-func (t *eventTee) Enabled(ctx context.Context, lv slog.Level) bool {
-	return lv >= slog.LevelInfo || t.next.Enabled(ctx, lv)
-}
-
-func (t *eventTee) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelInfo && !t.group {
-		t.copy(r)
-	}
-	if !t.next.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return t.next.Handle(ctx, r)
-}
-
-func (t *eventTee) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *t
-	if !t.group {
-		c.attrs = append(append([]slog.Attr(nil), t.attrs...), as...)
-	}
-	c.next = t.next.WithAttrs(as)
-	return &c
-}
-
-func (t *eventTee) WithGroup(name string) slog.Handler {
-	c := *t
-	c.group = c.group || name != ""
-	c.next = t.next.WithGroup(name)
-	return &c
+	return events.Tee(next, l.copy)
 }
 
 // copy queues r when it names a message.
-func (t *eventTee) copy(r slog.Record) {
+func (l *EventLog) copy(r slog.Record, pre []slog.Attr) {
 	qid := ""
-	for _, a := range t.attrs {
+	for _, a := range pre {
 		if a.Key == events.QIDKey {
 			qid = a.Value.String()
 		}
@@ -115,15 +78,15 @@ func (t *eventTee) copy(r slog.Record) {
 		return
 	}
 	var buf bytes.Buffer
-	h := slog.NewJSONHandler(&buf, nil).WithAttrs(append(t.attrs, slog.String("node", t.l.node)))
+	h := slog.NewJSONHandler(&buf, nil).WithAttrs(append(append([]slog.Attr(nil), pre...), slog.String("node", l.node)))
 	if err := h.Handle(context.Background(), r); err != nil {
 		return
 	}
 	row := eventRow{time: r.Time, qid: qid, msg: r.Message, raw: strings.TrimSuffix(buf.String(), "\n")}
 	select {
-	case t.l.rows <- row:
+	case l.rows <- row:
 	default:
-		t.l.dropped.Add(1)
+		l.dropped.Add(1)
 	}
 }
 

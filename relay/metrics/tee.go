@@ -1,7 +1,6 @@
 package metrics
 
 import (
-	"context"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -14,44 +13,7 @@ import (
 // whatever next's level, so a quiet log (log.level = "warn") still gives
 // full metrics.
 func (m *Metrics) Tee(next slog.Handler) slog.Handler {
-	return &tee{m: m, next: next}
-}
-
-type tee struct {
-	m     *Metrics
-	next  slog.Handler
-	attrs []slog.Attr // from WithAttrs, e.g. log.With("qid", id)
-	group bool        // attributes are nested in a group: not ours to read
-}
-
-func (t *tee) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo || t.next.Enabled(ctx, l)
-}
-
-func (t *tee) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelInfo && !t.group {
-		t.m.observe(r, t.attrs)
-	}
-	if !t.next.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return t.next.Handle(ctx, r)
-}
-
-func (t *tee) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *t
-	if !t.group {
-		c.attrs = append(append([]slog.Attr(nil), t.attrs...), as...)
-	}
-	c.next = t.next.WithAttrs(as)
-	return &c
-}
-
-func (t *tee) WithGroup(name string) slog.Handler {
-	c := *t
-	c.group = c.group || name != ""
-	c.next = t.next.WithGroup(name)
-	return &c
+	return events.Tee(next, m.observe)
 }
 
 // observe counts one event: the typed events the relay logs (package

@@ -1,7 +1,6 @@
 package statuspage
 
 import (
-	"context"
 	"log/slog"
 
 	"dkimrelay/events"
@@ -11,44 +10,7 @@ import (
 // history and passes every record on to next, as the metrics' Tee does:
 // events of level Info and above are counted whatever next's level.
 func (h *History) Tee(next slog.Handler) slog.Handler {
-	return &tee{h: h, next: next}
-}
-
-type tee struct {
-	h     *History
-	next  slog.Handler
-	attrs []slog.Attr // from WithAttrs, e.g. log.With("qid", id)
-	group bool        // attributes are nested in a group: not ours to read
-}
-
-func (t *tee) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo || t.next.Enabled(ctx, l)
-}
-
-func (t *tee) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level >= slog.LevelInfo && !t.group {
-		t.h.observe(r, t.attrs)
-	}
-	if !t.next.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return t.next.Handle(ctx, r)
-}
-
-func (t *tee) WithAttrs(as []slog.Attr) slog.Handler {
-	c := *t
-	if !t.group {
-		c.attrs = append(append([]slog.Attr(nil), t.attrs...), as...)
-	}
-	c.next = t.next.WithAttrs(as)
-	return &c
-}
-
-func (t *tee) WithGroup(name string) slog.Handler {
-	c := *t
-	c.group = c.group || name != ""
-	c.next = t.next.WithGroup(name)
-	return &c
+	return events.Tee(next, h.observe)
 }
 
 // observe counts one record, if it is a message's event.
