@@ -7,19 +7,17 @@
 package dnssectest
 
 import (
-	"bytes"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"dkimrelay/internal/testkit"
 )
 
 // Packages are the Debian packages the chain needs.
@@ -43,8 +41,7 @@ type Chain struct {
 	// put in dns.servers.
 	Addr string
 	dir  string
-	mu   sync.Mutex
-	logs bytes.Buffer
+	logs testkit.Output
 }
 
 // Start runs the chain for zones.
@@ -57,7 +54,7 @@ func Start(t testing.TB, zones ...Zone) *Chain {
 			t.Logf("knotd and unbound log:\n%s", c.Logs())
 		}
 	})
-	knotPort, unboundPort := freePort(t), freePort(t)
+	knotPort, unboundPort := testkit.FreeUDPAndTCPPort(t), testkit.FreeUDPAndTCPPort(t)
 	knotAddr := "127.0.0.1:" + knotPort
 	if err := c.writeKnot(knotPort, zones); err != nil {
 		t.Fatal(err)
@@ -90,55 +87,26 @@ func Start(t testing.TB, zones ...Zone) *Chain {
 	return c
 }
 
-// binary finds a server program; Debian installs them in /usr/sbin.
+// binary finds a server program of the chain.
 func binary(t testing.TB, name string) string {
 	t.Helper()
-	if p, err := exec.LookPath(name); err == nil {
-		return p
+	p, err := testkit.ServerBinary(name, strings.Join(Packages, " "))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if p := "/usr/sbin/" + name; fileExists(p) {
-		return p
-	}
-	t.Fatalf("%s is not installed: apt-get install %s (scripts/test.sh installs them)", name, strings.Join(Packages, " "))
-	return ""
+	return p
 }
-
-func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // run starts a server until the test ends.
 func (c *Chain) run(t testing.TB, bin string, args ...string) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = c, c
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-}
-
-// Write collects the servers' logs.
-func (c *Chain) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.logs.Write(p)
+	cmd.Stdout, cmd.Stderr = &c.logs, &c.logs
+	testkit.StartDaemon(t, filepath.Base(bin), cmd, nil)
 }
 
 // Logs is what the servers logged so far.
-func (c *Chain) Logs() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.logs.String()
-}
+func (c *Chain) Logs() string { return c.logs.String() }
 
 // wait asks addr for name/qtype until it answers with records.
 func (c *Chain) wait(t testing.TB, addr, name string, qtype uint16) []dns.RR {
@@ -251,25 +219,4 @@ func otherKey(t testing.TB, zone string) string {
 // anchor is k in the form of Unbound's trust-anchor option.
 func anchor(k *dns.DNSKEY) string {
 	return fmt.Sprintf("%s IN DNSKEY %d %d %d %s", k.Hdr.Name, k.Flags, k.Protocol, k.Algorithm, k.PublicKey)
-}
-
-// freePort finds a port free for TCP and UDP on 127.0.0.1.
-func freePort(t testing.TB) string {
-	t.Helper()
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			_, port, _ := net.SplitHostPort(addr)
-			return port
-		}
-	}
-	t.Fatal("dnssectest: no port free for TCP and UDP")
-	return ""
 }

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"os/user"
@@ -29,6 +28,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"dkimrelay/internal/testkit"
 )
 
 // Role is the superuser initdb creates; tests connect as it, without a
@@ -52,8 +53,7 @@ type Server struct {
 	cred *syscall.Credential
 
 	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
+	proc    *testkit.Process // nil while stopped
 	dbCount atomic.Int32
 }
 
@@ -116,7 +116,7 @@ func Start(t testing.TB) *Server {
 	if out, err := initdb.CombinedOutput(); err != nil {
 		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
 	}
-	s.Port = freePort(t)
+	s.Port, _ = strconv.Atoi(testkit.FreePort(t, "127.0.0.1"))
 	t.Cleanup(s.stop)
 	if err := s.Restart(); err != nil {
 		t.Fatal(err)
@@ -135,22 +135,12 @@ func nobody() (*syscall.Credential, error) {
 	return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // Restart starts the server after Stop (Start already started it), on
 // the same port and socket, and waits until it accepts connections.
 func (s *Server) Restart() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd != nil {
+	if s.proc != nil {
 		return errors.New("pgtest: the server is already running")
 	}
 	logf, err := os.OpenFile(filepath.Join(s.Dir, "postgres.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -171,12 +161,7 @@ func (s *Server) Restart() error {
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: s.cred, Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("pgtest: starting postgres: %w", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	s.cmd, s.exited = cmd, exited
+	s.proc = testkit.StartProcess(s.t, cmd)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -188,8 +173,8 @@ func (s *Server) Restart() error {
 		}
 		cancel()
 		select {
-		case <-exited:
-			s.cmd = nil
+		case <-s.proc.Exited():
+			s.proc = nil
 			return fmt.Errorf("pgtest: postgres exited at start:\n%s", s.Log())
 		default:
 		}
@@ -205,17 +190,11 @@ func (s *Server) Restart() error {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cmd == nil {
+	if s.proc == nil {
 		return
 	}
-	s.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.exited
-	}
-	s.cmd = nil
+	s.proc.StopWith(syscall.SIGINT, 30*time.Second)
+	s.proc = nil
 }
 
 func (s *Server) stop() {

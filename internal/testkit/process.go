@@ -23,7 +23,7 @@ type Process struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	exited chan struct{}
-	stderr *lockedBuilder
+	stderr *Output
 }
 
 // StartProcess starts cmd. The caller ends it (Stop, Kill, or
@@ -34,7 +34,7 @@ func StartProcess(t testing.TB, cmd *exec.Cmd) *Process {
 	t.Helper()
 	p := &Process{t: t, cmd: cmd, exited: make(chan struct{})}
 	if cmd.Stderr == nil {
-		p.stderr = &lockedBuilder{}
+		p.stderr = &Output{}
 		cmd.Stderr = p.stderr
 	}
 	var lines chan string
@@ -127,7 +127,13 @@ func (p *Process) AwaitLine(prefix string, timeout time.Duration) string {
 // Stop sends SIGTERM and waits up to timeout for the exit. A process
 // still running then is killed; inTime tells which happened.
 func (p *Process) Stop(timeout time.Duration) (state *os.ProcessState, inTime bool) {
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	return p.StopWith(syscall.SIGTERM, timeout)
+}
+
+// StopWith is Stop with the server's own stop signal (PostgreSQL's fast
+// shutdown is SIGINT).
+func (p *Process) StopWith(sig os.Signal, timeout time.Duration) (state *os.ProcessState, inTime bool) {
+	p.cmd.Process.Signal(sig)
 	select {
 	case <-p.exited:
 		return p.State(), true
@@ -138,26 +144,33 @@ func (p *Process) Stop(timeout time.Duration) (state *os.ProcessState, inTime bo
 }
 
 // Kill is a crash: SIGKILL, no chance to clean up. It waits for the exit.
+// A process started in a group of its own (SysProcAttr.Setpgid, as
+// servers that fork are) is killed with its whole group.
 func (p *Process) Kill() {
-	p.cmd.Process.Kill()
+	if a := p.cmd.SysProcAttr; a != nil && a.Setpgid {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	} else {
+		p.cmd.Process.Kill()
+	}
 	<-p.exited
 }
 
-// lockedBuilder is a strings.Builder written by the process's copier and
-// read by the test.
-type lockedBuilder struct {
+// Output keeps what a process writes (its standard error, a server's
+// log), written by the process's copier and read by the test.
+type Output struct {
 	mu sync.Mutex
 	b  strings.Builder
 }
 
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
 }
 
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+// String is what was written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }

@@ -5,7 +5,6 @@
 package knottest
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
@@ -14,12 +13,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/miekg/dns"
+
+	"dkimrelay/internal/testkit"
 )
 
 // Package is the Debian package that provides knotd.
@@ -38,21 +37,7 @@ type Server struct {
 	// Dir holds its configuration, zone file and database.
 	Dir string
 
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs bytes.Buffer
-}
-
-// knotd finds the server binary; Debian installs it in /usr/sbin, which
-// is not always in a test's PATH.
-func knotd() (string, error) {
-	if p, err := exec.LookPath("knotd"); err == nil {
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/sbin/knotd"); err == nil {
-		return "/usr/sbin/knotd", nil
-	}
-	return "", fmt.Errorf("knotd is not installed (Debian package %s)", Package)
+	logs testkit.Output
 }
 
 // Start runs knotd for zone with a fresh TSIG key. Without knotd the test
@@ -60,7 +45,7 @@ func knotd() (string, error) {
 // package to install.
 func Start(t testing.TB, zone string) *Server {
 	t.Helper()
-	bin, err := knotd()
+	bin, err := testkit.ServerBinary("knotd", Package)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("%v: install it with apt-get install %s", err, Package)
@@ -76,77 +61,22 @@ func Start(t testing.TB, zone string) *Server {
 		Secret:    base64.StdEncoding.EncodeToString(secret),
 		Dir:       t.TempDir(),
 	}
-	port, err := freePort()
-	if err != nil {
-		t.Fatalf("knottest: %v", err)
-	}
+	port := testkit.FreeUDPAndTCPPort(t)
 	s.Addr = net.JoinHostPort("127.0.0.1", port)
 	if err := s.writeFiles(port); err != nil {
 		t.Fatalf("knottest: %v", err)
 	}
-	s.cmd = exec.Command(bin, "-c", filepath.Join(s.Dir, "knot.conf"))
-	s.cmd.Stdout, s.cmd.Stderr = s.logWriter(), s.logWriter()
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("knottest: starting knotd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { s.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			s.cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("knotd log:\n%s", s.Logs())
-		}
-	})
-	if err := s.waitReady(exited); err != nil {
+	cmd := exec.Command(bin, "-c", filepath.Join(s.Dir, "knot.conf"))
+	cmd.Stdout, cmd.Stderr = &s.logs, &s.logs
+	p := testkit.StartDaemon(t, "knotd", cmd, s.Logs)
+	if err := s.waitReady(p.Exited()); err != nil {
 		t.Fatalf("knottest: %v\nknotd log:\n%s", err, s.Logs())
 	}
 	return s
 }
 
-type lockedWriter struct{ s *Server }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	return w.s.logs.Write(p)
-}
-
-func (s *Server) logWriter() lockedWriter { return lockedWriter{s} }
-
 // Logs is what knotd has logged so far.
-func (s *Server) Logs() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
-}
-
-// freePort finds a port free for both TCP and UDP on 127.0.0.1. Another
-// process may take it before knotd binds it; waitReady then fails loudly.
-func freePort() (string, error) {
-	var lastErr error
-	for range 20 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return "", err
-		}
-		addr := ln.Addr().String()
-		pc, err := net.ListenPacket("udp", addr)
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			_, port, _ := net.SplitHostPort(addr)
-			return port, nil
-		}
-		lastErr = err
-	}
-	return "", fmt.Errorf("no port free for both TCP and UDP: %w", lastErr)
-}
+func (s *Server) Logs() string { return s.logs.String() }
 
 func (s *Server) writeFiles(port string) error {
 	conf := fmt.Sprintf(`server:

@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,28 +39,14 @@ type Server struct {
 	// Dir holds the configuration, the mail and the log.
 	Dir string
 
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs bytes.Buffer
-}
-
-// binary finds dovecot; Debian installs it in /usr/sbin, which is not
-// always in a test's PATH.
-func binary() (string, error) {
-	if p, err := exec.LookPath("dovecot"); err == nil {
-		return p, nil
-	}
-	if _, err := os.Stat("/usr/sbin/dovecot"); err == nil {
-		return "/usr/sbin/dovecot", nil
-	}
-	return "", fmt.Errorf("dovecot is not installed: apt-get install %s (scripts/test.sh does)", Package)
+	logs testkit.Output
 }
 
 // Start runs Dovecot with the given logins (name: password) and stops it
 // when the test ends.
 func Start(t testing.TB, logins map[string]string) *Server {
 	t.Helper()
-	bin, err := binary()
+	bin, err := testkit.ServerBinary("dovecot", Package)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +87,9 @@ func Start(t testing.TB, logins map[string]string) *Server {
 	for login, pw := range logins {
 		fmt.Fprintf(&passwd, "%s:{PLAIN}%s::::::\n", login, pw)
 	}
-	tlsPort, plainPort := freePort(t), freePort(t)
-	s.TLSAddr = net.JoinHostPort("localhost", strconv.Itoa(tlsPort))
-	s.PlainAddr = net.JoinHostPort("localhost", strconv.Itoa(plainPort))
+	tlsPort, plainPort := testkit.FreePort(t, "127.0.0.1"), testkit.FreePort(t, "127.0.0.1")
+	s.TLSAddr = net.JoinHostPort("localhost", tlsPort)
+	s.PlainAddr = net.JoinHostPort("localhost", plainPort)
 	s.CAFile = filepath.Join(s.Dir, "ca.pem")
 	conf := fmt.Sprintf(config, s.Dir, name, group, uid, gid, plainPort, tlsPort)
 	files := map[string][]byte{
@@ -141,27 +126,11 @@ func Start(t testing.TB, logins map[string]string) *Server {
 		}
 	}
 
-	s.cmd = exec.Command(bin, "-F", "-c", filepath.Join(s.Dir, "dovecot.conf"))
-	s.cmd.Stdout, s.cmd.Stderr = s.logWriter(), s.logWriter()
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("dovecottest: starting dovecot: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { s.cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-		if t.Failed() {
-			t.Logf("dovecot log:\n%s", s.Logs())
-		}
-	})
-	if err := s.waitReady(exited, &tls.Config{ServerName: "localhost", RootCAs: ca.Pool()}); err != nil {
+	cmd := exec.Command(bin, "-F", "-c", filepath.Join(s.Dir, "dovecot.conf"))
+	cmd.Stdout, cmd.Stderr = &s.logs, &s.logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Setpgid: true}
+	p := testkit.StartDaemon(t, "dovecot", cmd, s.Logs)
+	if err := s.waitReady(p.Exited(), &tls.Config{ServerName: "localhost", RootCAs: ca.Pool()}); err != nil {
 		t.Fatalf("dovecottest: %v\ndovecot log:\n%s", err, s.Logs())
 	}
 	return s
@@ -200,11 +169,11 @@ service imap-login {
   user = %[2]s
   inet_listener imap {
     address = 127.0.0.1
-    port = %[6]d
+    port = %[6]s
   }
   inet_listener imaps {
     address = 127.0.0.1
-    port = %[7]d
+    port = %[7]s
     ssl = yes
   }
 }
@@ -246,33 +215,9 @@ func (s *Server) waitReady(exited <-chan struct{}, tc *tls.Config) error {
 	return fmt.Errorf("dovecot did not answer on %s within 20s", s.TLSAddr)
 }
 
-type lockedWriter struct{ s *Server }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.s.mu.Lock()
-	defer w.s.mu.Unlock()
-	return w.s.logs.Write(p)
-}
-
-func (s *Server) logWriter() lockedWriter { return lockedWriter{s} }
-
 // Logs is what Dovecot has written to its output and its log file.
 func (s *Server) Logs() string {
-	s.mu.Lock()
 	out := s.logs.String()
-	s.mu.Unlock()
 	b, _ := os.ReadFile(filepath.Join(s.Dir, "dovecot.log"))
 	return out + string(b)
-}
-
-// freePort finds a free TCP port on 127.0.0.1. Another process may take it
-// before Dovecot binds it; waitReady then fails loudly.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
