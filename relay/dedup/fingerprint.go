@@ -8,6 +8,7 @@
 package dedup
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
@@ -43,11 +44,19 @@ type Fingerprint struct {
 	sum hash.Hash // identity, then the content
 	raw hash.Hash // the raw body: the content when it is not multipart or does not parse
 
-	// When the body is multipart, writes go through pw to a goroutine
-	// that walks the parts; done carries its verdict.
-	pw   *io.PipeWriter
-	done chan bool
+	// boundary is the multipart body's, "" for any other body. Its first
+	// maxBuffered bytes are kept in buf and walked when the body ends;
+	// past that, writes go through pw to a goroutine that walks the
+	// parts as they come, and done carries its verdict.
+	boundary string
+	buf      []byte
+	pw       *io.PipeWriter
+	done     chan bool
 }
+
+// maxBuffered is how much of a multipart body is held to be walked at its
+// end, without a goroutine: a notification fits in it.
+const maxBuffered = 64 << 10
 
 // NewFingerprint starts the fingerprint of a message from its identity and
 // header; the body follows through Write.
@@ -70,14 +79,7 @@ func NewFingerprint(id Identity, h *dkim.Header) *Fingerprint {
 	if len(ct) == 1 {
 		if mt, params, err := mime.ParseMediaType(ct[0]); err == nil && strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
 			writeField(f.sum, mt)
-			pr, pw := io.Pipe()
-			f.pw, f.done = pw, make(chan bool, 1)
-			go func() {
-				ok := walkParts(pr, params["boundary"], f.sum, 0) == nil
-				// Whatever the parts did, the writer must never block.
-				_, _ = io.Copy(io.Discard, pr)
-				f.done <- ok
-			}()
+			f.boundary = params["boundary"]
 		}
 	}
 	return f
@@ -86,12 +88,35 @@ func NewFingerprint(id Identity, h *dkim.Header) *Fingerprint {
 // Write hashes the next piece of the body. It never fails.
 func (f *Fingerprint) Write(p []byte) (int, error) {
 	f.raw.Write(p)
-	if f.pw != nil {
-		// The reading goroutine drains whatever it cannot parse, so
-		// this returns once p is consumed.
-		_, _ = f.pw.Write(p)
+	if f.boundary == "" {
+		return len(p), nil
 	}
+	if f.pw == nil {
+		if len(f.buf)+len(p) <= maxBuffered {
+			f.buf = append(f.buf, p...)
+			return len(p), nil
+		}
+		f.startWalker()
+	}
+	// The walking goroutine drains whatever it cannot parse, so this
+	// returns once p is consumed.
+	_, _ = f.pw.Write(p)
 	return len(p), nil
+}
+
+// startWalker walks the parts in a goroutine from here on, starting with
+// what was buffered.
+func (f *Fingerprint) startWalker() {
+	pr, pw := io.Pipe()
+	f.pw, f.done = pw, make(chan bool, 1)
+	go func() {
+		ok := walkParts(pr, f.boundary, f.sum, 0) == nil
+		// Whatever the parts did, the writer must never block.
+		_, _ = io.Copy(io.Discard, pr)
+		f.done <- ok
+	}()
+	_, _ = pw.Write(f.buf)
+	f.buf = nil
 }
 
 // Sum ends the body and returns the message's Key.
@@ -110,11 +135,16 @@ func (f *Fingerprint) Sum() Key {
 func (f *Fingerprint) Close() { f.wait() }
 
 func (f *Fingerprint) wait() (parsed bool) {
-	if f.pw == nil {
+	switch {
+	case f.boundary == "":
 		return false
+	case f.pw == nil:
+		parsed = walkParts(bytes.NewReader(f.buf), f.boundary, f.sum, 0) == nil
+		f.buf, f.boundary = nil, ""
+		return parsed
 	}
 	f.pw.Close()
-	f.pw = nil
+	f.pw, f.boundary = nil, ""
 	return <-f.done
 }
 
@@ -127,6 +157,11 @@ const maxDepth = 8
 // base64. Preamble and epilogue are not
 // content (RFC 2046 section 5.1.1).
 func walkParts(r io.Reader, boundary string, sum hash.Hash, depth int) error {
+	return walk(r, boundary, sum, depth, make([]byte, 4<<10))
+}
+
+// walk is walkParts with a copy buffer for the parts' contents.
+func walk(r io.Reader, boundary string, sum hash.Hash, depth int, buf []byte) error {
 	mr := multipart.NewReader(r, boundary)
 	for {
 		p, err := mr.NextRawPart()
@@ -147,7 +182,7 @@ func walkParts(r io.Reader, boundary string, sum hash.Hash, depth int) error {
 		writeField(sum, strings.ToLower(params["charset"]))
 		writeField(sum, disp["filename"]+"\x00"+params["name"])
 		if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < maxDepth {
-			if err := walkParts(p, params["boundary"], sum, depth+1); err != nil {
+			if err := walk(p, params["boundary"], sum, depth+1, buf); err != nil {
 				return err
 			}
 			continue
@@ -159,7 +194,7 @@ func walkParts(r io.Reader, boundary string, sum hash.Hash, depth int) error {
 		case "quoted-printable":
 			content = quotedprintable.NewReader(p)
 		}
-		n, err := io.Copy(sum, content)
+		n, err := io.CopyBuffer(struct{ io.Writer }{sum}, struct{ io.Reader }{content}, buf)
 		if err != nil {
 			return err
 		}
