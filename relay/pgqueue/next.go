@@ -16,6 +16,12 @@ import (
 // is due, and while the database is unreachable (logging it once a
 // minute), until ctx ends (ctx.Err()) or the store is closed
 // (queue.ErrClosed).
+//
+// The waiting workers do not all ask the database: a message queued or
+// rescheduled here wakes one of them, which wakes the next once it has
+// leased a message (there may be more), and while nothing is due one
+// worker of the relay looks every pollInterval for what the other relays
+// queued.
 func (s *Store) Next(ctx context.Context) (*queue.Message, error) {
 	var lastLog time.Time
 	for {
@@ -27,45 +33,44 @@ func (s *Store) Next(ctx context.Context) (*queue.Message, error) {
 			s.mu.Unlock()
 			return nil, queue.ErrClosed
 		}
-		changed := s.changed
-		wait := s.idle.Sub(s.now())
+		now := s.now()
+		poll := !now.Before(s.idle)
+		if poll {
+			s.idle = now.Add(pollInterval) // this worker looks; the others wait
+		}
+		wait := s.idle.Sub(now)
 		s.mu.Unlock()
-		if wait <= 0 {
-			m, next, err := s.take(ctx)
+		if poll {
+			m, err := s.take(ctx)
 			switch {
 			case err == nil && m != nil:
+				s.kick()
 				return m, nil
 			case err != nil && ctx.Err() == nil:
 				if time.Since(lastLog) > time.Minute {
 					lastLog = time.Now()
 					events.QueueFailure{Err: err, Detail: "delivery waits for the database to answer"}.Log(s.log)
 				}
-				wait = pollInterval
-			case err == nil:
-				wait = min(next, pollInterval)
-				s.mu.Lock()
-				if s.changed == changed {
-					s.idle = s.now().Add(wait)
-				}
-				s.mu.Unlock()
 			}
 		}
 		t := time.NewTimer(max(wait, time.Millisecond))
 		select {
 		case <-ctx.Done():
-		case <-changed:
+		case <-s.done:
+		case <-s.wake:
+			s.mu.Lock()
+			s.idle = time.Time{}
+			s.mu.Unlock()
 		case <-t.C:
 		}
 		t.Stop()
 	}
 }
 
-// take leases the message due first, if any; otherwise it says how long
-// until the next one is due (at most pollInterval: other relays queue
-// messages too).
-func (s *Store) take(ctx context.Context) (*queue.Message, time.Duration, error) {
+// take leases the message due first, if any.
+func (s *Store) take(ctx context.Context) (*queue.Message, error) {
 	if err := s.begin(); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	defer s.end()
 	octx, cancel := context.WithTimeout(ctx, opTimeout)
@@ -73,7 +78,10 @@ func (s *Store) take(ctx context.Context) (*queue.Message, time.Duration, error)
 	now := s.now()
 	token := newToken()
 	m := &queue.Message{}
-	var sigs []string
+	var sigs, addrs, states, replies []string
+	var attempts []int32
+	var nexts []*time.Time
+	// The lease and the recipients in one round trip.
 	err := s.pool.QueryRow(octx, `
 		WITH picked AS (
 			SELECT id FROM queue_messages
@@ -83,34 +91,39 @@ func (s *Store) take(ctx context.Context) (*queue.Message, time.Duration, error)
 			FOR UPDATE SKIP LOCKED)
 		UPDATE queue_messages q SET lease_owner = $2, lease_token = $3, lease_until = $4
 		FROM picked WHERE q.id = picked.id
-		RETURNING q.id, q.sender, q.login, q.received, q.size, q.signatures, q.class`,
+		RETURNING q.id, q.sender, q.login, q.received, q.size, q.signatures, q.class,
+			ARRAY(SELECT addr FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
+			ARRAY(SELECT state FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
+			ARRAY(SELECT attempts FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
+			ARRAY(SELECT next_attempt FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
+			ARRAY(SELECT last_reply FROM queue_recipients WHERE message_id = q.id ORDER BY pos)`,
 		now, s.node, token, now.Add(s.lease)).Scan(
-		&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class)
+		&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class,
+		&addrs, &states, &attempts, &nexts, &replies)
 	if errors.Is(err, pgx.ErrNoRows) {
-		var next *time.Time
-		err := s.pool.QueryRow(octx, `SELECT min(greatest(due_at, coalesce(lease_until, due_at))) FROM queue_messages`).Scan(&next)
-		if err != nil {
-			return nil, 0, dbError("looking for due messages", err)
-		}
-		if next == nil {
-			return nil, pollInterval, nil
-		}
-		return nil, next.Sub(now), nil
+		return nil, nil
 	}
 	if err != nil {
-		return nil, 0, dbError("leasing a due message", err)
+		return nil, dbError("leasing a due message", err)
 	}
 	if len(sigs) > 0 {
 		m.Envelope.Signatures = sigs
 	}
+	for i, a := range addrs {
+		r := &queue.Recipient{Addr: a, Attempts: int(attempts[i]), LastReply: replies[i]}
+		if err := r.State.UnmarshalText([]byte(states[i])); err != nil {
+			return nil, err
+		}
+		if nexts[i] != nil {
+			r.NextAttempt = *nexts[i]
+		}
+		m.Rcpts = append(m.Rcpts, r)
+		m.Envelope.Rcpts = append(m.Envelope.Rcpts, a)
+	}
 	s.mu.Lock()
 	s.inFlight[m.ID] = token
 	s.mu.Unlock()
-	if err := s.loadRcpts(octx, m); err != nil {
-		s.release(m.ID)
-		return nil, 0, err
-	}
-	return m, 0, nil
+	return m, nil
 }
 
 // loadRcpts reads m's recipients, in RCPT TO order.

@@ -69,6 +69,8 @@ func (r *chunkReader) fetch() error {
 	}
 	r.buf = data
 	r.seq++
+	// Only the last chunk is short: no query to find the end.
+	r.eof = len(data) < chunkSize
 	return nil
 }
 

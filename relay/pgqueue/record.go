@@ -79,27 +79,13 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 
 // write stores the changes under the lease and releases it: the message
 // is rescheduled at its earliest pending recipient, or removed. deleted
-// reports a message no longer in the queue.
+// reports a message no longer in the queue. It is one batch, one round
+// trip, run as one implicit transaction: the first statement locks the
+// message's row, and every later one acts only while the lease is this
+// relay's.
 func (s *Store) write(id string, token int64, changes []queue.Change) (deleted bool, err error) {
 	ctx, cancel := opContext()
 	defer cancel()
-	tx, err := s.pool.Begin(ctx)
-	if err != nil {
-		return false, dbError("recording the attempt", err)
-	}
-	defer tx.Rollback(ctx)
-	var owner *string
-	var held *int64
-	err = tx.QueryRow(ctx, "SELECT lease_owner, lease_token FROM queue_messages WHERE id = $1 FOR UPDATE", id).Scan(&owner, &held)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return true, nil
-	}
-	if err != nil {
-		return false, dbError("recording the attempt", err)
-	}
-	if owner == nil || *owner != s.node || held == nil || *held != token {
-		return false, ErrLeaseLost
-	}
 	n := len(changes)
 	addrs, states, replies := make([]string, n), make([]string, n), make([]string, n)
 	attempts := make([]int32, n)
@@ -111,34 +97,34 @@ func (s *Store) write(id string, token int64, changes []queue.Change) (deleted b
 			nexts[i] = &t
 		}
 	}
+	const leased = "EXISTS (SELECT 1 FROM queue_messages WHERE id = $1 AND lease_owner = $2 AND lease_token = $3)"
+	const pending = "EXISTS (SELECT 1 FROM queue_recipients WHERE message_id = $1 AND state IN ('queued', 'deferred'))"
 	b := &pgx.Batch{}
+	b.Queue("SELECT lease_owner IS NOT DISTINCT FROM $2 AND lease_token IS NOT DISTINCT FROM $3 FROM queue_messages WHERE id = $1 FOR UPDATE", id, s.node, token)
 	b.Queue(`UPDATE queue_recipients r SET state = t.state, attempts = t.attempts, next_attempt = t.next, last_reply = t.reply
-		FROM unnest($2::text[], $3::text[], $4::int[], $5::timestamptz[], $6::text[]) AS t(addr, state, attempts, next, reply)
-		WHERE r.message_id = $1 AND r.addr = t.addr`, id, addrs, states, attempts, nexts, replies)
+		FROM unnest($4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::text[]) AS t(addr, state, attempts, next, reply)
+		WHERE r.message_id = $1 AND r.addr = t.addr AND `+leased, id, s.node, token, addrs, states, attempts, nexts, replies)
+	b.Queue(`DELETE FROM queue_chunks WHERE message_id = $1 AND `+leased+` AND NOT `+pending, id, s.node, token)
+	b.Queue(`DELETE FROM queue_messages WHERE id = $1 AND lease_owner = $2 AND lease_token = $3 AND NOT `+pending, id, s.node, token)
 	b.Queue(`UPDATE queue_messages q SET due_at = d.due, lease_owner = NULL, lease_token = NULL, lease_until = NULL
 		FROM (SELECT min(next_attempt) AS due FROM queue_recipients
 			WHERE message_id = $1 AND state IN ('queued', 'deferred')) d
-		WHERE q.id = $1 AND d.due IS NOT NULL`, id)
-	br := tx.SendBatch(ctx, b)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return false, dbError("recording the attempt", err)
-	}
-	tag, err := br.Exec()
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, dbError("recording the attempt", err)
-	}
-	if tag.RowsAffected() == 0 {
-		// Nothing pending: the message leaves the queue.
-		if _, err := deleteMessage(ctx, tx, id); err != nil {
-			return false, err
+		WHERE q.id = $1 AND q.lease_owner = $2 AND q.lease_token = $3 AND d.due IS NOT NULL`, id, s.node, token)
+	br := s.pool.SendBatch(ctx, b)
+	var mine bool
+	err = br.QueryRow().Scan(&mine)
+	if cerr := br.Close(); err == nil || errors.Is(err, pgx.ErrNoRows) {
+		if cerr != nil {
+			err = cerr
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		return true, nil
+	case err != nil:
 		return false, dbError("recording the attempt", err)
+	case !mine:
+		return false, ErrLeaseLost
 	}
 	return false, nil
 }

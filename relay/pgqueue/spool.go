@@ -114,11 +114,6 @@ func (sp *spool) Commit(env queue.Envelope) (err error) {
 	if err != nil {
 		return err
 	}
-	if len(sp.buf) > 0 || sp.seq == 0 {
-		if err := sp.flush(); err != nil {
-			return err
-		}
-	}
 	ctx, cancel := opContext()
 	defer cancel()
 	rcpts := make([]string, len(m.Rcpts))
@@ -126,18 +121,30 @@ func (sp *spool) Commit(env queue.Envelope) (err error) {
 		rcpts[i] = r.Addr
 	}
 	b := &pgx.Batch{}
+	if len(sp.buf) > 0 || sp.seq == 0 {
+		b.Queue("INSERT INTO queue_chunks (message_id, seq, data) VALUES ($1, $2, $3)", sp.id, sp.seq, sp.buf)
+	}
 	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8)`,
 		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, m.Envelope.Class)
 	b.Queue(`INSERT INTO queue_recipients (message_id, pos, addr, state, next_attempt)
 		SELECT $1, t.pos, t.addr, 'queued', $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(addr, pos)`,
 		m.ID, rcpts, m.Envelope.Received)
-	if err := sp.tx.SendBatch(ctx, b).Close(); err != nil {
-		return dbError("queueing the message", err)
-	}
-	if err := sp.tx.Commit(ctx); err != nil {
-		sp.tx = nil
-		return dbError("committing the message", err)
+	if sp.tx == nil {
+		// The whole message in one round trip: a batch outside a
+		// transaction runs as one implicit transaction, committed
+		// (synchronously) before the results come back.
+		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+			return dbError("queueing the message", err)
+		}
+	} else {
+		if err := sp.tx.SendBatch(ctx, b).Close(); err != nil {
+			return dbError("queueing the message", err)
+		}
+		if err := sp.tx.Commit(ctx); err != nil {
+			sp.tx = nil
+			return dbError("committing the message", err)
+		}
 	}
 	sp.tx = nil
 	sp.done = true

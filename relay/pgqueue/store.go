@@ -80,8 +80,9 @@ type Store struct {
 	// postponed are the recipients of messages in flight held back by
 	// pacing, written by Record.
 	postponed map[string][]postponement
-	changed   chan struct{} // closed and replaced when something became due here
-	idle      time.Time     // nothing due before then, as far as this relay knows
+	wake      chan struct{} // one waiting Next looks now (buffered: 1)
+	done      chan struct{} // closed by Close
+	idle      time.Time     // the next look for due messages, unless woken
 	closed    bool
 	ops       sync.WaitGroup
 }
@@ -105,7 +106,8 @@ func Open(opts Options) (*Store, error) {
 		now:       opts.Now,
 		inFlight:  make(map[string]int64),
 		postponed: make(map[string][]postponement),
-		changed:   make(chan struct{}),
+		wake:      make(chan struct{}, 1),
+		done:      make(chan struct{}),
 	}
 	if s.lease <= 0 {
 		s.lease = DefaultLease
@@ -137,7 +139,7 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.notifyLocked()
+	close(s.done)
 	s.mu.Unlock()
 	s.ops.Wait()
 	s.stop()
@@ -158,18 +160,21 @@ func (s *Store) begin() error {
 
 func (s *Store) end() { s.ops.Done() }
 
-// notifyLocked wakes the Next calls waiting here: a message was queued
-// or made due by this relay.
-func (s *Store) notifyLocked() {
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.idle = time.Time{}
-}
-
+// notify says a message was queued, rescheduled or made due here: the
+// next Next looks at once, and one waiting Next wakes.
 func (s *Store) notify() {
 	s.mu.Lock()
-	s.notifyLocked()
+	s.idle = time.Time{}
 	s.mu.Unlock()
+	s.kick()
+}
+
+// kick wakes one waiting Next, if none is woken already.
+func (s *Store) kick() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // renew extends the leases of the messages in flight every third of the
