@@ -37,10 +37,7 @@ func runCheck(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	list, errs := st.List()
-	for _, err := range errs {
-		fmt.Fprintln(e.stderr, "warning:", err)
-	}
+	list := listKeys(e, st)
 	res, err := newResolver(cfg)
 	if err != nil {
 		return err
@@ -69,12 +66,7 @@ func runCheck(e *env, args []string) error {
 		}
 	}
 	report := dnscheck.Run(ctx, o)
-	if *asJSON {
-		err = report.WriteJSON(e.stdout)
-	} else {
-		err = report.WriteText(e.stdout)
-	}
-	if err != nil {
+	if err := printReport(e, report, *asJSON); err != nil {
 		return err
 	}
 	if report.Failed() {

@@ -25,6 +25,39 @@ func openKeys(e *env) (*config.Config, *keys.Store, error) {
 	return cfg, st, nil
 }
 
+// openKeysPublishing is openKeys for a command with --publish: when pub
+// is set, it also makes the [keys.publish] updater, before anything
+// changes, so that a broken [keys.publish] leaves no key behind.
+func openKeysPublishing(e *env, pub bool) (*config.Config, *keys.Store, *publish.Updater, error) {
+	cfg, st, err := openKeys(e)
+	if err != nil || !pub {
+		return cfg, st, nil, err
+	}
+	up, err := newUpdater(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, st, up, nil
+}
+
+// listKeys lists the store's keys, warning on standard error about each
+// key file it could not read.
+func listKeys(e *env, st *keys.Store) []*keys.Key {
+	list, errs := st.List()
+	for _, err := range errs {
+		fmt.Fprintln(e.stderr, "warning:", err)
+	}
+	return list
+}
+
+// warnUnconfigured warns that domain's keys will not sign until the
+// config lists the domain.
+func warnUnconfigured(e *env, cfg *config.Config, domain string) {
+	if !cfg.HasDomain(domain) {
+		fmt.Fprintf(e.stderr, "warning: %s is not in the config's [[domains]]; the relay will not sign for it until it is added\n", domain)
+	}
+}
+
 func runKeysGenerate(e *env, args []string) error {
 	fs := newFlags(e, "keys generate")
 	domain := fs.String("domain", "", "domain the key signs for")
@@ -41,21 +74,11 @@ func runKeysGenerate(e *env, args []string) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
-	cfg, st, err := openKeys(e)
+	cfg, st, up, err := openKeysPublishing(e, *pub)
 	if err != nil {
 		return err
 	}
-	var up *publish.Updater
-	if *pub {
-		// Before generating: a broken [keys.publish] should not leave
-		// a key behind.
-		if up, err = newUpdater(cfg); err != nil {
-			return err
-		}
-	}
-	if !cfg.HasDomain(*domain) {
-		fmt.Fprintf(e.stderr, "warning: %s is not in the config's [[domains]]; the relay will not sign for it until it is added\n", *domain)
-	}
+	warnUnconfigured(e, cfg, *domain)
 	k, err := st.Generate(*domain, a, *sel, time.Now())
 	if err != nil {
 		return err
@@ -161,10 +184,7 @@ func runKeysDNS(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	list, errs := st.List()
-	for _, err := range errs {
-		fmt.Fprintln(e.stderr, "warning:", err)
-	}
+	list := listKeys(e, st)
 	n := 0
 	for _, k := range list {
 		if !sameDomain(k.Domain, *domain) || (*sel != "" && k.Selector != *sel) {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"dkimrelay/keys"
-	"dkimrelay/keys/publish"
 )
 
 func runKeysPrune(e *env, args []string) error { return keysPrune(e, args, time.Now()) }
@@ -23,15 +22,9 @@ func keysPrune(e *env, args []string, now time.Time) error {
 	if _, err := parse(fs, args, 0, 0); err != nil {
 		return err
 	}
-	cfg, st, err := openKeys(e)
+	cfg, st, up, err := openKeysPublishing(e, *pub)
 	if err != nil {
 		return err
-	}
-	var up *publish.Updater
-	if *pub {
-		if up, err = newUpdater(cfg); err != nil {
-			return err
-		}
 	}
 	info := quietEnv(e, *quiet).stdout
 	grace := cfg.Keys.RetireAfter
@@ -81,15 +74,9 @@ func runKeysRemove(e *env, args []string) error {
 	if *domain == "" || *sel == "" {
 		return usagef("keys remove needs --domain and --selector")
 	}
-	cfg, st, err := openKeys(e)
+	cfg, st, up, err := openKeysPublishing(e, *pub)
 	if err != nil {
 		return err
-	}
-	var up *publish.Updater
-	if *pub {
-		if up, err = newUpdater(cfg); err != nil {
-			return err
-		}
 	}
 	// Read first: the record can be named only while the key exists. A
 	// damaged pending key can still be removed, without its record.

@@ -39,23 +39,15 @@ func keysRotate(e *env, args []string, now time.Time) error {
 			return usagef("%v", err)
 		}
 	}
-	cfg, st, err := openKeys(e)
+	cfg, st, up, err := openKeysPublishing(e, *pub)
 	if err != nil {
 		return err
-	}
-	var up *publish.Updater
-	if *pub {
-		if up, err = newUpdater(cfg); err != nil {
-			return err
-		}
 	}
 	res, err := newResolver(cfg)
 	if err != nil {
 		return err
 	}
-	if !cfg.HasDomain(*domain) {
-		fmt.Fprintf(e.stderr, "warning: %s is not in the config's [[domains]]; the relay will not sign for it until it is added\n", *domain)
-	}
+	warnUnconfigured(e, cfg, *domain)
 	warnDamaged(e, st, *domain)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

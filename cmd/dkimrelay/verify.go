@@ -53,12 +53,7 @@ func runVerify(e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", pos[0], err)
 	}
-	if *asJSON {
-		err = report.WriteJSON(e.stdout)
-	} else {
-		err = report.WriteText(e.stdout)
-	}
-	if err != nil {
+	if err := printReport(e, report, *asJSON); err != nil {
 		return err
 	}
 	if report.Failed() {
@@ -92,10 +87,7 @@ func newVerifier(e *env, offline bool) (*verify.Verifier, error) {
 		if err != nil {
 			return nil, err
 		}
-		list, errs := st.List()
-		for _, err := range errs {
-			fmt.Fprintln(e.stderr, "warning:", err)
-		}
+		list := listKeys(e, st)
 		v.KeyLookup = verify.StoreLookup(list)
 		return v, nil
 	}
@@ -125,4 +117,18 @@ func readMessage(e *env, name string) ([]byte, error) {
 		return nil, fmt.Errorf("the message is larger than %d MiB: is %s really one message?", maxVerifyInput>>20, name)
 	}
 	return data, nil
+}
+
+// printableReport is the result of `check` or `verify`, printed as text or JSON.
+type printableReport interface {
+	WriteJSON(io.Writer) error
+	WriteText(io.Writer) error
+}
+
+// printReport prints r on standard output, as JSON when asJSON.
+func printReport(e *env, r printableReport, asJSON bool) error {
+	if asJSON {
+		return r.WriteJSON(e.stdout)
+	}
+	return r.WriteText(e.stdout)
 }
