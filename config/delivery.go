@@ -70,7 +70,7 @@ type Delivery struct {
 	// (Gmail, Outlook, Yahoo, ...; grouped by MX host suffix); 0 is no
 	// limit. BulkRate is bulk-class messages per minute to each
 	// provider, big or not; 0 is no limit. ProviderConnections caps the
-	// deliveries in progress to one provider. A throttling reply pauses
+	// deliveries in progress to one big provider. A throttling reply pauses
 	// the provider for ProviderPause, doubling up to ProviderPauseMax
 	// (docs/deliverability.md).
 	ProviderRate        int           `toml:"provider_rate"`

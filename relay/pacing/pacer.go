@@ -20,8 +20,10 @@ type Limits struct {
 	// BulkRate is bulk messages per minute to each provider; 0 is no
 	// limit.
 	BulkRate int
-	// Connections caps the deliveries in progress to one provider; 0 is
-	// no cap. Bulk mail leaves one of them to transactional mail.
+	// Connections caps the deliveries in progress to one big provider;
+	// 0 is no cap. Bulk mail leaves one of them to transactional mail.
+	// Other destinations are held to delivery.max_per_domain alone, by
+	// delivery, which waits for a free connection instead.
 	Connections int
 	// Pause is how long a throttled provider gets no mail at first; it
 	// doubles with each throttle in a row, up to MaxPause.
@@ -116,7 +118,7 @@ func (p *Pacer) Admit(qid, name string, big, bulk bool) (t *Ticket, until time.T
 	if hasSlot && now.Before(slot) {
 		return nil, slot, fmt.Sprintf("bulk mail to provider %s paced at delivery.bulk_rate; its turn comes at %s", name, slot.UTC().Format(time.RFC3339))
 	}
-	if c := p.limits.Connections; c > 0 {
+	if c := p.limits.Connections; c > 0 && pr.big {
 		free := c - pr.inFlight
 		if free <= 0 || bulk && c > 1 && free <= 1 {
 			return nil, now.Add(busyWait), fmt.Sprintf("provider %s has %d deliveries in progress (delivery.provider_connections)", name, pr.inFlight)

@@ -115,14 +115,14 @@ func TestPauseGrowsAndRecovers(t *testing.T) {
 func TestBulkPacedBehindTransactional(t *testing.T) {
 	p, c, _ := newTestPacer(t, Limits{BulkRate: 6, Connections: 2, Pause: time.Minute})
 	start := c.t
-	tk, _, _ := p.Admit("B0", "example.net", false, true)
+	tk, _, _ := p.Admit("B0", "google", true, true)
 	if tk == nil {
 		t.Fatal("the first bulk message was held")
 	}
 	tk.Done(nil)
 	var slots []time.Time
 	for i := 1; i <= 3; i++ {
-		tk, until, _ := p.Admit(fmt.Sprint("B", i), "example.net", false, true)
+		tk, until, _ := p.Admit(fmt.Sprint("B", i), "google", true, true)
 		if tk != nil {
 			t.Fatalf("bulk message %d went at once", i)
 		}
@@ -134,17 +134,35 @@ func TestBulkPacedBehindTransactional(t *testing.T) {
 		}
 	}
 	// Transactional mail is not held by the bulk backlog.
-	t1, _, why := p.Admit("T1", "example.net", false, false)
+	t1, _, why := p.Admit("T1", "google", true, false)
 	if t1 == nil {
 		t.Fatalf("transactional held behind bulk: %s", why)
 	}
 	// With one of two connections in use, bulk leaves the other free.
 	c.t = slots[0]
-	if tk, _, _ := p.Admit("B1", "example.net", false, true); tk != nil {
+	if tk, _, _ := p.Admit("B1", "google", true, true); tk != nil {
 		t.Error("bulk took the last free connection")
 	}
 	t1.Done(nil)
-	if tk, _, why := p.Admit("B1", "example.net", false, true); tk == nil {
+	if tk, _, why := p.Admit("B1", "google", true, true); tk == nil {
 		t.Errorf("bulk message at its slot held: %s", why)
+	}
+}
+
+// TestOtherDestinationsUncapped: destinations that are not big providers
+// keep to max_per_domain in delivery alone; pacing neither caps nor paces
+// their transactional mail.
+func TestOtherDestinationsUncapped(t *testing.T) {
+	p, _, _ := newTestPacer(t, Limits{Rate: 1, Connections: 1, Pause: time.Minute})
+	for i := range 20 {
+		if tk, _, why := p.Admit(fmt.Sprint("Q", i), "example.net", false, false); tk == nil {
+			t.Fatalf("message %d to a small destination held: %s", i, why)
+		}
+	}
+	if tk, _, _ := p.Admit("G1", "google", true, false); tk == nil {
+		t.Fatal("the first message to google held")
+	}
+	if tk, _, _ := p.Admit("G2", "google", true, false); tk != nil {
+		t.Error("a second concurrent delivery to google got past provider_connections = 1")
 	}
 }
