@@ -14,7 +14,10 @@
 # CPU per message (procmon: the relays' processes, plus PostgreSQL's for
 # the cluster), alternating the setups for ROUNDS rounds.
 #
-#   N=3000 C=8 SIZE=4096 ROUNDS=2 bash bench/cluster.sh
+#   N=3000 C=8 SIZE=4096 ROUNDS=2 PROVIDER_CONNECTIONS=8 bash bench/cluster.sh
+#
+# PROVIDER_CONNECTIONS is delivery.provider_connections of every relay (0:
+# no cap), since the sink is one provider to all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-3000}
@@ -106,6 +109,7 @@ smarthost = "127.0.0.1:$SINK_PORT"
 smarthost_insecure_skip_verify = true
 allow_internal = true
 spf_policy = "off"
+provider_connections = ${PROVIDER_CONNECTIONS:-8}
 
 [log]
 file = "dkimrelay.log"

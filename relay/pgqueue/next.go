@@ -81,8 +81,13 @@ func (s *Store) take(ctx context.Context) (*queue.Message, error) {
 	var sigs, addrs, states, replies []string
 	var attempts []int32
 	var nexts []*time.Time
-	// The lease and the recipients in one round trip.
-	err := s.pool.QueryRow(octx, `
+	// The lease and the recipients in one round trip. The lease is
+	// committed without waiting for the disk (asynchronous commit): a
+	// database crash that loses it at worst lets another relay deliver the
+	// message too, which at-least-once delivery allows.
+	b := &pgx.Batch{}
+	b.Queue(asyncCommit)
+	b.Queue(`
 		WITH picked AS (
 			SELECT id FROM queue_messages
 			WHERE due_at <= $1 AND (lease_until IS NULL OR lease_until < $1)
@@ -97,9 +102,17 @@ func (s *Store) take(ctx context.Context) (*queue.Message, error) {
 			ARRAY(SELECT attempts FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
 			ARRAY(SELECT next_attempt FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
 			ARRAY(SELECT last_reply FROM queue_recipients WHERE message_id = q.id ORDER BY pos)`,
-		now, s.node, token, now.Add(s.lease)).Scan(
-		&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class,
-		&addrs, &states, &attempts, &nexts, &replies)
+		now, s.node, token, now.Add(s.lease))
+	br := s.pool.SendBatch(octx, b)
+	_, err := br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(
+			&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class,
+			&addrs, &states, &attempts, &nexts, &replies)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

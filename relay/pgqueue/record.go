@@ -69,7 +69,11 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 	if steps.Announce != nil {
 		steps.Announce(changes)
 	}
-	deleted, err := s.write(m.ID, token, lastPerRcpt(append(held, changes...)))
+	// With a bounce queued the new states must be durable, or a crash
+	// would bring the message back and bounce it twice; otherwise losing
+	// them to a database crash only repeats an attempt.
+	durable := len(failed) > 0 && bounceErr == nil
+	deleted, err := s.write(m.ID, token, lastPerRcpt(append(held, changes...)), durable)
 	if deleted {
 		return nil, nil
 	}
@@ -83,7 +87,7 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 // trip, run as one implicit transaction: the first statement locks the
 // message's row, and every later one acts only while the lease is this
 // relay's.
-func (s *Store) write(id string, token int64, changes []queue.Change) (deleted bool, err error) {
+func (s *Store) write(id string, token int64, changes []queue.Change, durable bool) (deleted bool, err error) {
 	ctx, cancel := opContext()
 	defer cancel()
 	n := len(changes)
@@ -100,6 +104,9 @@ func (s *Store) write(id string, token int64, changes []queue.Change) (deleted b
 	const leased = "EXISTS (SELECT 1 FROM queue_messages WHERE id = $1 AND lease_owner = $2 AND lease_token = $3)"
 	const pending = "EXISTS (SELECT 1 FROM queue_recipients WHERE message_id = $1 AND state IN ('queued', 'deferred'))"
 	b := &pgx.Batch{}
+	if !durable {
+		b.Queue(asyncCommit)
+	}
 	b.Queue("SELECT lease_owner IS NOT DISTINCT FROM $2 AND lease_token IS NOT DISTINCT FROM $3 FROM queue_messages WHERE id = $1 FOR UPDATE", id, s.node, token)
 	b.Queue(`UPDATE queue_recipients r SET state = t.state, attempts = t.attempts, next_attempt = t.next, last_reply = t.reply
 		FROM unnest($4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::text[]) AS t(addr, state, attempts, next, reply)
@@ -111,6 +118,12 @@ func (s *Store) write(id string, token int64, changes []queue.Change) (deleted b
 			WHERE message_id = $1 AND state IN ('queued', 'deferred')) d
 		WHERE q.id = $1 AND q.lease_owner = $2 AND q.lease_token = $3 AND d.due IS NOT NULL`, id, s.node, token)
 	br := s.pool.SendBatch(ctx, b)
+	if !durable {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return false, dbError("recording the attempt", err)
+		}
+	}
 	var mine bool
 	err = br.QueryRow().Scan(&mine)
 	if cerr := br.Close(); err == nil || errors.Is(err, pgx.ErrNoRows) {
@@ -156,3 +169,9 @@ func lastPerRcpt(cs []queue.Change) []queue.Change {
 	}
 	return out
 }
+
+// asyncCommit, first in a batch (one implicit transaction), commits it
+// without waiting for the disk: for what a database crash may undo
+// without losing mail (a lease, a delivery recorded), never for a message
+// accepted.
+const asyncCommit = "SELECT set_config('synchronous_commit', 'off', true)"
