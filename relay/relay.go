@@ -170,7 +170,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		}
 		r.ingest.SetDuplicates(r.dups)
 	}
-	certs, err := newCertLoader(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
+	certs, err := submission.LoadCertificates(cfg.Submission.TLSCert, cfg.Submission.TLSKey, func(err error) {
 		log.Error(events.TLSReload, events.ErrorKey, err.Error())
 	})
 	if err != nil {
@@ -179,7 +179,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	r.smtp = submission.New(submission.Config{
 		Submission: cfg.Submission,
 		Hostname:   cfg.Hostname,
-		TLS:        certs.tlsConfig(),
+		TLS:        certs.TLSConfig(),
 		// Only mx mode connects to a recipient's address; a smarthost
 		// (or the outbox) takes every recipient.
 		RefuseInternalLiterals: cfg.Delivery.Mode == config.ModeMX && !cfg.Delivery.AllowInternal,

@@ -1,21 +1,22 @@
-package relay
+package submission
 
 import (
 	"crypto/tls"
-	"dkimrelay/internal/secretfile"
 	"fmt"
 	"os"
 	"sync"
 	"syscall"
+
+	"dkimrelay/internal/secretfile"
 )
 
-// certLoader serves the submission certificate and reloads it when the
+// Certificates serves the submission certificate and reloads it when the
 // files change, so a renewed certificate (certbot, acme.sh) takes effect
 // without a restart. Each handshake looks at the two files' stat data (two
 // stat(2) calls, far cheaper than the handshake itself), so a renewal is
 // seen by the very next client. A broken renewal keeps the last good
 // certificate and says why in the log, once per change of the files.
-type certLoader struct {
+type Certificates struct {
 	certFile, keyFile string
 	onError           func(error)
 
@@ -35,8 +36,10 @@ type fileStamp [2]struct {
 	ino   uint64
 }
 
-func newCertLoader(certFile, keyFile string, onError func(error)) (*certLoader, error) {
-	l := &certLoader{certFile: certFile, keyFile: keyFile, onError: onError}
+// LoadCertificates loads the certificate and key pair of [submission];
+// onError hears of each later reload that fails (the last good pair stays).
+func LoadCertificates(certFile, keyFile string, onError func(error)) (*Certificates, error) {
+	l := &Certificates{certFile: certFile, keyFile: keyFile, onError: onError}
 	st, err := l.stamp()
 	if err != nil {
 		return nil, fmt.Errorf("TLS certificate: %w", err)
@@ -47,7 +50,7 @@ func newCertLoader(certFile, keyFile string, onError func(error)) (*certLoader, 
 	return l, nil
 }
 
-func (l *certLoader) stamp() (fileStamp, error) {
+func (l *Certificates) stamp() (fileStamp, error) {
 	var s fileStamp
 	for i, f := range []string{l.certFile, l.keyFile} {
 		fi, err := os.Stat(f)
@@ -63,7 +66,7 @@ func (l *certLoader) stamp() (fileStamp, error) {
 }
 
 // load reads the pair; st is the stamp taken just before.
-func (l *certLoader) load(st fileStamp) error {
+func (l *Certificates) load(st fileStamp) error {
 	l.seen = st
 	if err := checkKeyFileMode(l.keyFile); err != nil {
 		return err
@@ -91,7 +94,7 @@ func checkKeyFileMode(path string) error {
 	return nil
 }
 
-func (l *certLoader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (l *Certificates) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	st, err := l.stamp()
@@ -106,9 +109,9 @@ func (l *certLoader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, err
 	return l.cert, nil
 }
 
-// tlsConfig is the submission TLS configuration: TLS 1.2 or newer (RFC 8996
+// TLSConfig is the submission TLS configuration: TLS 1.2 or newer (RFC 8996
 // deprecates 1.0 and 1.1) with the standard library's default suites.
-func (l *certLoader) tlsConfig() *tls.Config {
+func (l *Certificates) TLSConfig() *tls.Config {
 	return &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: l.getCertificate,
