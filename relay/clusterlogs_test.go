@@ -15,6 +15,7 @@ import (
 	"dkimrelay/internal/pgtest"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
+	"dkimrelay/relay/queue"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -41,6 +42,11 @@ func TestClusterStoryAcrossRelays(t *testing.T) {
 	a.Start()
 	qid := mustSend(t, a.Addr(), []string{"someone@cluster.test"}, hardMessage("story", "someone@cluster.test"))
 	a.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })
+	var listed []string
+	a.Daemon.walkQueue(func(m *queue.Message) error { listed = append(listed, m.ID); return nil })
+	if len(listed) != 1 || listed[0] != qid {
+		t.Errorf("the status page's queue = %v, want [%s]", listed, qid)
+	}
 	a.Stop()
 	greylisted.Store(false)
 	b.Start()

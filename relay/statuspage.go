@@ -48,12 +48,13 @@ func (r *Relay) newStatusPage(log *slog.Logger) *statusPage {
 	return sp
 }
 
-// walkQueue walks the queue's messages for the status page.
+// walkQueue walks the queue's messages for the status page: with a
+// cluster, every relay's.
 func (r *Relay) walkQueue(fn func(*queue.Message) error) error {
-	if r.queue == nil {
+	if r.store == nil {
 		return nil
 	}
-	return r.queue.Walk(fn)
+	return r.store.Walk(fn)
 }
 
 // observeHandler serves /metrics, /healthz, /readyz and the status page
