@@ -18,8 +18,9 @@ import (
 )
 
 // Shared are the paths, relative to data_dir, that the relays of a
-// cluster share through the database: the logins and the key store.
-var Shared = []string{"users.toml", "keys"}
+// cluster share through the database: the logins, the key store and the
+// suppression list.
+var Shared = []string{"users.toml", "keys", "suppressions.json"}
 
 // filesChannel is the LISTEN/NOTIFY channel of a change to the shared
 // files.

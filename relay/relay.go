@@ -154,7 +154,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	}
 	if r.dispatch, err = dispatch.New(dispatch.Config{
 		Delivery: cfg.Delivery,
-		Suppress: suppress.New(supps, cfg.Delivery.SuppressAfterBounce, log),
+		Suppress: suppress.New(r.sharedSuppressions(supps), cfg.Delivery.SuppressAfterBounce, log),
 		Pace:     newPacing(cfg, r.resolver, log),
 		Queue:    r.store,
 		Deliver:  r.deliver,
