@@ -142,7 +142,7 @@ func (m *Mirror) pull(ctx context.Context, tx pgx.Tx) (bool, error) {
 			return false, fmt.Errorf("cluster: the database names a shared file %q outside the shared folders", p)
 		}
 		full := filepath.Join(m.dataDir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
+		if err := mkdirs(m.dataDir, filepath.Dir(full)); err != nil {
 			return false, err
 		}
 		if err := atomicfile.Write(full, b, 0o600); err != nil {
@@ -318,4 +318,23 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// mkdirs creates the folders from root down to dir that are missing, mode
+// 0700, each owned like its parent: a command run as root in the relay's
+// data dir leaves folders the relay can use.
+func mkdirs(root, dir string) error {
+	if dir == root || !strings.HasPrefix(dir, root+string(filepath.Separator)) {
+		return nil
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := mkdirs(root, filepath.Dir(dir)); err != nil {
+		return err
+	}
+	if err := atomicfile.MkdirLikeParent(dir, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	return nil
 }
