@@ -104,7 +104,17 @@ func awaitArrivals(t *testing.T, sink *smtpsink.Sink, acked map[string]string, c
 	}
 }
 
+// leasedBy counts the messages node holds a lease on.
+func leasedBy(t *testing.T, conn, node string) int {
+	t.Helper()
+	return countInDB(t, conn, "SELECT count(*) FROM queue_messages WHERE lease_owner = '"+node+"'")
+}
+
 func queuedInDB(t *testing.T, conn string) int {
+	return countInDB(t, conn, "SELECT count(*) FROM queue_messages")
+}
+
+func countInDB(t *testing.T, conn, query string) int {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -114,7 +124,7 @@ func queuedInDB(t *testing.T, conn string) int {
 	}
 	defer c.Close(ctx)
 	var n int
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM queue_messages").Scan(&n); err != nil {
+	if err := c.QueryRow(ctx, query).Scan(&n); err != nil {
 		return -1
 	}
 	return n
@@ -134,8 +144,18 @@ func TestClusterKillOneRelay(t *testing.T) {
 	conn := pg.NewDatabase(t)
 	port, ls := testkit.ListenSame(t, "127.0.0.9")
 	sink := serveSink(t, ls[0])
+	// While hold is open (not closed), the MX keeps every DATA waiting: the
+	// deliveries in flight when the kill comes stay in flight, their
+	// messages leased by the relay that dies.
+	var holdMu sync.Mutex
+	hold := make(chan struct{})
+	close(hold)
 	sink.SetDataHook(func(*smtp.Conn, io.Reader) error {
-		time.Sleep(5 * time.Millisecond) // deliveries in flight when the kill comes
+		holdMu.Lock()
+		h := hold
+		holdMu.Unlock()
+		<-h
+		time.Sleep(5 * time.Millisecond)
 		return nil
 	})
 	dns := dnstest.NewServer(t)
@@ -180,7 +200,20 @@ func TestClusterKillOneRelay(t *testing.T) {
 	for next.Load() < total/3 {
 		time.Sleep(5 * time.Millisecond)
 	}
+	holdMu.Lock()
+	hold = make(chan struct{})
+	holdMu.Unlock()
+	leased := 0
+	for deadline := time.Now().Add(10 * time.Second); leased == 0 && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+		leased = leasedBy(t, conn, "b")
+	}
 	procs[1].Kill() // relay b, mid-flight
+	close(hold)
+	if leased == 0 {
+		t.Fatal("relay b held no lease when it was killed")
+	}
+	t.Logf("relay b killed holding %d leases", leased)
 	wg.Wait()
 	t.Logf("%d messages acknowledged, %d attempts failed with relay b's death", len(acked), refused.Load())
 	if len(acked) < total*9/10 {
