@@ -26,6 +26,13 @@ func TestTrafficClass(t *testing.T) {
 	if code, _, errs := tr.cli("users", "add", "x", "--class", "urgent", "--allow", "@example.org", "--generate"); code != 2 || !strings.Contains(errs, "transactional or bulk") {
 		t.Errorf("users add --class urgent: exit %d, %s; want a usage error naming the classes", code, errs)
 	}
+	if out := tr.mustCLI("users", "class", "news", "transactional"); !strings.Contains(out, "now sends transactional mail") {
+		t.Errorf("users class printed %q", out)
+	}
+	tr.mustCLI("users", "class", "news", "bulk")
+	if code, _, _ := tr.cli("users", "class", "nobody", "bulk"); code != 1 {
+		t.Errorf("users class of a missing login: exit %d, want 1", code)
+	}
 	list := tr.mustCLI("users", "list")
 	if !regexp.MustCompile(`(?m)^news +bulk +@example.org$`).MatchString(list) || !regexp.MustCompile(`(?m)^app +transactional `).MatchString(list) {
 		t.Errorf("users list does not show the classes:\n%s", list)

@@ -21,14 +21,14 @@ import (
 // clusterTimeout bounds a command's work on the cluster database.
 const clusterTimeout = 10 * time.Minute
 
-// shared makes the `users` and `keys` commands work on the cluster's
-// logins and keys when cluster.postgres is set: the command runs on
+// shared makes the `users`, `keys` and `suppressions` commands work on the
+// cluster's logins, keys and suppression list when cluster.postgres is set: the command runs on
 // data_dir's copy between a pull from the database and a push back to it,
 // under the cluster's lock, and every relay picks the change up within
 // seconds (docs/cluster.md).
 func shared(cmds []*command) []*command {
 	for _, c := range cmds {
-		if c.name != "users" && c.name != "keys" {
+		if c.name != "users" && c.name != "keys" && c.name != "suppressions" {
 			continue
 		}
 		for _, sub := range c.sub {

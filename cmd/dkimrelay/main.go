@@ -50,6 +50,7 @@ func commands() []*command {
 			{name: "list", help: "list logins and their allowed senders", run: runUsersList},
 			{name: "remove", args: "NAME", help: "remove a login", run: runUsersRemove},
 			{name: "passwd", args: "NAME [--generate]", help: "set a login's password", run: runUsersPasswd},
+			{name: "class", args: "NAME transactional|bulk", help: "set a login's traffic class", run: runUsersClass},
 		}},
 		{name: "keys", help: "manage DKIM keys", sub: []*command{
 			{name: "generate", args: "--domain D [--algorithm A] [--selector S]", help: "make a pending key and print (or --publish) its DNS record", run: runKeysGenerate},
@@ -68,9 +69,9 @@ func commands() []*command {
 			{name: "delete", args: "QID", help: "remove a message without a bounce", run: runQueueDelete},
 		}},
 		{name: "suppressions", help: "the recipients the relay does not deliver to", sub: []*command{
-			{name: "list", args: "[--json]", help: "suppressed addresses, why and until when", run: clustered(runSuppressionsList)},
-			{name: "add", args: "ADDR [--reason R]", help: "suppress an address until it is removed", run: clustered(runSuppressionsAdd)},
-			{name: "remove", args: "ADDR", help: "lift a suppression", run: clustered(runSuppressionsRemove)},
+			{name: "list", args: "[--json]", help: "suppressed addresses, why and until when", run: runSuppressionsList},
+			{name: "add", args: "ADDR [--reason R]", help: "suppress an address until it is removed", run: runSuppressionsAdd},
+			{name: "remove", args: "ADDR", help: "lift a suppression", run: runSuppressionsRemove},
 		}},
 		{name: "logs", args: "[--id QID] [--rcpt ADDR] [--status S] [--since D] [--follow] [--json]", help: "show the relay's events, one line each", run: runLogs},
 		{name: "reports", args: "[--domain D] [--since DURATION] [--json]", help: "what the receivers' DMARC and TLS reports say about the relay", run: runReports, sub: []*command{

@@ -135,3 +135,25 @@ func runUsersPasswd(e *env, args []string) error {
 	notifyRelay(e, cfg)
 	return nil
 }
+
+func runUsersClass(e *env, args []string) error {
+	fs := newFlags(e, "users class")
+	pos, err := parse(fs, args, 2, 2)
+	if err != nil {
+		return err
+	}
+	class, err := users.ParseClass(pos[1])
+	if err != nil {
+		return usagef("users class: %v", err)
+	}
+	path, cfg, err := usersFile(e)
+	if err != nil {
+		return err
+	}
+	if err := users.Update(path, func(db *users.DB) error { return db.SetClass(pos[0], class) }); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "Login %s now sends %s mail; messages queued before keep their class.\n", pos[0], class)
+	notifyRelay(e, cfg)
+	return nil
+}
