@@ -47,33 +47,15 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 	held := s.takePostponed(m.ID, rcpts)
 	changes := s.policy.Apply(m.Envelope.Received, find, outcomes, now)
 
-	var failed []queue.Change
-	for _, c := range changes {
-		if c.State.Failed() {
-			failed = append(failed, c)
-		}
-	}
-	var bounceErr error
-	if steps.Bounce != nil && len(failed) > 0 {
-		if bounceErr = steps.Bounce(failed); bounceErr != nil {
-			for i := range changes {
-				if c := &changes[i]; c.State.Failed() {
-					r := rcpts[c.Addr]
-					r.State, r.NextAttempt = queue.Deferred, now.Add(s.policy.MinRetry)
-					c.Recipient = *r
-				}
-			}
-			bounceErr = fmt.Errorf("queueing the bounce: %w", bounceErr)
-		}
-	}
-	if steps.Announce != nil {
-		steps.Announce(changes)
-	}
+	final, bounceErr := steps.Run(changes, func(c *queue.Change) {
+		r := rcpts[c.Addr]
+		r.State, r.NextAttempt = queue.Deferred, now.Add(s.policy.MinRetry)
+		c.Recipient = *r
+	})
 	// With a bounce queued the new states must be durable, or a crash
 	// would bring the message back and bounce it twice; otherwise losing
 	// them to a database crash only repeats an attempt.
-	durable := len(failed) > 0 && bounceErr == nil
-	deleted, err := s.write(m.ID, token, lastPerRcpt(append(held, changes...)), durable)
+	deleted, err := s.write(m.ID, token, lastPerRcpt(append(held, changes...)), final)
 	if deleted {
 		return nil, nil
 	}

@@ -21,6 +21,42 @@ type Steps struct {
 	Announce func(changes []Change)
 }
 
+// Run runs the steps on the changes of an attempt: Bounce for the
+// recipients that failed for good, then Announce. When the bounce cannot
+// be queued, putBack turns each of those recipients back to deferred (in
+// the store's record and in its change), so that a later attempt decides
+// and bounces anew, and err says why. final reports that recipients failed
+// for good and stay so: writing their state must be durable, or a crash
+// would bring the message back and bounce it twice.
+func (s Steps) Run(changes []Change, putBack func(c *Change)) (final bool, err error) {
+	failed := 0
+	for _, c := range changes {
+		if c.State.Failed() {
+			failed++
+		}
+	}
+	if s.Bounce != nil && failed > 0 {
+		list := make([]Change, 0, failed)
+		for _, c := range changes {
+			if c.State.Failed() {
+				list = append(list, c)
+			}
+		}
+		if err = s.Bounce(list); err != nil {
+			for i := range changes {
+				if c := &changes[i]; c.State.Failed() {
+					putBack(c)
+				}
+			}
+			failed, err = 0, fmt.Errorf("queueing the bounce: %w", err)
+		}
+	}
+	if s.Announce != nil {
+		s.Announce(changes)
+	}
+	return failed > 0, err
+}
+
 // Record records the outcomes of an attempt on m, which Next handed out,
 // and returns the new state of each recipient they changed: Delivered;
 // Deferred with its next attempt (exponential backoff, see the package
@@ -60,34 +96,13 @@ func (q *Queue) Record(m *Message, outcomes []outcome.Outcome, steps Steps) ([]C
 	q.mu.Unlock()
 	defer q.end()
 
-	var failed []Change
-	for _, c := range changes {
-		if c.State.Failed() {
-			failed = append(failed, c)
-		}
-	}
-	var bounceErr error
-	if steps.Bounce != nil && len(failed) > 0 {
-		if bounceErr = steps.Bounce(failed); bounceErr != nil {
-			// The bounce is not safely queued: the failed recipients
-			// stay pending and are attempted again later, which
-			// decides (and bounces) anew.
-			q.mu.Lock()
-			for i := range changes {
-				if c := &changes[i]; c.State.Failed() {
-					r := e.rec.rcpt(c.Addr)
-					r.State, r.NextAttempt = Deferred, now.Add(q.minRetry)
-					c.Recipient = *r
-				}
-			}
-			q.mu.Unlock()
-			bounceErr = fmt.Errorf("queueing the bounce: %w", bounceErr)
-			failed = nil
-		}
-	}
-	if steps.Announce != nil {
-		steps.Announce(changes)
-	}
+	final, bounceErr := steps.Run(changes, func(c *Change) {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		r := e.rec.rcpt(c.Addr)
+		r.State, r.NextAttempt = Deferred, now.Add(q.minRetry)
+		c.Recipient = *r
+	})
 
 	q.mu.Lock()
 	_, pending := e.rec.due()
@@ -100,7 +115,7 @@ func (q *Queue) Record(m *Message, outcomes []outcome.Outcome, steps Steps) ([]C
 	if err == nil {
 		// A bounce was queued: the removal must be durable, or a crash
 		// would bring the message back and bounce it twice.
-		err = q.persist(e, data, pending, len(failed) > 0)
+		err = q.persist(e, data, pending, final)
 	}
 
 	q.mu.Lock()
