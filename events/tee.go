@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"log/slog"
+	"time"
 )
 
 // Observer reads one record the relay logs at level Info or above, with
@@ -54,4 +55,15 @@ func (t *tee) WithGroup(name string) slog.Handler {
 	c.group = c.group || name != ""
 	c.next = t.next.WithGroup(name)
 	return &c
+}
+
+// TeeEvents is Tee for the readers of the relay's typed events (the
+// metrics, the status page): fn hears each event FromRecord reads back,
+// with the time it was logged.
+func TeeEvents(next slog.Handler, fn func(at time.Time, ev Event)) slog.Handler {
+	return Tee(next, func(r slog.Record, pre []slog.Attr) {
+		if ev, ok := FromRecord(r, pre); ok {
+			fn(r.Time, ev)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestTee(t *testing.T) {
@@ -46,5 +47,23 @@ func TestTee(t *testing.T) {
 				t.Errorf("next wrote %q, want %q", out.String(), tt.written)
 			}
 		})
+	}
+}
+
+func TestTeeEvents(t *testing.T) {
+	var got []Event
+	log := slog.New(TeeEvents(slog.DiscardHandler, func(at time.Time, ev Event) {
+		if at.IsZero() {
+			t.Error("event without its time")
+		}
+		got = append(got, ev)
+	}))
+	log.With(QIDKey, "q1").Info(Accepted, UserKey, "app")
+	log.Info("not an event")
+	if len(got) != 1 {
+		t.Fatalf("events %+v: want the one acceptance", got)
+	}
+	if a, ok := got[0].(Acceptance); !ok || a.QID != "q1" || a.User != "app" {
+		t.Errorf("event %+v: want Acceptance of q1 by app", got[0])
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"time"
 
 	"dkimrelay/events"
 )
@@ -13,16 +14,12 @@ import (
 // whatever next's level, so a quiet log (log.level = "warn") still gives
 // full metrics.
 func (m *Metrics) Tee(next slog.Handler) slog.Handler {
-	return events.Tee(next, m.observe)
+	return events.TeeEvents(next, m.observe)
 }
 
 // observe counts one event: the typed events the relay logs (package
 // events), read back from the record with their values as logged.
-func (m *Metrics) observe(r slog.Record, pre []slog.Attr) {
-	ev, ok := events.FromRecord(r, pre)
-	if !ok {
-		return
-	}
+func (m *Metrics) observe(_ time.Time, ev events.Event) {
 	switch e := ev.(type) {
 	case events.Connection:
 		m.connections.Inc()

@@ -2,6 +2,7 @@ package statuspage
 
 import (
 	"log/slog"
+	"time"
 
 	"dkimrelay/events"
 )
@@ -10,27 +11,23 @@ import (
 // history and passes every record on to next, as the metrics' Tee does:
 // events of level Info and above are counted whatever next's level.
 func (h *History) Tee(next slog.Handler) slog.Handler {
-	return events.Tee(next, h.observe)
+	return events.TeeEvents(next, h.observe)
 }
 
 // observe counts one record, if it is a message's event.
-func (h *History) observe(r slog.Record, pre []slog.Attr) {
-	ev, ok := events.FromRecord(r, pre)
-	if !ok {
-		return
-	}
+func (h *History) observe(at time.Time, ev events.Event) {
 	switch e := ev.(type) {
 	case events.Acceptance:
-		h.Add(r.Time, Accepted, "", "", "")
+		h.Add(at, Accepted, "", "", "")
 	case events.Delivery:
-		h.Add(r.Time, Delivered, e.Rcpt, e.MX, e.TLSPolicy)
+		h.Add(at, Delivered, e.Rcpt, e.MX, e.TLSPolicy)
 	case events.Deferral:
-		h.Add(r.Time, Deferred, e.Rcpt, e.MX, "")
+		h.Add(at, Deferred, e.Rcpt, e.MX, "")
 	case events.Bounce:
-		h.Add(r.Time, Bounced, e.Rcpt, e.MX, "")
+		h.Add(at, Bounced, e.Rcpt, e.MX, "")
 	case events.Expiry:
-		h.Add(r.Time, Bounced, e.Rcpt, "", "")
+		h.Add(at, Bounced, e.Rcpt, "", "")
 	case events.Suppression:
-		h.Add(r.Time, Suppressed, e.Rcpt, "", "")
+		h.Add(at, Suppressed, e.Rcpt, "", "")
 	}
 }
