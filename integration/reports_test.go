@@ -1,9 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,8 +8,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/client"
 
 	"dkimrelay/reports/imapfetch/dovecottest"
 )
@@ -45,29 +40,15 @@ func (r *relay) reportCounts(t *testing.T) reportCounts {
 func TestReportsWhileServing(t *testing.T) {
 	t.Parallel()
 	imap := dovecottest.Start(t, map[string]string{"dmarc": "mailbox password"})
-	pem, err := os.ReadFile(imap.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := client.DialTLS(imap.TLSAddr, &tls.Config{ServerName: "localhost", RootCAs: pool})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login("dmarc", "mailbox password"); err != nil {
-		t.Fatal(err)
-	}
+	var mails [][]byte
 	for _, name := range []string{"03-microsoft.eml", "11-maildir/new/1764576000.M1P1.mx.example.org"} {
 		b, err := os.ReadFile(filepath.Join(reportCorpus, name))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Append("INBOX", nil, time.Now(), bytes.NewReader(b)); err != nil {
-			t.Fatal(err)
-		}
+		mails = append(mails, b)
 	}
-	c.Logout()
+	imap.Deliver(t, "dmarc", "mailbox password", mails...)
 
 	secret := writeSecretFile(t, t.TempDir(), "imap-password", "mailbox password")
 	_, _, r := testbed(t, relayOptions{configure: func(c *relayConfig) {

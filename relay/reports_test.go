@@ -1,9 +1,6 @@
 package relay
 
 import (
-	"bytes"
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,8 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-imap/client"
 
 	"dkimrelay/internal/testkit"
 	"dkimrelay/reports/imapfetch/dovecottest"
@@ -52,20 +47,7 @@ func tlsReportMail(id string) []byte {
 // mailbox's reports at start and exports them in its metrics.
 func TestReportsFetchedWhileServing(t *testing.T) {
 	srv := dovecottest.Start(t, map[string]string{"reports": "mailbox secret"})
-	pem, _ := os.ReadFile(srv.CAFile)
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := client.DialTLS(srv.TLSAddr, &tls.Config{ServerName: "localhost", RootCAs: pool})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Login("reports", "mailbox secret"); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Append("INBOX", nil, time.Now(), bytes.NewReader(tlsReportMail("r-1"))); err != nil {
-		t.Fatal(err)
-	}
-	c.Logout()
+	srv.Deliver(t, "reports", "mailbox secret", tlsReportMail("r-1"))
 
 	dns := dnstest.NewServer(t)
 	secret := filepath.Join(t.TempDir(), "imap-password")

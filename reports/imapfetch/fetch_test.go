@@ -3,8 +3,6 @@ package imapfetch
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/base64"
 	"log/slog"
 	"net"
@@ -35,21 +33,8 @@ type mailbox struct {
 
 func open(t *testing.T, srv *dovecottest.Server, user, pw string) *mailbox {
 	t.Helper()
-	pem, err := os.ReadFile(srv.CAFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pem)
-	c, err := client.DialTLS(srv.TLSAddr, &tls.Config{ServerName: "localhost", RootCAs: pool})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := srv.Login(t, user, pw)
 	c.ErrorLog = discard{}
-	if err := c.Login(user, pw); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Logout() })
 	return &mailbox{t: t, srv: srv, user: user, pw: pw, client: c}
 }
 
