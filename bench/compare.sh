@@ -26,8 +26,10 @@
 # dkimrelay's argon2id logins and its auth_cache_ttl show); and once more at
 # c=8 with 100 KB messages. It measures delivered msgs/s, latency, the CPU
 # of all of each relay's processes and their peak RSS (bench/procmon).
-# Last, bench/report writes bench/results/results.json,
-# bench/results/chart.svg and BENCHMARKS.md. A run's raw files are named
+# Then bench/report writes bench/results/results.json,
+# bench/results/chart.svg and BENCHMARKS.md. Last, bench/cluster.sh
+# measures two relays sharing one PostgreSQL beside one relay on its files
+# (bench/results/cluster.txt). A run's raw files are named
 # RELAY_cC_sSIZE_rROUND, with _reconnect after the round for -reconnect.
 #
 # Everything it starts is stopped when it ends, however it ends. Knobs
@@ -35,7 +37,7 @@
 # runs with a new connection per message; 0: skip them),
 # RECONNECT_MESSAGES (1000, per such run), BIG (1: the 100 KB runs; 0:
 # skip them), PORT_BASE (10500), KEEP (1: keep the temporary folder for a
-# look at the logs).
+# look at the logs), CLUSTER (1: the cluster run; 0: skip it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -431,3 +433,11 @@ cp -r "$RAW" bench/results/raw
 say "wrote BENCHMARKS.md, bench/results/results.json and bench/results/chart.svg"
 # The table, for the terminal.
 sed -n '/^## Results/,/^Every run/p' BENCHMARKS.md
+
+# Several relays on one PostgreSQL beside the single relay (docs/cluster.md),
+# by its own script on ports of its own (the relays above sit idle);
+# CLUSTER=0 skips it.
+if [ "${CLUSTER:-1}" = 1 ]; then
+  say "two relays sharing PostgreSQL against one relay on its files (bench/cluster.sh)"
+  KEEP= PORT_BASE=$((PORT_BASE + 1000)) bash bench/cluster.sh | tee bench/results/cluster.txt
+fi
