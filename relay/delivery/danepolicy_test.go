@@ -58,11 +58,7 @@ func TestDANE(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			var opts []sinkOption
-			if tt.mx != nil {
-				opts = append(opts, withTLS(*tt.mx))
-			}
-			s := serveSink(t, e.ln2, opts...)
+			s := serveSink(t, e.ln2, withTLSIf(tt.mx))
 			owner := fmt.Sprintf("_%d._tcp.mx.signed.example.", e.port)
 			e.dns.Add("signed.example. MX 10 mx.signed.example.", "mx.signed.example. A 127.0.0.2")
 			for _, r := range tt.tlsa {

@@ -108,11 +108,7 @@ func TestSessionTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			var opts []sinkOption
-			if tt.cert != nil {
-				opts = append(opts, withTLS(*tt.cert))
-			}
-			serveSink(t, e.ln2, opts...)
+			serveSink(t, e.ln2, withTLSIf(tt.cert))
 			d := e.deliverer(t, func(c *Config) {
 				if !tt.noRoots {
 					c.RootCAs = ca.Pool()

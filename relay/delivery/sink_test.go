@@ -21,6 +21,16 @@ func withTLS(cert tls.Certificate) sinkOption {
 	return func(c *smtpsink.Config) { c.TLS = &tls.Config{Certificates: []tls.Certificate{cert}} }
 }
 
+// withTLSIf offers STARTTLS with cert when there is one, and no STARTTLS
+// when cert is nil.
+func withTLSIf(cert *tls.Certificate) sinkOption {
+	return func(c *smtpsink.Config) {
+		if cert != nil {
+			withTLS(*cert)(c)
+		}
+	}
+}
+
 // withAuth offers the SASL mechanisms mechs, accepting users.
 func withAuth(mechs []string, users map[string]string) sinkOption {
 	return func(c *smtpsink.Config) { c.AuthMechs, c.Users = mechs, users }

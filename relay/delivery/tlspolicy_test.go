@@ -69,11 +69,7 @@ func TestMTASTS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			var opts []sinkOption
-			if tt.mx1 != nil {
-				opts = append(opts, withTLS(*tt.mx1))
-			}
-			s1 := serveSink(t, e.ln2, opts...)
+			s1 := serveSink(t, e.ln2, withTLSIf(tt.mx1))
 			s2 := serveSink(t, e.ln3, withTLS(ca.Issue(t, "mx2.test")))
 			if tt.mx2 {
 				e.dns.Add("example.net. MX 5 mx2.test.")
@@ -144,11 +140,7 @@ func TestRequireTLS(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			var opts []sinkOption
-			if tt.mx1 != nil {
-				opts = append(opts, withTLS(*tt.mx1))
-			}
-			s := serveSink(t, e.ln2, opts...)
+			s := serveSink(t, e.ln2, withTLSIf(tt.mx1))
 			e.dns.Add("example.net. MX 10 mx1.test.", "other.example. MX 10 mx1.test.")
 			pols := policies{}
 			if tt.policy != "" {

@@ -21,11 +21,7 @@ func TestTLSReporting(t *testing.T) {
 	deliver := func(cert *tls.Certificate, rcpt string) {
 		t.Helper()
 		e := newEnv(t)
-		var opts []sinkOption
-		if cert != nil {
-			opts = append(opts, withTLS(*cert))
-		}
-		serveSink(t, e.ln2, opts...)
+		serveSink(t, e.ln2, withTLSIf(cert))
 		e.dns.Add("enforce.example. MX 10 mx1.test.", "testing.example. MX 10 mx1.test.", "plain.example. MX 10 mx1.test.",
 			"elsewhere.example. MX 10 mx1.test.")
 		d := e.deliverer(t, func(c *Config) {
