@@ -3,6 +3,7 @@ package relay
 import (
 	"crypto/tls"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,32 +21,24 @@ import (
 // MX delivers, a stripped STARTTLS defers with nothing sent, and a domain
 // without a policy is delivered as before.
 func TestMTASTSEndToEnd(t *testing.T) {
-	ca := testkit.NewCA(t)
-	dns := dnstest.NewServer(t)
-	dns.AddZone(hardZone + `
+	sts := newSTSWorld(t, `
 strip.test.         MX 10 mx.strip.test.
 mx.strip.test.      A  127.0.0.4
 mta-sts.good.test.  A  127.0.0.5
 mta-sts.strip.test. A  127.0.0.5
 _mta-sts.good.test.  TXT "v=STSv1; id=20261203"
 _mta-sts.strip.test. TXT "v=STSv1; id=1"
-`)
-	policyPort := testkit.ServePolicies(t, ca, "127.0.0.5", map[string]string{
+`, map[string]string{
 		"good.test":  "version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 604800\n",
 		"strip.test": "version: STSv1\nmode: enforce\nmx: *.strip.test\nmax_age: 604800\n",
 	})
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
 	port, lns := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
-	good := testkit.ServeSink(t, lns[0], smtpsink.Config{Timeout: 30 * time.Second,
-		TLS: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "mx.good.test")}}})
+	good := sts.serveVerifiedSink(t, lns[0], "mx.good.test")
 	other := serveSink(t, lns[1])
 	stripped := serveSink(t, lns[2]) // no STARTTLS: as an attacker on the path leaves it
 
-	h := newHardRelay(t, dns, hardOptions{port: port, delivery: fmt.Sprintf("mta_sts_port = %d\ntls_ca_file = %q", policyPort, caFile)})
+	h := newHardRelay(t, sts.dns, hardOptions{port: port, delivery: sts.delivery(t, true)})
 
 	qid := mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage("sts", "someone@good.test"))
 	testkit.AwaitMessage(t, 15*time.Second, "Hello sts.", good)
@@ -74,4 +67,43 @@ _mta-sts.strip.test. TXT "v=STSv1; id=1"
 	if n := len(stripped.Messages()); n != 0 {
 		t.Errorf("%d messages reached the server without STARTTLS", n)
 	}
+}
+
+// stsWorld is the setting of the MTA-STS end-to-end tests: DNS serving
+// hardZone and the test's records, and the HTTPS host 127.0.0.5 serving
+// the test's policies with a certificate from a test CA.
+type stsWorld struct {
+	ca         *testkit.CA
+	dns        *dnstest.Server
+	policyPort int
+}
+
+func newSTSWorld(t *testing.T, records string, policies map[string]string) *stsWorld {
+	t.Helper()
+	w := &stsWorld{ca: testkit.NewCA(t), dns: dnstest.NewServer(t)}
+	w.dns.AddZone(hardZone + records)
+	w.policyPort = testkit.ServePolicies(t, w.ca, "127.0.0.5", policies)
+	return w
+}
+
+// delivery is the [delivery] setting that fetches the policies from the
+// world; with trustCA, verified TLS also trusts the world's CA
+// (delivery.tls_ca_file).
+func (w *stsWorld) delivery(t *testing.T, trustCA bool) string {
+	t.Helper()
+	if !trustCA {
+		return fmt.Sprintf("mta_sts_port = %d", w.policyPort)
+	}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, w.ca.PEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("mta_sts_port = %d\ntls_ca_file = %q", w.policyPort, caFile)
+}
+
+// serveVerifiedSink serves on ln an MX offering STARTTLS with a
+// certificate for name from the world's CA.
+func (w *stsWorld) serveVerifiedSink(t *testing.T, ln net.Listener, name string) *smtpsink.Sink {
+	return testkit.ServeSink(t, ln, smtpsink.Config{Timeout: 30 * time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{w.ca.Issue(t, name)}}})
 }

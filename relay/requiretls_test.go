@@ -9,7 +9,6 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/internal/testkit"
-	"dkimrelay/resolver/dnstest"
 )
 
 // TestREQUIRETLSEndToEnd submits with MAIL FROM's REQUIRETLS (RFC 8689),
@@ -18,20 +17,17 @@ import (
 // saying "TLS-Required: No" reaches a domain whose enforced policy the
 // path stripped of STARTTLS.
 func TestREQUIRETLSEndToEnd(t *testing.T) {
-	ca := testkit.NewCA(t)
-	dns := dnstest.NewServer(t)
-	dns.AddZone(hardZone + `
+	sts := newSTSWorld(t, `
 strip.test.         MX 10 mx.strip.test.
 mx.strip.test.      A  127.0.0.4
 mta-sts.strip.test. A  127.0.0.5
 _mta-sts.strip.test. TXT "v=STSv1; id=1"
-`)
-	policyPort := testkit.ServePolicies(t, ca, "127.0.0.5", map[string]string{
+`, map[string]string{
 		"strip.test": "version: STSv1\nmode: enforce\nmx: mx.strip.test\nmax_age: 604800\n",
 	})
 	port, lns := testkit.ListenSame(t, "127.0.0.2", "127.0.0.4")
 	good, stripped := serveSink(t, lns[0]), serveSink(t, lns[1])
-	h := newHardRelay(t, dns, hardOptions{port: port, delivery: fmt.Sprintf("mta_sts_port = %d", policyPort)})
+	h := newHardRelay(t, sts.dns, hardOptions{port: port, delivery: sts.delivery(t, false)})
 
 	c := testkit.DialSubmission(t, h.Addr(), "app", testkit.Password)
 	defer c.Close()

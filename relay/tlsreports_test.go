@@ -4,23 +4,17 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/mail"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"dkimrelay/control"
-	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
-	"dkimrelay/resolver/dnstest"
 	"dkimrelay/tlsrpt"
 )
 
@@ -29,9 +23,7 @@ import (
 // sends each domain its RFC 8460 report: a signed message whose gzip'd
 // JSON has the counts that happened.
 func TestTLSReportsEndToEnd(t *testing.T) {
-	ca := testkit.NewCA(t)
-	dns := dnstest.NewServer(t)
-	dns.AddZone(hardZone + `
+	sts := newSTSWorld(t, `
 strip.test.          MX 10 mx.strip.test.
 mx.strip.test.       A  127.0.0.4
 reports.test.        MX 10 mx.other.test.
@@ -41,23 +33,16 @@ _mta-sts.good.test.  TXT "v=STSv1; id=1"
 _mta-sts.strip.test. TXT "v=STSv1; id=1"
 _smtp._tls.good.test.  TXT "v=TLSRPTv1; rua=mailto:tls@reports.test"
 _smtp._tls.strip.test. TXT "v=TLSRPTv1; rua=mailto:tls@reports.test,https://ignored.example/"
-`)
-	policyPort := testkit.ServePolicies(t, ca, "127.0.0.5", map[string]string{
+`, map[string]string{
 		"good.test":  "version: STSv1\nmode: enforce\nmx: mx.good.test\nmax_age: 604800\n",
 		"strip.test": "version: STSv1\nmode: enforce\nmx: mx.strip.test\nmax_age: 604800\n",
 	})
 	port, lns := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3", "127.0.0.4")
-	good := testkit.ServeSink(t, lns[0], smtpsink.Config{Timeout: 30 * time.Second,
-		TLS: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "mx.good.test")}}})
+	good := sts.serveVerifiedSink(t, lns[0], "mx.good.test")
 	reports := serveSink(t, lns[1])
 	serveSink(t, lns[2]) // mx.strip.test: no STARTTLS
 
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, ca.PEM(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	h := newHardRelay(t, dns, hardOptions{port: port,
-		delivery: fmt.Sprintf("mta_sts_port = %d\ntls_ca_file = %q\n[tlsrpt]\nenabled = true", policyPort, caFile)})
+	h := newHardRelay(t, sts.dns, hardOptions{port: port, delivery: sts.delivery(t, true) + "\n[tlsrpt]\nenabled = true"})
 
 	qid := mustSend(t, h.Addr(), []string{"someone@good.test"}, hardMessage("counted", "someone@good.test"))
 	testkit.AwaitMessage(t, 15*time.Second, "Hello counted.", good)
