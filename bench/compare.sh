@@ -38,8 +38,12 @@
 # RECONNECT_MESSAGES (1000, per such run), BIG (1: the 100 KB runs; 0:
 # skip them), PORT_BASE (10500), KEEP (1: keep the temporary folder for a
 # look at the logs), CLUSTER (1: the cluster run; 0: skip it).
+#
+# BASELINE=COMMIT compares dkimrelay at that commit with dkimrelay at HEAD
+# instead, alone and in alternation: bench/baseline.sh, which takes over.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+[ -n "${BASELINE:-}" ] && exec bash bench/baseline.sh
 repo=$(pwd)
 
 ROUNDS=${ROUNDS:-3}
