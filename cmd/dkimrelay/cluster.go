@@ -46,17 +46,21 @@ func clustered(run func(e *env, args []string) error) func(e *env, args []string
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 		defer cancel()
-		db, err := openCluster(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		defer db.Close()
-		return cluster.NewMirror(db, cfg.DataDir).Change(ctx, func() error { return run(e, args) })
+		return withCluster(ctx, cfg, func(db *cluster.DB) error {
+			return cluster.NewMirror(db, cfg.DataDir).Change(ctx, func() error { return run(e, args) })
+		})
 	}
 }
 
-func openCluster(ctx context.Context, cfg *config.Config) (*cluster.DB, error) {
-	return cluster.Open(ctx, cluster.Options{ConnString: cfg.Cluster.Postgres, Node: cfg.Cluster.Node})
+// withCluster runs fn with a connection to the cluster database, closed
+// when fn returns.
+func withCluster(ctx context.Context, cfg *config.Config, fn func(db *cluster.DB) error) error {
+	db, err := cluster.Open(ctx, cluster.Options{ConnString: cfg.Cluster.Postgres, Node: cfg.Cluster.Node})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return fn(db)
 }
 
 // runClusterImport copies a single relay's logins, keys and queued
@@ -75,25 +79,22 @@ func runClusterImport(e *env, args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
 	defer cancel()
-	db, err := openCluster(ctx, cfg)
-	if err != nil {
+	return withCluster(ctx, cfg, func(db *cluster.DB) error {
+		copied, err := cluster.NewMirror(db, cfg.DataDir).Import(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Logins and keys: %d files copied into the database", len(copied))
+		if len(copied) == 0 {
+			fmt.Fprint(e.stdout, " (the database had them all)")
+		}
+		fmt.Fprintln(e.stdout, ".")
+		n, err := importQueue(ctx, db, cfg)
+		if n.Moved > 0 || n.Present > 0 || err == nil {
+			fmt.Fprintf(e.stdout, "Queue: %d messages moved into the database, %d were there already.\n", n.Moved, n.Present)
+		}
 		return err
-	}
-	defer db.Close()
-	copied, err := cluster.NewMirror(db, cfg.DataDir).Import(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "Logins and keys: %d files copied into the database", len(copied))
-	if len(copied) == 0 {
-		fmt.Fprint(e.stdout, " (the database had them all)")
-	}
-	fmt.Fprintln(e.stdout, ".")
-	n, err := importQueue(ctx, db, cfg)
-	if n.Moved > 0 || n.Present > 0 || err == nil {
-		fmt.Fprintf(e.stdout, "Queue: %d messages moved into the database, %d were there already.\n", n.Moved, n.Present)
-	}
-	return err
+	})
 }
 
 // importQueue moves the files' queue in data_dir into the database.
@@ -116,11 +117,12 @@ func importQueue(ctx context.Context, db *cluster.DB, cfg *config.Config) (pgque
 // relay's control socket, served for this command alone on a socket in a
 // private temporary folder.
 func withClusterQueue(ctx context.Context, cfg *config.Config, fn func(ctx context.Context, socket string) error) error {
-	db, err := openCluster(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+	return withCluster(ctx, cfg, func(db *cluster.DB) error { return serveClusterQueue(ctx, db, cfg, fn) })
+}
+
+// serveClusterQueue serves the queue of db on a private control socket
+// while fn runs.
+func serveClusterQueue(ctx context.Context, db *cluster.DB, cfg *config.Config, fn func(ctx context.Context, socket string) error) error {
 	s, err := pgqueue.Open(pgqueue.Options{Pool: db.Pool, Node: cfg.Cluster.Node, Delivery: cfg.Delivery, Lease: cfg.Cluster.Lease})
 	if err != nil {
 		return err
@@ -163,14 +165,11 @@ func commandLog(cfg *config.Config) (*slog.Logger, func(), error) {
 // readClusterStory feeds r the events of message qid that the relays of
 // the cluster keep in the database.
 func readClusterStory(ctx context.Context, cfg *config.Config, qid string, r *logview.Reader) error {
-	db, err := openCluster(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	story, err := cluster.Story(ctx, db, qid)
-	if err != nil {
-		return fmt.Errorf("reading the events of %s from the cluster database: %w", qid, err)
-	}
-	return r.ReadFrom(ctx, story)
+	return withCluster(ctx, cfg, func(db *cluster.DB) error {
+		story, err := cluster.Story(ctx, db, qid)
+		if err != nil {
+			return fmt.Errorf("reading the events of %s from the cluster database: %w", qid, err)
+		}
+		return r.ReadFrom(ctx, story)
+	})
 }

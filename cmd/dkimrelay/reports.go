@@ -8,6 +8,7 @@ import (
 
 	"dkimrelay/config"
 	"dkimrelay/reports"
+	"dkimrelay/reports/store"
 )
 
 func runReports(e *env, args []string) error {
@@ -26,11 +27,7 @@ func runReports(e *env, args []string) error {
 		}
 		from = t
 	}
-	cfg, err := config.Load(e.configPath)
-	if err != nil {
-		return err
-	}
-	st, err := reports.OpenStore(cfg)
+	cfg, st, err := openReportStore(e)
 	if err != nil {
 		return err
 	}
@@ -55,11 +52,7 @@ func runReportsImport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := config.Load(e.configPath)
-	if err != nil {
-		return err
-	}
-	st, err := reports.OpenStore(cfg)
+	_, st, err := openReportStore(e)
 	if err != nil {
 		return err
 	}
@@ -72,4 +65,18 @@ func runReportsImport(e *env, args []string) error {
 		return fmt.Errorf("%d input(s) skipped, each named above with the reason; the rest were imported", c.Skipped)
 	}
 	return nil
+}
+
+// openReportStore loads the config and opens the store of received
+// reports it names.
+func openReportStore(e *env) (*config.Config, store.Store, error) {
+	cfg, err := config.Load(e.configPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := reports.OpenStore(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
 }
