@@ -12,7 +12,7 @@ var all = []string{
 	Deleted, Retry,
 	Started, Stopping, Stopped, Reload, KeyDamaged, KeyForceActivated, KeylessDomain,
 	DataDirPermissions, RunningAsRoot, TLSReload, MetricsServer, Egress, AuthBlocked,
-	QueueDamaged, QueueLoaded, QueueLoadFailed, QueueUnknownFile, QueueFailed, BounceFailed, DuplicateIndex, QueueLeaseLost, ClusterMigrated, ClusterEmpty, ClusterPullFailed, ClusterEventsLost, TLSReport,
+	QueueDamaged, QueueLoaded, QueueLoadFailed, QueueUnknownFile, QueueFailed, BounceFailed, DuplicateIndex, QueueLeaseLost, ClusterMigrated, ClusterEmpty, ClusterPullFailed, ClusterEventsLost, ClusterNodes, TLSReport,
 	ReportImported, ReportSkipped, ReportsFetchFailed,
 	Duplicated, Suppressed, BlockedByReceiver, SuppressionFailed, ProviderPaused, ProviderResumed,
 }

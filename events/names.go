@@ -52,6 +52,7 @@ const (
 	ClusterEmpty      = "cluster_empty"       // cluster: the database holds no logins or keys yet
 	ClusterPullFailed = "cluster_pull"        // cluster: the logins and keys could not be read from the database
 	ClusterEventsLost = "cluster_events"      // cluster: message events could not be written to the database
+	ClusterNodes      = "cluster_nodes"       // cluster: the number of relays alive changed (each keeps to its share of the pacing limits)
 	TLSReport         = "tlsrpt"              // a TLS report sent (or skipped) to a domain, or gathering them failed
 )
 
@@ -105,6 +106,7 @@ const (
 	DNSKey         = "dns"          // key_force_activated: what DNS publishes
 	VersionKey     = "version"      // cluster_migrated: the schema version
 	NameKey        = "name"         // cluster_migrated: the migration's name
+	RelaysKey      = "relays"       // cluster_nodes: the relays alive, this one included
 	ToKey          = "to"           // tlsrpt: the report's recipients
 	SessionsKey    = "sessions"     // tlsrpt: the sessions the report counts
 	SkippedKey     = "skipped"      // tlsrpt: why no report went out

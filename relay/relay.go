@@ -29,6 +29,7 @@ import (
 	"dkimrelay/relay/dispatch"
 	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/metrics"
+	"dkimrelay/relay/pacing"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
 	"dkimrelay/relay/suppress"
@@ -51,6 +52,7 @@ type Relay struct {
 	db       *cluster.DB  // cluster.postgres; nil without
 	mirror   *cluster.Mirror
 	events   *cluster.EventLog // message events into the database; nil without a cluster
+	pace     *pacing.Gate      // provider pacing; nil in outbox mode
 	keys     *keys.Store
 	resolver *resolver.Resolver
 	deliver  *delivery.Deliverer
@@ -152,10 +154,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.pace = newPacing(cfg, r.resolver, log)
 	if r.dispatch, err = dispatch.New(dispatch.Config{
 		Delivery: cfg.Delivery,
 		Suppress: suppress.New(r.sharedSuppressions(supps), cfg.Delivery.SuppressAfterBounce, log),
-		Pace:     newPacing(cfg, r.resolver, log),
+		Pace:     r.pace,
 		Queue:    r.store,
 		Deliver:  r.deliver,
 		Hostname: cfg.Hostname,

@@ -86,5 +86,15 @@ func (r *Relay) watchCluster() (stop func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() { r.mirror.Watch(ctx, func() { r.Reload() }) })
 	wg.Go(func() { r.events.Run(ctx, r.db, r.cfg.Cluster.EventsRetention) })
+	// The providers' pacing limits hold for the cluster as a whole: each
+	// relay keeps to its share of them.
+	wg.Go(func() {
+		r.db.Heartbeat(ctx, func(n int) {
+			if r.pace != nil {
+				r.pace.Pacer.SetShare(n)
+			}
+			r.log.Info(events.ClusterNodes, events.RelaysKey, n)
+		})
+	})
 	return func() { cancel(); wg.Wait() }
 }

@@ -44,7 +44,8 @@ const minFactor = 1.0 / 16
 
 // Pacer keeps the state of each provider. It is safe for concurrent use.
 type Pacer struct {
-	limits Limits
+	limits Limits  // in force: this relay's share (SetShare)
+	base   *Limits // the configured limits, once SetShare was called
 	log    *slog.Logger
 	now    func() time.Time
 
