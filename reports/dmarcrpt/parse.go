@@ -5,17 +5,12 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
-
-// MaxSize is the largest report Parse reads. Google's and Microsoft's
-// daily reports for a busy domain stay well below a megabyte.
-const MaxSize = 32 << 20
 
 // ErrNotDMARC means the document is XML but not a DMARC aggregate report.
 var ErrNotDMARC = errors.New("not a DMARC aggregate report (no <feedback> element)")
@@ -77,18 +72,6 @@ type xmlRecord struct {
 			Result string `xml:"result"`
 		} `xml:"spf"`
 	} `xml:"auth_results"`
-}
-
-// Parse reads one aggregate report. It reads at most MaxSize bytes.
-func Parse(r io.Reader) (*Feedback, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading DMARC report: %w", err)
-	}
-	if len(b) > MaxSize {
-		return nil, fmt.Errorf("DMARC report larger than %d MiB", MaxSize>>20)
-	}
-	return ParseBytes(b)
 }
 
 // ParseBytes parses one aggregate report held in memory.

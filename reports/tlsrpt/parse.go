@@ -5,14 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
 )
-
-// MaxSize is the largest report Parse reads.
-const MaxSize = 32 << 20
 
 // ErrNotTLSRPT means the document is JSON but not a TLS report.
 var ErrNotTLSRPT = errors.New("not a TLS report (no \"policies\" or \"organization-name\")")
@@ -83,18 +79,6 @@ func (c *count) UnmarshalJSON(b []byte) error {
 	}
 	*c = count(n)
 	return nil
-}
-
-// Parse reads one TLS report, at most MaxSize bytes.
-func Parse(r io.Reader) (*Report, error) {
-	b, err := io.ReadAll(io.LimitReader(r, MaxSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading TLS report: %w", err)
-	}
-	if len(b) > MaxSize {
-		return nil, fmt.Errorf("TLS report larger than %d MiB", MaxSize>>20)
-	}
-	return ParseBytes(b)
 }
 
 // ParseBytes parses one TLS report held in memory.
