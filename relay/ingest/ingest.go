@@ -170,11 +170,15 @@ func (in *Ingest) Accept(m Message) (qid string, err error) {
 		RequireTLS:  m.RequireTLS,
 		TLSOptional: m.TLSOptional && !m.RequireTLS,
 	}
-	if err := draft.Commit(env); err != nil {
+	// Logged once the message is durable, and before a worker can take
+	// it: `logs --id` then tells the story in order.
+	accepted := func() {
+		events.Acceptance{QID: draft.ID(), User: m.User, Class: env.TrafficClass(), Unsubscribe: oneClick(env, h, sigs), From: m.From, Rcpts: env.Rcpts, Size: size,
+			DKIM: dkim.Selectors(m.Keys), SignTime: signTime, Remote: m.Remote, Kind: m.Kind, OrigQID: m.OrigQID}.Log(in.log)
+	}
+	if err := draft.CommitThen(env, accepted); err != nil {
 		return "", fmt.Errorf("writing the queue: %w", err)
 	}
-	events.Acceptance{QID: draft.ID(), User: m.User, Class: env.TrafficClass(), Unsubscribe: oneClick(env, h, sigs), From: m.From, Rcpts: env.Rcpts, Size: size,
-		DKIM: dkim.Selectors(m.Keys), SignTime: signTime, Remote: m.Remote, Kind: m.Kind, OrigQID: m.OrigQID}.Log(in.log)
 	return draft.ID(), nil
 }
 

@@ -93,7 +93,12 @@ func (sp *spool) flush() error {
 // Commit inserts the last chunk, the envelope and the recipients and
 // commits: when it returns nil the message is in the database for good
 // (synchronous commit) and may be acknowledged.
-func (sp *spool) Commit(env queue.Envelope) (err error) {
+func (sp *spool) Commit(env queue.Envelope) error { return sp.CommitThen(env, nil) }
+
+// CommitThen is Commit, calling durable (when not nil) after the commit
+// and before this relay's workers are told of the message. Another relay
+// polling the database may take it a moment earlier.
+func (sp *spool) CommitThen(env queue.Envelope, durable func()) (err error) {
 	if sp.done {
 		return errors.New("queue: commit of a message already committed or aborted")
 	}
@@ -149,6 +154,9 @@ func (sp *spool) Commit(env queue.Envelope) (err error) {
 	sp.tx = nil
 	sp.done = true
 	sp.buf = nil
+	if durable != nil {
+		durable()
+	}
 	s.notify()
 	return nil
 }

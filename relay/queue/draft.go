@@ -85,7 +85,11 @@ func (d *Draft) Write(p []byte) (int, error) {
 // and directory), and only then may the relay acknowledge it. On error the
 // draft's files are already removed (Abort is still safe to call) and the
 // error wraps ErrNoSpace if the disk or quota was full.
-func (d *Draft) Commit(env Envelope) (err error) {
+func (d *Draft) Commit(env Envelope) error { return d.CommitThen(env, nil) }
+
+// CommitThen is Commit, calling durable (when not nil) after the message
+// is on disk and before it is handed to the delivery workers.
+func (d *Draft) CommitThen(env Envelope, durable func()) (err error) {
 	if d.state != drafting {
 		return errors.New("queue: commit of a draft already committed or aborted")
 	}
@@ -139,6 +143,9 @@ func (d *Draft) Commit(env Envelope) (err error) {
 	}
 	d.state = committed
 	d.release()
+	if durable != nil {
+		durable()
+	}
 	q.add(rec)
 	return nil
 }

@@ -61,6 +61,11 @@ type Spool interface {
 	// Commit queues the message with envelope env; when it returns nil
 	// the message is durable and may be acknowledged.
 	Commit(env Envelope) error
+	// CommitThen is Commit, with durable (when not nil) called once the
+	// message is durable and before a delivery worker of this relay can
+	// take it: its `accepted` event is then logged before any delivery
+	// event of the message.
+	CommitThen(env Envelope, durable func()) error
 	Abort()
 }
 
