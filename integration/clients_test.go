@@ -120,6 +120,28 @@ func decodedHeader(t *testing.T, m smtpsink.Message, name string) string {
 	return s
 }
 
+// mailGemDelivery is one delivery testdata/mastodon_mail.rb makes with
+// Ruby's mail gem, as Mastodon configures it.
+type mailGemDelivery struct {
+	TestID         string   `json:"test_id"`
+	Port           int      `json:"port"`
+	TLS            bool     `json:"tls"`
+	Authentication string   `json:"authentication"`
+	UserName       string   `json:"user_name"`
+	Password       string   `json:"password"`
+	Domain         string   `json:"domain"`
+	To             []string `json:"to"`
+	Date           string   `json:"date,omitempty"` // the Date: field; now when empty
+}
+
+// mailGemResult is what testdata/mastodon_mail.rb reports of a delivery.
+type mailGemResult struct {
+	TestID    string `json:"test_id"`
+	MessageID string `json:"message_id"`
+	Boundary  string `json:"boundary"`
+	Response  string `json:"response"`
+}
+
 // TestMastodonMailGem sends Mastodon notification mails the way Mastodon
 // does (ActionMailer, the mail gem, Net::SMTP; see
 // testdata/mastodon_mail.rb): STARTTLS "auto" on the submission listener and
@@ -130,21 +152,11 @@ func TestMastodonMailGem(t *testing.T) {
 	requireTool(t, rubyPath, debianRuby+" with the mail gem", "ruby ruby-mail")
 	w, sinks, r := clientTestbed(t)
 
-	type delivery struct {
-		TestID         string   `json:"test_id"`
-		Port           int      `json:"port"`
-		TLS            bool     `json:"tls"`
-		Authentication string   `json:"authentication"`
-		UserName       string   `json:"user_name"`
-		Password       string   `json:"password"`
-		Domain         string   `json:"domain"`
-		To             []string `json:"to"`
-	}
-	var ds []delivery
+	var ds []mailGemDelivery
 	var ids []string
 	for _, tls := range []bool{false, true} {
 		for _, auth := range []string{"plain", "login"} {
-			d := delivery{TLS: tls, Authentication: auth, UserName: userFull, Password: r.password(userFull),
+			d := mailGemDelivery{TLS: tls, Authentication: auth, UserName: userFull, Password: r.password(userFull),
 				Domain: "mastodon.example.org", To: []string{"alice@example.net"}}
 			if tls {
 				d.TestID, d.Port = "mastodon-tls-"+auth, portOf(t, r.cfg.ListenTLS)
@@ -155,11 +167,7 @@ func TestMastodonMailGem(t *testing.T) {
 			ids = append(ids, d.TestID)
 		}
 	}
-	var results []struct {
-		TestID    string `json:"test_id"`
-		MessageID string `json:"message_id"`
-		Response  string `json:"response"`
-	}
+	var results []mailGemResult
 	runScript(t, rubyPath, "testdata/mastodon_mail.rb", ds, &results)
 	if len(results) != len(ds) {
 		t.Fatalf("the mail gem reported %d deliveries, want %d", len(results), len(ds))

@@ -17,34 +17,17 @@ func TestMastodonRetryNotDuplicated(t *testing.T) {
 	requireTool(t, rubyPath, debianRuby+" with the mail gem", "ruby ruby-mail")
 	_, sinks, r := testbed(t, relayOptions{})
 
-	type delivery struct {
-		TestID         string   `json:"test_id"`
-		Port           int      `json:"port"`
-		TLS            bool     `json:"tls"`
-		Authentication string   `json:"authentication"`
-		UserName       string   `json:"user_name"`
-		Password       string   `json:"password"`
-		Domain         string   `json:"domain"`
-		To             []string `json:"to"`
-		Date           string   `json:"date"`
-	}
-	type result struct {
-		TestID    string `json:"test_id"`
-		MessageID string `json:"message_id"`
-		Boundary  string `json:"boundary"`
-		Response  string `json:"response"`
-	}
-	render := func(minute int) delivery {
-		return delivery{TestID: "mastodon-retry", Port: portOf(t, r.cfg.Listen), Authentication: "plain",
+	render := func(minute int) mailGemDelivery {
+		return mailGemDelivery{TestID: "mastodon-retry", Port: portOf(t, r.cfg.Listen), Authentication: "plain",
 			UserName: userFull, Password: r.password(userFull), Domain: "mastodon.example.org",
 			To: []string{"alice@example.net"}, Date: fmt.Sprintf("Thu, 03 Dec 2026 10:%02d:00 +0000", minute)}
 	}
-	var results []result
-	runScript(t, rubyPath, "testdata/mastodon_mail.rb", []delivery{render(0), render(1)}, &results)
+	var results []mailGemResult
+	runScript(t, rubyPath, "testdata/mastodon_mail.rb", []mailGemDelivery{render(0), render(1)}, &results)
 	r.kill()
 	r.start()
-	var again []result
-	runScript(t, rubyPath, "testdata/mastodon_mail.rb", []delivery{render(2)}, &again)
+	var again []mailGemResult
+	runScript(t, rubyPath, "testdata/mastodon_mail.rb", []mailGemDelivery{render(2)}, &again)
 	results = append(results, again...)
 	if len(results) != 3 {
 		t.Fatalf("the mail gem reported %d deliveries, want 3", len(results))
