@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
@@ -20,11 +19,7 @@ func TestDANEEndToEnd(t *testing.T) {
 	port, lns := testkit.ListenSame(t, "127.0.0.2", "127.0.0.3")
 	cert := testkit.SelfSigned(t, "mx.dane.test")
 	wrong := testkit.SelfSigned(t, "mx.mismatch.test")
-	serve := func(i int, c tls.Certificate) *smtpsink.Sink {
-		return testkit.ServeSink(t, lns[i], smtpsink.Config{Timeout: 30 * time.Second,
-			TLS: &tls.Config{Certificates: []tls.Certificate{c}}})
-	}
-	matched, mismatched := serve(0, cert), serve(1, wrong)
+	matched, mismatched := serveTLSSink(t, lns[0], cert), serveTLSSink(t, lns[1], wrong)
 
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone + `

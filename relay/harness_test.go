@@ -6,6 +6,7 @@ package relay
 // separate hosts; on Linux the whole of 127.0.0.0/8 is routed to lo).
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
@@ -135,6 +136,12 @@ func dialHardRaw(t *testing.T, addr string, implicit bool) *testkit.Raw {
 // serveSink serves a recording MX on l until the test ends.
 func serveSink(t *testing.T, l net.Listener) *smtpsink.Sink {
 	return testkit.ServeSink(t, l, smtpsink.Config{SMTPUTF8: true, Timeout: 30 * time.Second})
+}
+
+// serveTLSSink is serveSink offering STARTTLS with cert.
+func serveTLSSink(t *testing.T, l net.Listener, cert tls.Certificate) *smtpsink.Sink {
+	return testkit.ServeSink(t, l, smtpsink.Config{SMTPUTF8: true, Timeout: 30 * time.Second,
+		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
 }
 
 // hardZone is the DNS of the tests' destinations: each domain's MX is one

@@ -1,13 +1,11 @@
 package relay
 
 import (
-	"crypto/tls"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
-	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
@@ -23,7 +21,7 @@ import (
 func TestInternalDestinationsRefused(t *testing.T) {
 	port, ls := testkit.ListenSame(t, "127.0.0.2")
 	cert, _ := testkit.ServerCert(t, "mx.good.test")
-	sink := testkit.ServeSink(t, ls[0], smtpsink.Config{SMTPUTF8: true, Timeout: 30 * time.Second, TLS: &tls.Config{Certificates: []tls.Certificate{cert}}})
+	sink := serveTLSSink(t, ls[0], cert)
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)
 	h := newHardRelay(t, dns, hardOptions{port: port, delivery: "allow_internal = false"})

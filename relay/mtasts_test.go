@@ -1,7 +1,6 @@
 package relay
 
 import (
-	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -104,6 +103,5 @@ func (w *stsWorld) delivery(t *testing.T, trustCA bool) string {
 // serveVerifiedSink serves on ln an MX offering STARTTLS with a
 // certificate for name from the world's CA.
 func (w *stsWorld) serveVerifiedSink(t *testing.T, ln net.Listener, name string) *smtpsink.Sink {
-	return testkit.ServeSink(t, ln, smtpsink.Config{Timeout: 30 * time.Second,
-		TLS: &tls.Config{Certificates: []tls.Certificate{w.ca.Issue(t, name)}}})
+	return serveTLSSink(t, ln, w.ca.Issue(t, name))
 }
