@@ -42,7 +42,7 @@ type Identity struct {
 // called once the body is written.
 type Fingerprint struct {
 	sum hash.Hash // identity, then the content
-	raw hash.Hash // the raw body: the content when it is not multipart or does not parse
+	raw hash.Hash // the raw body: the content when it is not multipart or does not parse; a buffered body is added only when its walk fails
 
 	// boundary is the multipart body's, "" for any other body. Its first
 	// maxBuffered bytes are kept in buf and walked when the body ends;
@@ -50,6 +50,7 @@ type Fingerprint struct {
 	// parts as they come, and done carries its verdict.
 	boundary string
 	buf      []byte
+	limit    int // maxBuffered; tests lower it
 	pw       *io.PipeWriter
 	done     chan bool
 }
@@ -79,7 +80,7 @@ func NewFingerprint(id Identity, h *dkim.Header) *Fingerprint {
 	if len(ct) == 1 {
 		if mt, params, err := mime.ParseMediaType(ct[0]); err == nil && strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
 			writeField(f.sum, mt)
-			f.boundary = params["boundary"]
+			f.boundary, f.limit = params["boundary"], maxBuffered
 		}
 	}
 	return f
@@ -87,17 +88,18 @@ func NewFingerprint(id Identity, h *dkim.Header) *Fingerprint {
 
 // Write hashes the next piece of the body. It never fails.
 func (f *Fingerprint) Write(p []byte) (int, error) {
-	f.raw.Write(p)
 	if f.boundary == "" {
+		f.raw.Write(p)
 		return len(p), nil
 	}
 	if f.pw == nil {
-		if len(f.buf)+len(p) <= maxBuffered {
+		if len(f.buf)+len(p) <= f.limit {
 			f.buf = append(f.buf, p...)
 			return len(p), nil
 		}
 		f.startWalker()
 	}
+	f.raw.Write(p)
 	// The walking goroutine drains whatever it cannot parse, so this
 	// returns once p is consumed.
 	_, _ = f.pw.Write(p)
@@ -115,6 +117,7 @@ func (f *Fingerprint) startWalker() {
 		_, _ = io.Copy(io.Discard, pr)
 		f.done <- ok
 	}()
+	f.raw.Write(f.buf)
 	_, _ = pw.Write(f.buf)
 	f.buf = nil
 }
@@ -140,6 +143,10 @@ func (f *Fingerprint) wait() (parsed bool) {
 		return false
 	case f.pw == nil:
 		parsed = walkParts(bytes.NewReader(f.buf), f.boundary, f.sum, 0) == nil
+		if !parsed {
+			// Sum wants the raw body's hash: only now is it needed.
+			f.raw.Write(f.buf)
+		}
 		f.buf, f.boundary = nil, ""
 		return parsed
 	}
