@@ -15,8 +15,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-smtp"
 	"go.yaml.in/yaml/v3"
 
+	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
 )
@@ -91,7 +93,9 @@ func alertExprs(t *testing.T) map[string]string {
 }
 
 // TestDashboardAndAlertsNameLiveMetrics runs a relay that accepts,
-// delivers, defers and bounces real messages, checks SPF and DMARC and
+// delivers, defers and bounces real messages (a blocklist refusal, a
+// provider's throttling reply, a TLS policy failure among them), holds a
+// suppressed recipient, answers a duplicate, checks SPF and DMARC and
 // refuses a login, then scrapes its /metrics: every metric the Grafana
 // dashboard and the alerting rules name must be there. promtool checks
 // the rules, and the dashboard's expressions as rules of their own.
@@ -102,27 +106,52 @@ func TestDashboardAndAlertsNameLiveMetrics(t *testing.T) {
 	}
 	panels := dashboardExprs(t)
 	alerts := alertExprs(t)
-	for _, want := range []string{"DKIMRelayQueueGrowing", "DKIMRelayOldestMessageOld", "DKIMRelayBounceRateHigh", "DKIMRelayKeyRotationOverdue", "DKIMRelayDNSCheckFailing"} {
+	for _, want := range []string{"DKIMRelayQueueGrowing", "DKIMRelayOldestMessageOld", "DKIMRelayBounceRateHigh",
+		"DKIMRelayProviderBlocking", "DKIMRelayKeyRotationOverdue", "DKIMRelayDNSCheckFailing"} {
 		if alerts[want] == "" {
 			t.Errorf("%s has no alert %s", alertsPath, want)
 		}
 	}
 
 	port, ls := testkit.ListenSame(t, "127.0.0.2")
-	serveSink(t, ls[0])
+	sink := serveSink(t, ls[0])
+	// The sink answers as receivers do: a blocklist refusal, a mailbox
+	// that does not exist, and Gmail's throttling reply.
+	sink.SetReply(smtpsink.At(smtpsink.Rcpt, func(rcpt string) error {
+		switch {
+		case strings.HasPrefix(rcpt, "blocked@"):
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1},
+				Message: "Service unavailable; client host [127.0.0.1] blocked using a blocklist"}
+		case strings.HasPrefix(rcpt, "gone@"):
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "The email account that you tried to reach does not exist"}
+		case strings.HasSuffix(rcpt, "@gmail.test"):
+			return &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 7, 28},
+				Message: "Our system has detected an unusual rate of unsolicited mail originating from your IP address"}
+		}
+		return nil
+	}))
 	dns := dnstest.NewServer(t)
 	dns.AddZone(hardZone)
-	// Bounced: a null MX (RFC 7505). Deferred: an MX where nothing listens.
-	dns.AddZone("null.test. MX 0 .\ndead.test. MX 10 mx.dead.test.\nmx.dead.test. A 127.0.0.5\n")
+	// Bounced: a null MX (RFC 7505). Deferred: an MX where nothing
+	// listens. gmail.test's MX host is Google's (a big provider);
+	// tls.test is in require_tls_domains and its MX offers no STARTTLS.
+	dns.AddZone("null.test. MX 0 .\ndead.test. MX 10 mx.dead.test.\nmx.dead.test. A 127.0.0.5\n" +
+		"gmail.test. MX 10 mx.google.com.\nmx.google.com. A 127.0.0.2\n" +
+		"tls.test. MX 10 mx.tls.test.\nmx.tls.test. A 127.0.0.2\n")
 	// SPF passes; no DMARC record, which the check reports.
 	dns.Add(`example.org. 300 IN TXT "v=spf1 ip4:127.0.0.1 -all"`)
 	h := newHardRelay(t, dns, hardOptions{port: port, spf: "warn",
-		delivery: `retry_min = "1h"` + "\n" + `retry_max = "2h"`,
+		delivery: `retry_min = "1h"` + "\n" + `retry_max = "2h"` + "\n" + `require_tls_domains = ["tls.test"]`,
 		keys:     `rotate_after = "720h"` + "\n[metrics]\nlisten = \"127.0.0.1:0\""})
 
-	for _, rcpt := range []string{"a@good.test", "b@null.test", "c@dead.test"} {
+	for _, rcpt := range []string{"a@good.test", "b@null.test", "c@dead.test", "blocked@good.test", "d@gmail.test", "e@tls.test", "gone@good.test"} {
 		mustSend(t, h.Addr(), []string{rcpt}, hardMessage(strings.Split(rcpt, "@")[0], rcpt))
 	}
+	// The same message again: a duplicate, answered with the first QID.
+	mustSend(t, h.Addr(), []string{"a@good.test"}, hardMessage("a", "a@good.test"))
+	// Once gone@good.test bounced, it is suppressed.
+	h.WaitEvent("bounced", 20*time.Second, func(ev map[string]any) bool { return ev["rcpt"] == "gone@good.test" })
+	mustSend(t, h.Addr(), []string{"gone@good.test"}, hardMessage("gone-again", "gone@good.test"))
 	raw := dialHardRaw(t, h.Addr(), false)
 	raw.Cmd("MAIL FROM:<app@example.org>") // 530: no AUTH yet
 	raw.Cmd("AUTH PLAIN " + base64.StdEncoding.EncodeToString([]byte("\x00app\x00wrong password")))
@@ -136,14 +165,49 @@ func TestDashboardAndAlertsNameLiveMetrics(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
 	}
+	// The series the mail above must have made, each a panel's or an
+	// alert's subject.
+	wantSeries := []string{
+		`dkimrelay_recipients_total{outcome="delivered"}`,
+		`dkimrelay_recipients_total{outcome="bounced"}`,
+		`dkimrelay_recipients_total{outcome="deferred"}`,
+		`dkimrelay_provider_delivered_total{provider="other"}`,
+		`dkimrelay_provider_delivered_today{provider="other"}`,
+		`dkimrelay_provider_deferred_total{provider="google"}`,
+		`dkimrelay_provider_deferred_total{provider="other"}`,
+		`dkimrelay_provider_bounced_total{provider="other"}`,
+		`dkimrelay_provider_pauses_total{provider="google"}`,
+		`dkimrelay_blocked_by_receiver_total{mx="mx.good.test"}`,
+		`dkimrelay_delivery_tls_policy_total{policy=`,
+		`dkimrelay_delivery_tls_failures_total{failure="starttls",policy="required"}`,
+		`dkimrelay_messages_accepted_by_class_total{class="transactional"}`,
+		`dkimrelay_duplicates_total{user="app"}`,
+		`dkimrelay_recipients_suppressed_total`,
+	}
+	// missing are the wanted series not exposed with a value above 0 (a
+	// counter without labels is exposed from the start, at 0).
+	missing := func(exposed string) []string {
+		var out []string
+	want:
+		for _, s := range wantSeries {
+			for _, line := range strings.Split(exposed, "\n") {
+				if strings.HasPrefix(line, s) && !strings.HasSuffix(line, " 0") {
+					continue want
+				}
+			}
+			out = append(out, s)
+		}
+		return out
+	}
 	var exposed string
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		exposed = scrape()
-		if strings.Contains(exposed, `dkimrelay_recipients_total{outcome="delivered"}`) &&
-			strings.Contains(exposed, `dkimrelay_recipients_total{outcome="bounced"}`) &&
-			strings.Contains(exposed, `dkimrelay_recipients_total{outcome="deferred"}`) {
+		if len(missing(exposed)) == 0 {
 			break
 		}
+	}
+	for _, s := range missing(exposed) {
+		t.Errorf("/metrics has no %s above 0 after the test's mail", s)
 	}
 	samples := map[string]bool{}
 	for _, line := range strings.Split(exposed, "\n") {

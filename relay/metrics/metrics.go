@@ -61,6 +61,8 @@ type Metrics struct {
 	blocked       *prometheus.CounterVec // mx
 	pauses        *prometheus.CounterVec // provider
 	toProvider    *prometheus.CounterVec // provider
+	deferredAt    *prometheus.CounterVec // provider
+	bouncedAt     *prometheus.CounterVec // provider
 	today         *dailyCounts
 	rejected      *prometheus.CounterVec // reason
 	msgDelivered  prometheus.Counter
@@ -99,6 +101,8 @@ func New(opts Options) *Metrics {
 	m.blocked = f.counterVec("dkimrelay_blocked_by_receiver_total", "Permanent refusals because of the sender (5.7.x, a blocklist), by the receiving host: the administrator must act.", "mx")
 	m.pauses = f.counterVec("dkimrelay_provider_pauses_total", "Pauses of a destination provider after a throttling reply, by provider.", "provider")
 	m.toProvider = f.counterVec("dkimrelay_provider_delivered_total", "Recipients delivered, by the big mailbox provider that took them (google, microsoft, yahoo, ...; other for the rest).", "provider")
+	m.deferredAt = f.counterVec("dkimrelay_provider_deferred_total", "Recipients deferred, by the big mailbox provider whose MX host answered (other for the rest, and when no host answered).", "provider")
+	m.bouncedAt = f.counterVec("dkimrelay_provider_bounced_total", "Recipients bounced, by the big mailbox provider whose MX host refused them (other for the rest, and for a domain with no usable MX).", "provider")
 	today := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "dkimrelay_provider_delivered_today",
 		Help: "Recipients delivered today (UTC) by provider: past 5,000 a day Gmail and Yahoo count the domain as a bulk sender."}, []string{"provider"})
 	m.reg.MustRegister(today)

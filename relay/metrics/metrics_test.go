@@ -78,10 +78,10 @@ func TestCountsFromEvents(t *testing.T) {
 		events.Delivery{QID: "Q1", Rcpt: "a@x", TLS: "TLS1.3", TLSPolicy: "mta-sts", Code: 250, Delay: 2 * time.Second},
 		events.Delivery{QID: "Q1", Rcpt: "b@x", TLS: "none", Code: 250, Delay: 500 * time.Millisecond},
 		events.Deferral{QID: "Q2", Rcpt: "c@y", NextAttempt: next},
-		events.Deferral{QID: "Q2", Rcpt: "d@y", NextAttempt: next, TLSPolicy: "mta-sts",
+		events.Deferral{QID: "Q2", Rcpt: "d@y", MX: "alt1.gmail-smtp-in.l.google.com", NextAttempt: next, TLSPolicy: "mta-sts",
 			Reason: "mx.y[192.0.2.1] does not offer STARTTLS; refusing to send mail without TLS (required by the MTA-STS policy of y)"},
 		events.Deferral{QID: "Q2", Rcpt: "c@y", NextAttempt: next.Add(2 * time.Minute)},
-		events.Bounce{QID: "Q2", Rcpt: "c@y", Code: 550, TLSPolicy: "required", Reason: "mx.y said: 550 5.1.1 no such user"},
+		events.Bounce{QID: "Q2", Rcpt: "c@y", MX: "mx.y", Code: 550, TLSPolicy: "required", Reason: "mx.y said: 550 5.1.1 no such user"},
 		events.Expiry{QID: "Q2", Rcpt: "d@y"},
 		events.Deletion{QID: "Q5"},
 	} {
@@ -112,6 +112,9 @@ func TestCountsFromEvents(t *testing.T) {
 		`dkimrelay_recipients_total{outcome="deferred"}`:                                                         3,
 		`dkimrelay_recipients_total{outcome="bounced"}`:                                                          1,
 		`dkimrelay_recipients_total{outcome="expired"}`:                                                          1,
+		`dkimrelay_provider_deferred_total{provider="google"}`:                                                   1,
+		`dkimrelay_provider_deferred_total{provider="other"}`:                                                    2, // no host answered, or not a big provider
+		`dkimrelay_provider_bounced_total{provider="other"}`:                                                     1,
 		`dkimrelay_messages_delivered_total`:                                                                     2, // Q1 once, Q3
 		`dkimrelay_messages_deferred_total`:                                                                      2, // two attempts of Q2
 		`dkimrelay_messages_bounced_total`:                                                                       1,

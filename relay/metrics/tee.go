@@ -66,6 +66,7 @@ func (m *Metrics) observe(_ time.Time, ev events.Event) {
 		}
 	case events.Deferral:
 		m.recipients.WithLabelValues(events.Deferred).Inc()
+		m.deferredAt.WithLabelValues(providerLabel(e.MX)).Inc()
 		m.countTLSFailure(e.TLSPolicy, e.Reason)
 		// The recipients deferred in one attempt share its next_attempt.
 		if m.countOnce("deferred|" + e.QID + "|" + strconv.FormatInt(e.NextAttempt.Unix(), 10)) {
@@ -73,6 +74,7 @@ func (m *Metrics) observe(_ time.Time, ev events.Event) {
 		}
 	case events.Bounce:
 		m.recipients.WithLabelValues(events.Bounced).Inc()
+		m.bouncedAt.WithLabelValues(providerLabel(e.MX)).Inc()
 		m.countTLSFailure(e.TLSPolicy, e.Reason)
 		m.countFailed(e.QID)
 	case events.Expiry:
