@@ -30,6 +30,7 @@ import (
 	"dkimrelay/relay/ingest"
 	"dkimrelay/relay/metrics"
 	"dkimrelay/relay/pacing"
+	"dkimrelay/relay/pgdedup"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
 	"dkimrelay/relay/suppress"
@@ -58,7 +59,7 @@ type Relay struct {
 	deliver  *delivery.Deliverer
 	ingest   *ingest.Ingest
 	dispatch *dispatch.Dispatcher
-	dups     *dedup.Index // nil when submission.duplicate_window is 0
+	dups     *dedup.Index // nil when submission.duplicate_window is 0 or with a cluster
 	smtp     *submission.Server
 	ctl      *control.Server
 	obs      *observer // metrics.listen; nil when off (observe.go)
@@ -167,7 +168,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if w := cfg.Submission.DuplicateWindow; w > 0 {
+	if w := cfg.Submission.DuplicateWindow; w > 0 && r.db != nil {
+		// A copy submitted again to another relay of the cluster is
+		// recognised too (docs/cluster.md).
+		r.ingest.SetDuplicates(pgdedup.New(r.db.Pool, cfg.Cluster.Node, w))
+	} else if w > 0 {
 		if r.dups, err = dedup.Open(filepath.Join(cfg.DataDir, "duplicates"), w); err != nil {
 			return nil, err
 		}

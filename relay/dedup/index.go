@@ -108,9 +108,8 @@ func (x *Index) Close() error {
 	return x.f.Close()
 }
 
-// Claim is the right to queue a message whose Key is not in the index;
-// identical messages arriving meanwhile wait for Done.
-type Claim struct {
+// fileClaim is an Index's Claim.
+type fileClaim struct {
 	x    *Index
 	key  Key
 	done chan struct{}
@@ -121,7 +120,7 @@ type Claim struct {
 // once it has queued the message (or failed to). While a Claim on k is
 // held, Lookup of k waits for it, so that two copies submitted at once
 // are not both queued.
-func (x *Index) Lookup(ctx context.Context, k Key) (qid string, c *Claim, err error) {
+func (x *Index) Lookup(ctx context.Context, k Key) (qid string, c Claim, err error) {
 	x.mu.Lock()
 	for {
 		if e, ok := x.entries[k]; ok && x.now().Sub(e.at) < x.window {
@@ -140,17 +139,17 @@ func (x *Index) Lookup(ctx context.Context, k Key) (qid string, c *Claim, err er
 		}
 		x.mu.Lock()
 	}
-	c = &Claim{x: x, key: k, done: make(chan struct{})}
-	x.claimed[k] = c.done
+	fc := &fileClaim{x: x, key: k, done: make(chan struct{})}
+	x.claimed[k] = fc.done
 	x.mu.Unlock()
-	return "", c, nil
+	return "", fc, nil
 }
 
 // Done records that the claimed message was queued as qid, or, with qid
 // "", that it was not queued. The record is appended to the file but not
 // fsync'd: the message itself is durable already, and an index entry lost
 // with the machine's power can at worst let a retry through.
-func (c *Claim) Done(qid string) error {
+func (c *fileClaim) Done(qid string) error {
 	x := c.x
 	x.mu.Lock()
 	defer x.mu.Unlock()

@@ -37,14 +37,14 @@ type Ingest struct {
 
 	// dups, when set, recognises a submitted message queued already
 	// within the duplicate window (see SetDuplicates).
-	dups *dedup.Index
+	dups dedup.Window
 }
 
 // SetDuplicates makes Accept answer a submitted message identical to one
 // in dups with the first one's queue ID instead of queueing it again (see
 // docs/deliverability.md, "Duplicate window"). Call it before the first
 // Accept.
-func (in *Ingest) SetDuplicates(dups *dedup.Index) { in.dups = dups }
+func (in *Ingest) SetDuplicates(dups dedup.Window) { in.dups = dups }
 
 // claimTimeout bounds the wait for an identical message being queued at
 // the same moment; past it, the message is queued on its own.
@@ -208,7 +208,7 @@ func bulkOnly(class string) string {
 // lookup asks the duplicate index for k: the first message's queue ID, or
 // a claim to end once this one is queued. Past claimTimeout it gives
 // neither, and the message is queued as if new.
-func (in *Ingest) lookup(k dedup.Key) (first string, claim *dedup.Claim) {
+func (in *Ingest) lookup(k dedup.Key) (first string, claim dedup.Claim) {
 	ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 	defer cancel()
 	first, claim, err := in.dups.Lookup(ctx, k)
