@@ -149,7 +149,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=postfix.$DOMAIN" \
 chmod 600 "$WORK/postfix/etc/key.pem"
 
 # --- OpenDKIM: RSA-2048, relaxed/relaxed, on a Unix socket --------------
-# Over TCP, Nagle and delayed ACKs add 40-88 ms a message (issue 7).
+# Over TCP, Nagle and delayed ACKs add 40-88 ms a message.
 OD=$ODWORK/opendkim
 mkdir -p "$OD"
 opendkim-genkey -b 2048 -d "$DOMAIN" -s pf -D "$OD"

@@ -338,7 +338,7 @@ func TestPythonSmtplib(t *testing.T) {
 	}
 	runScript(t, smtplibPath, "testdata/smtplib_send.py", ds, &results)
 	for _, res := range results {
-		// After TLS: AUTH is offered (CONTRACT.md), STARTTLS no longer
+		// After TLS: AUTH is offered (README.md), STARTTLS no longer
 		// is (RFC 3207 section 4.2).
 		for _, want := range []string{"auth", "pipelining", "8bitmime", "smtputf8", "size", "enhancedstatuscodes"} {
 			if !slices.Contains(res.EHLO, want) {

@@ -1,7 +1,7 @@
 // Package integration holds the end-to-end tests of the built dkimrelay
 // program. They build cmd/dkimrelay once, drive it only through its outside
 // interface (CLI, config file, SMTP, signals, the JSON event log; see
-// CONTRACT.md) and check its behaviour against real peers on loopback: a DNS
+// README.md) and check its behaviour against real peers on loopback: a DNS
 // server (resolver/dnstest), SMTP sinks on 127.0.0.2 and 127.0.0.3 that act
 // as separate hosts, and the submission clients real senders use: go-smtp,
 // Mastodon's own stack (Ruby's mail gem over Net::SMTP), swaks and Python's

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// event is one JSON line of the relay's log (CONTRACT.md, "Log events").
+// event is one JSON line of the relay's log (README.md, "Log events").
 type event map[string]any
 
 // name is the event name, carried in "msg".

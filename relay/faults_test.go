@@ -1,6 +1,6 @@
 package relay
 
-// Faults the relay must survive with nothing lost (issue 8): a full disk,
+// Faults the relay must survive with nothing lost: a full disk,
 // DNS servers down or slow, remote MX hosts that stall or drop the
 // connection, a damaged queue record, and a second relay on the same data
 // dir.

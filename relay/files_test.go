@@ -1,6 +1,6 @@
 package relay
 
-// Files and processes (issue 8): the data dir and what holds secrets are
+// Files and processes: the data dir and what holds secrets are
 // private to the relay's user, and the relay will not start on (or sign
 // with) a secret that others can read, naming the file to fix.
 

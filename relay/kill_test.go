@@ -1,6 +1,6 @@
 package relay
 
-// SIGKILL at the worst moments (issue 8): while messages are written to
+// SIGKILL at the worst moments: while messages are written to
 // the queue and delivered, and while keys rotate. The test binary runs
 // itself as the child that is killed; after a restart, the queue and the
 // key store must be consistent and nothing acknowledged may be lost.

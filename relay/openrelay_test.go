@@ -1,6 +1,6 @@
 package relay
 
-// The open-relay and SMTP smuggling batteries (issue 8): no listener
+// The open-relay and SMTP smuggling batteries: no listener
 // relays without a login, every recipient form reaches only the MX of its
 // own domain, and no trick with line endings turns one submission into two
 // messages downstream.

@@ -71,7 +71,7 @@ type Restart struct {
 	Met         bool    `json:"met"`              // ready under 5 s
 }
 
-// judge sets the verdicts against issue 7's targets.
+// judge sets the verdicts against the performance goals (bench/NOTES.md).
 func (r *Result) judge() {
 	r.CPUs = runtime.NumCPU()
 	r.First.Met = r.First.ReadyS < targetReady.Seconds()

@@ -43,7 +43,7 @@ func cellOf(cells []Cell, relay string, c, size int) *Cell {
 
 // writeMarkdown writes BENCHMARKS.md: conditions, the tables of medians,
 // ratios, those of the runs with a new connection per message, the targets
-// of issue 7, and the notes kept by hand.
+// of the performance goals, and the notes kept by hand.
 func writeMarkdown(w io.Writer, m Meta, runs []Run, all []Cell, chart, notes string) error {
 	// Everything but the section of their own is about reused connections.
 	var cells, reconnect []Cell
@@ -113,7 +113,7 @@ func writeMarkdown(w io.Writer, m Meta, runs []Run, all []Cell, chart, notes str
 	}
 	writeReconnect(&b, reconnect, cells)
 
-	p("## Targets (issue 7), measured in this run\n\n")
+	p("## Targets, measured in this run\n\n")
 	p("| target | result | |\n|---|---|---|\n")
 	for _, t := range targets(cells) {
 		p("| %s | %s | %s |\n", t.what, t.result, t.verdict)
@@ -164,7 +164,7 @@ func plural(n int, s string) string {
 
 type target struct{ what, result, verdict string }
 
-// targets checks issue 7's figures that one run of the script measures.
+// targets checks the performance goals' figures that one run of the script measures.
 func targets(cells []Cell) []target {
 	const size4k = 4096
 	d := cellOf(cells, "dkimrelay", 8, size4k)
