@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"dkimrelay/events"
 )
 
@@ -23,9 +25,6 @@ const eventFlush = 200 * time.Millisecond
 // pruneEvery is how often the relays try to remove events older than the
 // retention; one relay does it, under an advisory lock.
 const pruneEvery = time.Hour
-
-// eventsPruneLock is the advisory lock of the cluster-wide prune.
-const eventsPruneLock = 0x646b696d_00000003
 
 type eventRow struct {
 	time     time.Time
@@ -164,20 +163,13 @@ func (l *EventLog) write(ctx context.Context, db *DB, batch []eventRow) error {
 // Prune removes the events older than retention, unless another relay is
 // doing it now, and returns how many it removed.
 func (l *EventLog) Prune(ctx context.Context, db *DB, retention time.Duration) (int64, error) {
-	tx, err := db.Pool.Begin(ctx)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback(ctx)
-	var mine bool
-	if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", int64(eventsPruneLock)).Scan(&mine); err != nil || !mine {
-		return 0, err
-	}
-	tag, err := tx.Exec(ctx, "DELETE FROM cluster_events WHERE time < $1", time.Now().Add(-retention))
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), tx.Commit(ctx)
+	var removed int64
+	_, err := db.TryDuty(ctx, EventsPruneLock, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, "DELETE FROM cluster_events WHERE time < $1", time.Now().Add(-retention))
+		removed = tag.RowsAffected()
+		return err
+	})
+	return removed, err
 }
 
 // Story returns the events of message qid kept in the database, every

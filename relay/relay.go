@@ -39,6 +39,7 @@ import (
 	"dkimrelay/resolver"
 	"dkimrelay/suppressions"
 	"dkimrelay/tlsrpt"
+	"dkimrelay/tlsrpt/pgtlsrpt"
 	"dkimrelay/users"
 )
 
@@ -65,7 +66,7 @@ type Relay struct {
 	obs      *observer // metrics.listen; nil when off (observe.go)
 	reports  *reports.Overview
 	fetcher  *imapfetch.Fetcher // [reports.imap]; nil when off (reports.go)
-	tlsrpt   *tlsrpt.Store      // [tlsrpt]; nil when off (tlsreports.go)
+	tlsrpt   tlsrpt.Counts      // [tlsrpt]; nil when off (tlsreports.go)
 
 	// current is the logins and keys in force, swapped whole on reload
 	// (under reloading) so that no reader sees half of a reload.
@@ -139,7 +140,11 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.TLSRPT.Enabled {
+	if cfg.TLSRPT.Enabled && r.db != nil {
+		// The relays add up their counts; one sends the cluster's
+		// reports each day (docs/cluster.md).
+		r.tlsrpt = pgtlsrpt.New(r.db)
+	} else if cfg.TLSRPT.Enabled {
 		if r.tlsrpt, err = tlsrpt.Open(filepath.Join(cfg.DataDir, "tlsrpt"), nil); err != nil {
 			return nil, err
 		}
@@ -201,7 +206,7 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 	return r, nil
 }
 
-func newDeliverer(cfg *config.Config, res *resolver.Resolver, reports *tlsrpt.Store, log *slog.Logger) (*delivery.Deliverer, error) {
+func newDeliverer(cfg *config.Config, res *resolver.Resolver, reports tlsrpt.Counts, log *slog.Logger) (*delivery.Deliverer, error) {
 	dc := delivery.Config{
 		Delivery:     cfg.Delivery,
 		Hostname:     cfg.Hostname,

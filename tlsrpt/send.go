@@ -15,14 +15,16 @@ import (
 // How often the counts are written and the reports sent.
 const (
 	FlushEvery = time.Minute
-	SendEvery  = 24 * time.Hour
+	// SendEvery is the age of the counts' span at which they are
+	// reported (checked at each flush).
+	SendEvery = 24 * time.Hour
 )
 
-// Sender sends the reports a Store gathered: one per policy domain, to
-// the mailto: addresses of its _smtp._tls record (RFC 8460 section 3),
-// signed and queued like any other message.
+// Sender sends the reports the Counts gathered: one per policy domain,
+// to the mailto: addresses of its _smtp._tls record (RFC 8460 section
+// 3), signed and queued like any other message.
 type Sender struct {
-	Store    *Store
+	Store    Counts
 	Hostname string // the reporting MTA, the report's submitter
 	From     string // [tlsrpt] from
 	// LookupTXT asks DNS for the TXT records of a name.
@@ -33,13 +35,13 @@ type Sender struct {
 	Log   *slog.Logger
 }
 
-// Run keeps the session counts on disk every minute and sends the
-// reports once a day until ctx ends; then it writes the counts a last
-// time.
+// Run keeps the session counts every minute and sends the reports once
+// their span is a day old, until ctx ends; then it keeps the counts a
+// last time. With counts shared by several relays, one of them sends
+// each day's reports.
 func (s *Sender) Run(ctx context.Context) {
-	flush, send := time.NewTicker(FlushEvery), time.NewTicker(SendEvery)
+	flush := time.NewTicker(FlushEvery)
 	defer flush.Stop()
-	defer send.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -47,8 +49,7 @@ func (s *Sender) Run(ctx context.Context) {
 			return
 		case <-flush.C:
 			s.flush()
-		case <-send.C:
-			s.Send(ctx)
+			s.send(ctx, SendEvery)
 		}
 	}
 }
@@ -62,9 +63,17 @@ func (s *Sender) flush() {
 // Send queues the reports gathered since the last run and says, for each
 // policy domain, where its report went or why it was skipped.
 func (s *Sender) Send(ctx context.Context) []control.TLSReportSent {
-	span, byDomain, err := s.Store.Take()
+	return s.send(ctx, 0)
+}
+
+// send sends the reports when their span is at least age old.
+func (s *Sender) send(ctx context.Context, age time.Duration) []control.TLSReportSent {
+	span, byDomain, ok, err := s.Store.TakeDue(ctx, age)
 	if err != nil {
 		s.Log.Error(events.TLSReport, events.ErrorKey, err.Error())
+	}
+	if !ok {
+		return nil
 	}
 	var out []control.TLSReportSent
 	for _, domain := range slices.Sorted(maps.Keys(byDomain)) {

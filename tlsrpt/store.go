@@ -1,14 +1,13 @@
 package tlsrpt
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -28,8 +27,8 @@ type Store struct {
 }
 
 type state struct {
-	Start    time.Time                `json:"start"`
-	Policies map[string]*PolicyReport `json:"policies"` // by domain, type and policy string
+	Start    time.Time `json:"start"`
+	Policies Tally     `json:"policies"` // by domain, type and policy string
 }
 
 // Open reads the counts kept in dir (created when missing).
@@ -52,7 +51,7 @@ func Open(dir string, now func() time.Time) (*Store, error) {
 		}
 	}
 	if s.state.Policies == nil {
-		s.state.Policies = map[string]*PolicyReport{}
+		s.state.Policies = Tally{}
 	}
 	if s.state.Start.IsZero() {
 		s.state.Start = now().UTC()
@@ -62,32 +61,10 @@ func Open(dir string, now func() time.Time) (*Store, error) {
 
 // Record counts one session.
 func (s *Store) Record(sess Session) {
-	key := sess.Domain + "\x00" + sess.PolicyType + "\x00" + strings.Join(sess.PolicyString, "\n")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p := s.state.Policies[key]
-	if p == nil {
-		p = &PolicyReport{Policy: PolicyDesc{Type: sess.PolicyType, String: sess.PolicyString, Domain: sess.Domain}}
-		s.state.Policies[key] = p
-	}
-	if sess.MXHost != "" && !slices.Contains(p.Policy.MXHost, sess.MXHost) && sess.PolicyType == PolicySTS {
-		p.Policy.MXHost = append(p.Policy.MXHost, sess.MXHost)
-	}
+	s.state.Policies.Add(sess)
 	s.dirty = true
-	if sess.Failure == "" {
-		p.Summary.Successful++
-		return
-	}
-	p.Summary.Failed++
-	for i := range p.Failures {
-		f := &p.Failures[i]
-		if f.ResultType == sess.Failure && f.ReceivingMXHostname == sess.MXHost && f.ReceivingIP == sess.ReceivingIP {
-			f.FailedSessionCount++
-			return
-		}
-	}
-	p.Failures = append(p.Failures, FailureDetail{ResultType: sess.Failure, ReceivingMXHostname: sess.MXHost,
-		ReceivingIP: sess.ReceivingIP, FailedSessionCount: 1})
 }
 
 // Flush writes the counts when they changed.
@@ -117,12 +94,26 @@ func (s *Store) flushLocked() error {
 func (s *Store) Take() (DateRange, map[string][]PolicyReport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.takeLocked()
+}
+
+func (s *Store) takeLocked() (DateRange, map[string][]PolicyReport, error) {
 	span := DateRange{Start: s.state.Start, End: s.now().UTC()}
-	byDomain := map[string][]PolicyReport{}
-	for _, p := range s.state.Policies {
-		byDomain[p.Policy.Domain] = append(byDomain[p.Policy.Domain], *p)
-	}
-	s.state = state{Start: span.End, Policies: map[string]*PolicyReport{}}
+	byDomain := s.state.Policies.ByDomain()
+	s.state = state{Start: span.End, Policies: Tally{}}
 	s.dirty = true
 	return span, byDomain, s.flushLocked()
 }
+
+// TakeDue is Take when the counts' span began at least age ago.
+func (s *Store) TakeDue(_ context.Context, age time.Duration) (DateRange, map[string][]PolicyReport, bool, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.now().Sub(s.state.Start) < age {
+		return DateRange{}, nil, false, nil
+	}
+	span, byDomain, err := s.takeLocked()
+	return span, byDomain, true, err
+}
+
+var _ Counts = (*Store)(nil)
