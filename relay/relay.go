@@ -31,6 +31,7 @@ import (
 	"dkimrelay/relay/metrics"
 	"dkimrelay/relay/pacing"
 	"dkimrelay/relay/pgdedup"
+	"dkimrelay/relay/pgpauses"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/submission"
 	"dkimrelay/relay/suppress"
@@ -161,6 +162,10 @@ func New(cfg *config.Config, log *slog.Logger) (*Relay, error) {
 		return nil, err
 	}
 	r.pace = newPacing(cfg, r.resolver, log)
+	if r.pace != nil && r.db != nil {
+		// A provider that throttles one relay is paused for all.
+		r.pace.Pacer.SharePauses(pgpauses.New(r.db.Pool, cfg.Cluster.Node))
+	}
 	if r.dispatch, err = dispatch.New(dispatch.Config{
 		Delivery: cfg.Delivery,
 		Suppress: suppress.New(r.sharedSuppressions(supps), cfg.Delivery.SuppressAfterBounce, log),

@@ -46,6 +46,7 @@ func (g *Gate) Split(ctx context.Context, qid string, rcpts []string, bulk bool)
 		}
 		gr.rcpts = append(gr.rcpts, r)
 	}
+	g.Pacer.syncPauses(ctx)
 	var admitted []Admitted
 	var held []Held
 	for _, name := range order {

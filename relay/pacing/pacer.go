@@ -51,6 +51,8 @@ type Pacer struct {
 
 	mu        sync.Mutex
 	providers map[string]*provider
+
+	shared *shared // the cluster's pauses; nil for a relay on its own (pauses.go)
 }
 
 type provider struct {
@@ -85,6 +87,7 @@ func (p *Pacer) providerLocked(name string, big bool) *provider {
 		pr = &provider{name: name, big: big, factor: 1, reserved: map[string]time.Time{}}
 		p.providers[name] = pr
 	}
+	pr.big = pr.big || big // known small when another relay's pause made it (pauses.go)
 	return pr
 }
 
@@ -186,6 +189,14 @@ func (p *Pacer) bulkInterval(pr *provider) time.Duration {
 // provider (Pause, doubling with each throttle in a row, up to MaxPause)
 // and halves its rates; each delivery after it brings them back up.
 func (t *Ticket) Done(outcomes []outcome.Outcome) {
+	if ps, paused := t.done(outcomes); paused {
+		t.p.savePause(t.provider, ps)
+	}
+}
+
+// done is Done but for the store of the cluster's pauses: it returns the
+// pause a throttle started.
+func (t *Ticket) done(outcomes []outcome.Outcome) (Pause, bool) {
 	p := t.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -195,7 +206,7 @@ func (t *Ticket) Done(outcomes []outcome.Outcome) {
 	for _, o := range outcomes {
 		if Throttled(o) {
 			if now.Before(pr.pausedUntil) {
-				return // paused already by another delivery's reply
+				return Pause{}, false // paused already by another delivery's reply
 			}
 			d := min(p.limits.Pause<<min(pr.pauses, 20), p.limits.MaxPause)
 			pr.pausedUntil, pr.reply = now.Add(d), o.Reply
@@ -203,7 +214,7 @@ func (t *Ticket) Done(outcomes []outcome.Outcome) {
 			pr.factor = max(pr.factor/2, minFactor)
 			pr.bulkNext = maxTime(pr.bulkNext, pr.pausedUntil.Add(max(p.bulkInterval(pr), busyWait)))
 			events.ProviderPause{Provider: pr.name, MX: o.MX, Until: pr.pausedUntil, Reply: o.Reply, Rate: pr.factor}.Log(p.log)
-			return
+			return Pause{Until: pr.pausedUntil, Pauses: pr.pauses, Reply: o.Reply}, true
 		}
 	}
 	for _, o := range outcomes {
@@ -213,9 +224,10 @@ func (t *Ticket) Done(outcomes []outcome.Outcome) {
 				pr.pauses = 0
 				events.ProviderResume{Provider: pr.name}.Log(p.log)
 			}
-			return
+			return Pause{}, false
 		}
 	}
+	return Pause{}, false
 }
 
 // Paused returns when provider name's pause ends, zero when it is not
