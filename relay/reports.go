@@ -6,21 +6,31 @@ import (
 
 	"dkimrelay/reports"
 	"dkimrelay/reports/imapfetch"
+	"dkimrelay/reports/pgstore"
+	"dkimrelay/reports/store"
 	"dkimrelay/reports/summary"
 )
 
-// openReports opens the store of received reports, for the metrics, and
+// openReports opens the store of received reports (with a cluster, the
+// database's), for the metrics, and
 // the mailbox fetcher when [reports.imap] is set (docs/reports.md). A bad
 // password file or CA file stops the start here.
 func (r *Relay) openReports() error {
-	st, err := reports.OpenStore(r.cfg)
-	if err != nil {
-		return err
+	var st store.Store
+	if r.db != nil {
+		// Every relay of the cluster stores and lists the same reports.
+		st = pgstore.New(r.db.Pool)
+	} else {
+		var err error
+		if st, err = reports.OpenStore(r.cfg); err != nil {
+			return err
+		}
 	}
 	r.reports = reports.NewOverview(r.cfg, st)
 	if !r.cfg.Reports.IMAP.Enabled() {
 		return nil
 	}
+	var err error
 	r.fetcher, err = imapfetch.New(r.cfg.Reports.IMAP, st, r.log)
 	return err
 }

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"time"
 
+	"dkimrelay/cluster"
 	"dkimrelay/config"
 	"dkimrelay/reports"
+	"dkimrelay/reports/pgstore"
 	"dkimrelay/reports/store"
 )
 
@@ -27,10 +29,11 @@ func runReports(e *env, args []string) error {
 		}
 		from = t
 	}
-	cfg, st, err := openReportStore(e)
+	cfg, st, closeStore, err := openReportStore(e)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	sum, notes, err := reports.Summarize(context.Background(), cfg, st, *domain, from)
 	if err != nil {
 		return err
@@ -52,10 +55,11 @@ func runReportsImport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	_, st, err := openReportStore(e)
+	_, st, closeStore, err := openReportStore(e)
 	if err != nil {
 		return err
 	}
+	defer closeStore()
 	c, err := reports.Import(context.Background(), st, paths, e.stdin, e.stdout, e.stderr)
 	fmt.Fprintf(e.stdout, "%d imported, %d already stored, %d skipped\n", c.Added, c.Duplicates, c.Skipped)
 	if err != nil {
@@ -68,15 +72,23 @@ func runReportsImport(e *env, args []string) error {
 }
 
 // openReportStore loads the config and opens the store of received
-// reports it names.
-func openReportStore(e *env) (*config.Config, store.Store, error) {
-	cfg, err := config.Load(e.configPath)
-	if err != nil {
-		return nil, nil, err
+// reports it names: with cluster.postgres the cluster's database, which
+// closeStore closes.
+func openReportStore(e *env) (cfg *config.Config, st store.Store, closeStore func(), err error) {
+	if cfg, err = config.Load(e.configPath); err != nil {
+		return nil, nil, nil, err
 	}
-	st, err := reports.OpenStore(cfg)
-	if err != nil {
-		return nil, nil, err
+	if cfg.Cluster.Enabled() {
+		ctx, cancel := context.WithTimeout(context.Background(), clusterTimeout)
+		defer cancel()
+		db, err := cluster.Open(ctx, cluster.Options{ConnString: cfg.Cluster.Postgres, Node: cfg.Cluster.Node})
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return cfg, pgstore.New(db.Pool), db.Close, nil
 	}
-	return cfg, st, nil
+	if st, err = reports.OpenStore(cfg); err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, st, func() {}, nil
 }

@@ -1,0 +1,102 @@
+package pgstore
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dkimrelay/cluster"
+	"dkimrelay/internal/pgtest"
+	"dkimrelay/reports/dmarcrpt"
+	"dkimrelay/reports/store"
+	"dkimrelay/reports/tlsrpt"
+)
+
+func tlsReport(org, id string, end time.Time) *store.Report {
+	return store.NewTLS(&tlsrpt.Report{OrganizationName: org, ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
+		Policies: []tlsrpt.Policy{{Type: "sts", Domain: "example.org", Successful: 1}}})
+}
+
+// TestReportsSharedByRelays: a report added on two relays at once is
+// stored once (its reporter compared without regard to case), and every
+// relay lists every report, oldest first, since a time or all.
+func TestReportsSharedByRelays(t *testing.T) {
+	conn := pgtest.Start(t).NewDatabase(t)
+	var stores []*Store
+	for _, node := range []string{"a", "b"} {
+		db, err := cluster.Open(context.Background(), cluster.Options{ConnString: conn, Node: node})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(db.Close)
+		stores = append(stores, New(db.Pool))
+	}
+	a, b := stores[0], stores[1]
+	ctx := context.Background()
+	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	added := 0
+	for i := range 8 {
+		wg.Go(func() {
+			ok, err := stores[i%2].Add(ctx, tlsReport("Google Inc.", "r1", end))
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				added++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if added != 1 {
+		t.Errorf("added %d times, want once", added)
+	}
+	if ok, err := b.Add(ctx, tlsReport("GOOGLE INC.", "r1", end)); ok || err != nil {
+		t.Errorf("the same report with the reporter in capitals: added %v, %v; want not added", ok, err)
+	}
+	if ok, _ := a.Add(ctx, tlsReport("Google Inc.", "r0", end.Add(-48*time.Hour))); !ok {
+		t.Error("a second report was not stored")
+	}
+	dmarc := store.NewDMARC(&dmarcrpt.Feedback{Metadata: dmarcrpt.Metadata{OrgName: "Yahoo", ReportID: "d1",
+		Begin: end.Add(-23 * time.Hour), End: end.Add(time.Hour)}})
+	dmarc.From = "imap INBOX/42"
+	if ok, err := b.Add(ctx, dmarc); !ok || err != nil {
+		t.Fatalf("DMARC report: added %v, %v", ok, err)
+	}
+	if _, err := a.Add(ctx, &store.Report{Kind: "arf", Reporter: "x", ID: "1"}); err == nil {
+		t.Error("a report of an unknown kind was stored")
+	}
+
+	all, err := a.List(ctx, time.Time{})
+	if err != nil || len(all) != 3 {
+		t.Fatalf("List: %v, %v", all, err)
+	}
+	if all[0].ID != "r0" || all[1].ID != "r1" || all[2].ID != "d1" || all[0].Imported.IsZero() {
+		t.Errorf("List order: %s, %s, %s; want r0, r1, d1", all[0].ID, all[1].ID, all[2].ID)
+	}
+	if all[2].DMARC == nil || all[2].DMARC.Metadata.OrgName != "Yahoo" || all[2].From != "imap INBOX/42" || !all[2].End.Equal(end.Add(time.Hour)) {
+		t.Errorf("DMARC report read back as %+v", all[2])
+	}
+	if all[1].TLS == nil || len(all[1].TLS.Policies) != 1 || all[1].TLS.Policies[0].Successful != 1 {
+		t.Errorf("TLS report read back as %+v", all[1])
+	}
+	recent, _ := b.List(ctx, end.Add(-time.Hour))
+	if len(recent) != 2 || recent[0].ID != "r1" || recent[1].ID != "d1" {
+		t.Errorf("List since: %v", recent)
+	}
+
+	// A damaged row is named; the others are still listed.
+	if _, err := a.pool.Exec(ctx, `INSERT INTO cluster_reports VALUES ('tlsrpt', 'broken', 'b1', now(), now(), '{')`); err != nil {
+		t.Fatal(err)
+	}
+	all, err = b.List(ctx, time.Time{})
+	if len(all) != 3 || err == nil || !strings.Contains(err.Error(), `"b1" of broken`) {
+		t.Errorf("List with a damaged row: %d reports, %v", len(all), err)
+	}
+}
