@@ -4,10 +4,6 @@ import (
 	"fmt"
 	"testing"
 	"time"
-
-	"dkimrelay/internal/pgtest"
-	"dkimrelay/internal/testkit"
-	"dkimrelay/resolver/dnstest"
 )
 
 // clusterOptions are the options of a relay of a cluster on the database
@@ -20,14 +16,10 @@ func clusterOptions(port int, conn, node string) hardOptions {
 // submitted to either are delivered once each, by whichever relay leased
 // them, and `accepted` on one relay may be `delivered` on the other.
 func TestClusterRelaysShareTheQueue(t *testing.T) {
-	pg := pgtest.Start(t)
-	conn := pg.NewDatabase(t)
-	dns := dnstest.NewServer(t)
-	dns.AddZone(hardZone)
-	port, ls := testkit.ListenSame(t, "127.0.0.2")
-	sink := serveSink(t, ls[0])
-	a := newHardRelay(t, dns, clusterOptions(port, conn, "a"))
-	b := newHardRelay(t, dns, clusterOptions(port, conn, "b"))
+	rig := newClusterRig(t, 2)
+	sink, a, b := rig.sink, rig.relays[0], rig.relays[1]
+	a.Start()
+	b.Start()
 
 	const n = 40
 	qids := make(map[string]bool)
@@ -36,7 +28,7 @@ func TestClusterRelaysShareTheQueue(t *testing.T) {
 		if i%2 == 1 {
 			r = b
 		}
-		qids[mustSend(t, r.Addr(), []string{fmt.Sprintf("u%d@good.test", i)}, hardMessage(fmt.Sprint(i), "u@good.test"))] = true
+		qids[mustSend(t, r.Addr(), []string{fmt.Sprintf("u%d@cluster.test", i)}, hardMessage(fmt.Sprint(i), "u@cluster.test"))] = true
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for len(sink.Messages()) < n && time.Now().Before(deadline) {

@@ -3,28 +3,20 @@ package relay
 import (
 	"testing"
 	"time"
-
-	"dkimrelay/internal/pgtest"
-	"dkimrelay/internal/testkit"
-	"dkimrelay/resolver/dnstest"
 )
 
 // TestClusterDuplicateWindow: the same message submitted to relay a, then
 // again to relay b within the duplicate window, is answered by b with a's
 // queue ID and delivered once.
 func TestClusterDuplicateWindow(t *testing.T) {
-	pg := pgtest.Start(t)
-	conn := pg.NewDatabase(t)
-	dns := dnstest.NewServer(t)
-	dns.AddZone(hardZone)
-	port, ls := testkit.ListenSame(t, "127.0.0.2")
-	sink := serveSink(t, ls[0])
-	a := newHardRelay(t, dns, clusterOptions(port, conn, "a"))
-	b := newHardRelay(t, dns, clusterOptions(port, conn, "b"))
+	rig := newClusterRig(t, 2)
+	sink, a, b := rig.sink, rig.relays[0], rig.relays[1]
+	a.Start()
+	b.Start()
 
-	msg := hardMessage("dup", "u@good.test")
-	first := mustSend(t, a.Addr(), []string{"u@good.test"}, msg)
-	again := mustSend(t, b.Addr(), []string{"u@good.test"}, msg)
+	msg := hardMessage("dup", "u@cluster.test")
+	first := mustSend(t, a.Addr(), []string{"u@cluster.test"}, msg)
+	again := mustSend(t, b.Addr(), []string{"u@cluster.test"}, msg)
 	if again != first {
 		t.Fatalf("relay b answered the resubmission with %s, want relay a's %s", again, first)
 	}
@@ -32,7 +24,7 @@ func TestClusterDuplicateWindow(t *testing.T) {
 		t.Errorf("relay b logged %d duplicate events, want 1", n)
 	}
 	// A different message to the same recipient is queued on its own.
-	other := mustSend(t, b.Addr(), []string{"u@good.test"}, hardMessage("other", "u@good.test"))
+	other := mustSend(t, b.Addr(), []string{"u@cluster.test"}, hardMessage("other", "u@cluster.test"))
 	if other == first {
 		t.Fatalf("a different message got the first one's queue ID %s", first)
 	}
@@ -49,7 +41,7 @@ func TestClusterDuplicateWindow(t *testing.T) {
 	if got["<dup@"+hardDomain+">"] != 1 || got["<other@"+hardDomain+">"] != 1 || len(got) != 2 {
 		t.Fatalf("deliveries by Message-ID: %v, want each of the two messages once", got)
 	}
-	if n := countInDB(t, conn, "SELECT count(*) FROM cluster_duplicates WHERE qid <> ''"); n != 2 {
+	if n := countInDB(t, rig.conn, "SELECT count(*) FROM cluster_duplicates WHERE qid <> ''"); n != 2 {
 		t.Errorf("%d entries in the cluster's duplicate window, want 2", n)
 	}
 }

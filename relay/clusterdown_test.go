@@ -9,10 +9,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
-
-	"dkimrelay/internal/pgtest"
-	"dkimrelay/internal/testkit"
-	"dkimrelay/resolver/dnstest"
 )
 
 // TestClusterDatabaseDown: PostgreSQL stopped for 20 seconds under load.
@@ -20,15 +16,10 @@ import (
 // they could not store; once it is back they accept and deliver again by
 // themselves, and every acknowledged message arrives.
 func TestClusterDatabaseDown(t *testing.T) {
-	pg := pgtest.Start(t)
-	conn := pg.NewDatabase(t)
-	port, ls := testkit.ListenSame(t, "127.0.0.9")
-	sink := serveSink(t, ls[0])
-	dns := dnstest.NewServer(t)
-	dns.AddZone(clusterZone)
+	rig := newClusterRig(t, 2)
+	pg, conn, sink := rig.pg, rig.conn, rig.sink
 	var addrs []string
-	for i, node := range []string{"a", "b"} {
-		h := clusterRelay(t, dns, port, conn, node, fmt.Sprintf("127.0.0.%d", i+2))
+	for _, h := range rig.relays {
 		h.Start()
 		addrs = append(addrs, h.Addr())
 	}

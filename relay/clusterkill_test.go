@@ -15,7 +15,6 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/jackc/pgx/v5"
 
-	"dkimrelay/internal/pgtest"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/resolver/dnstest"
@@ -140,10 +139,8 @@ func TestClusterKillOneRelay(t *testing.T) {
 		runRelayChild(path)
 		return
 	}
-	pg := pgtest.Start(t)
-	conn := pg.NewDatabase(t)
-	port, ls := testkit.ListenSame(t, "127.0.0.9")
-	sink := serveSink(t, ls[0])
+	rig := newClusterRig(t, 3)
+	conn, sink := rig.conn, rig.sink
 	// While hold is open (not closed), the MX keeps every DATA waiting: the
 	// deliveries in flight when the kill comes stay in flight, their
 	// messages leased by the relay that dies.
@@ -158,12 +155,9 @@ func TestClusterKillOneRelay(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		return nil
 	})
-	dns := dnstest.NewServer(t)
-	dns.AddZone(clusterZone)
 	var procs []*testkit.Process
 	var addrs []string
-	for i, node := range []string{"a", "b", "c"} {
-		h := clusterRelay(t, dns, port, conn, node, fmt.Sprintf("127.0.0.%d", i+2))
+	for _, h := range rig.relays {
 		p, addr := startClusterChild(t, h)
 		procs, addrs = append(procs, p), append(addrs, addr)
 	}

@@ -12,21 +12,16 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/cluster"
-	"dkimrelay/internal/pgtest"
 	"dkimrelay/internal/smtpsink"
-	"dkimrelay/internal/testkit"
 	"dkimrelay/relay/queue"
-	"dkimrelay/resolver/dnstest"
 )
 
 // TestClusterStoryAcrossRelays: a message accepted and deferred by relay
 // a, which then stops, is delivered by relay b; the events kept in the
 // database tell the whole story, each with the relay that logged it.
 func TestClusterStoryAcrossRelays(t *testing.T) {
-	pg := pgtest.Start(t)
-	conn := pg.NewDatabase(t)
-	port, ls := testkit.ListenSame(t, "127.0.0.9")
-	sink := serveSink(t, ls[0])
+	rig := newClusterRig(t, 2)
+	conn, sink, a, b := rig.conn, rig.sink, rig.relays[0], rig.relays[1]
 	var greylisted atomic.Bool
 	greylisted.Store(true)
 	sink.SetReply(smtpsink.At(smtpsink.Rcpt, func(string) error {
@@ -35,10 +30,6 @@ func TestClusterStoryAcrossRelays(t *testing.T) {
 		}
 		return nil
 	}))
-	dns := dnstest.NewServer(t)
-	dns.AddZone(clusterZone)
-	a := clusterRelay(t, dns, port, conn, "a", "127.0.0.2")
-	b := clusterRelay(t, dns, port, conn, "b", "127.0.0.3")
 	a.Start()
 	qid := mustSend(t, a.Addr(), []string{"someone@cluster.test"}, hardMessage("story", "someone@cluster.test"))
 	a.WaitEvent("deferred", 10*time.Second, func(ev map[string]any) bool { return ev["qid"] == qid })

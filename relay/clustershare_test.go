@@ -11,11 +11,9 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"dkimrelay/cluster"
-	"dkimrelay/internal/pgtest"
 	"dkimrelay/internal/smtpsink"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
-	"dkimrelay/resolver/dnstest"
 	"dkimrelay/users"
 )
 
@@ -68,14 +66,8 @@ func eventually(t *testing.T, what string, fn func() error) time.Duration {
 // command on a's machine are used by b within seconds, without a signal;
 // a login removed on a is refused by b.
 func TestClusterSharesLoginsAndKeys(t *testing.T) {
-	pg := pgtest.Start(t)
-	conn := pg.NewDatabase(t)
-	port, ls := testkit.ListenSame(t, "127.0.0.9")
-	sink := serveSink(t, ls[0])
-	dns := dnstest.NewServer(t)
-	dns.AddZone(clusterZone)
-	a := clusterRelay(t, dns, port, conn, "a", "127.0.0.2")
-	b := clusterRelay(t, dns, port, conn, "b", "127.0.0.3")
+	rig := newClusterRig(t, 2)
+	conn, sink, a, b := rig.conn, rig.sink, rig.relays[0], rig.relays[1]
 	a.Start()
 	b.Start()
 
@@ -127,7 +119,7 @@ func TestClusterSharesLoginsAndKeys(t *testing.T) {
 		if rotated, err = st.Generate(hardDomain, keys.Ed25519, "", now); err != nil {
 			return err
 		}
-		testkit.PublishKey(t, dns, rotated)
+		testkit.PublishKey(t, rig.dns, rotated)
 		_, _, err = st.Activate(hardDomain, rotated.Selector, now)
 		return err
 	})
