@@ -3,7 +3,6 @@ package pgstore
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,13 +10,8 @@ import (
 	"dkimrelay/internal/pgtest"
 	"dkimrelay/reports/dmarcrpt"
 	"dkimrelay/reports/store"
-	"dkimrelay/reports/tlsrpt"
+	"dkimrelay/reports/store/storetest"
 )
-
-func tlsReport(org, id string, end time.Time) *store.Report {
-	return store.NewTLS(&tlsrpt.Report{OrganizationName: org, ReportID: id, Start: end.Add(-24 * time.Hour), End: end,
-		Policies: []tlsrpt.Policy{{Type: "sts", Domain: "example.org", Successful: 1}}})
-}
 
 // TestReportsSharedByRelays: a report added on two relays at once is
 // stored once (its reporter compared without regard to case), and every
@@ -35,34 +29,8 @@ func TestReportsSharedByRelays(t *testing.T) {
 	}
 	a, b := stores[0], stores[1]
 	ctx := context.Background()
-	end := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	added := 0
-	for i := range 8 {
-		wg.Go(func() {
-			ok, err := stores[i%2].Add(ctx, tlsReport("Google Inc.", "r1", end))
-			if err != nil {
-				t.Error(err)
-			}
-			if ok {
-				mu.Lock()
-				added++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if added != 1 {
-		t.Errorf("added %d times, want once", added)
-	}
-	if ok, err := b.Add(ctx, tlsReport("GOOGLE INC.", "r1", end)); ok || err != nil {
-		t.Errorf("the same report with the reporter in capitals: added %v, %v; want not added", ok, err)
-	}
-	if ok, _ := a.Add(ctx, tlsReport("Google Inc.", "r0", end.Add(-48*time.Hour))); !ok {
-		t.Error("a second report was not stored")
-	}
+	end := storetest.End
+	storetest.AddOnce(t, a, b)
 	dmarc := store.NewDMARC(&dmarcrpt.Feedback{Metadata: dmarcrpt.Metadata{OrgName: "Yahoo", ReportID: "d1",
 		Begin: end.Add(-23 * time.Hour), End: end.Add(time.Hour)}})
 	dmarc.From = "imap INBOX/42"
