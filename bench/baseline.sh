@@ -42,8 +42,8 @@ if command -v valgrind >/dev/null; then CALLGRIND=${CALLGRIND:-1}; else CALLGRIN
 DOMAIN=bench.test
 SINK_PORT=$((PORT_BASE + 25))
 
-say() { printf '== %s\n' "$*" >&2; }
-die() { printf 'baseline.sh: %s\n' "$*" >&2; exit 1; }
+BENCH=baseline.sh
+. bench/lib.sh
 [ -n "$BASELINE" ] || die "set BASELINE to the commit to compare HEAD with, e.g. BASELINE=HEAD~1"
 base_commit=$(git rev-parse --verify --quiet "$BASELINE^{commit}") ||
   die "BASELINE=$BASELINE is not a commit of this repository"
@@ -70,42 +70,39 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_port() {
-  for _ in $(seq 300); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  die "nothing listens on 127.0.0.1:$1; see the logs in $WORK (rerun with KEEP=1)"
-}
-
 # --- build ------------------------------------------------------------------
 head_commit=$(git rev-parse --short HEAD)
 git diff --quiet HEAD -- . 2>/dev/null || head_commit="$head_commit (with local changes)"
 say "building dkimrelay at $(git rev-parse --short "$base_commit") and at $head_commit"
-mkdir -p "$WORK/bin" "$WORK/base-bin"
-go build -o "$WORK/bin/" ./cmd/dkimrelay ./cmd/relaybench ./cmd/relaysink ./bench/procmon
+mkdir -p "$WORK/base-bin"
+build_bench
 git worktree add --detach --quiet "$WORK/src-base" "$base_commit"
 (cd "$WORK/src-base" && go build -o "$WORK/base-bin/" ./cmd/dkimrelay)
-BIN=$WORK/bin
-
-PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-export RELAYBENCH_PASSWORD=$PASSWORD
 
 # setup NAME BINARY PORT: a relay's folder, config, keys and login, as
 # bench/compare.sh makes them.
 setup() {
   local name=$1 bin=$2 port=$3 dir=$WORK/$1
   "$bin" init --domain "$DOMAIN" --dir "$dir" --listen "127.0.0.1:$port" >/dev/null
-  # The config is the one that commit's bench/compare.sh gives dkimrelay.
+  # The config is the one that commit's bench gives dkimrelay: the
+  # relay_config of its bench/lib.sh or, before there was one, the config
+  # written out in its bench/compare.sh.
   local src=HEAD
   [ "$name" = base ] && src=$base_commit
-  local template
-  template=$(git -C "$repo" show "$src:bench/compare.sh" |
-    sed -n '/^cat >"$DR\/dkimrelay.toml" <<EOF$/,/^EOF$/p' | sed '1d;$d')
-  [ -n "$template" ] || die "no dkimrelay config found in bench/compare.sh at $src"
-  RELAY_PORT=$port eval "cat <<EOF >\"\$dir/dkimrelay.toml\"
+  if git -C "$repo" show "$src:bench/lib.sh" 2>/dev/null | grep -q '^relay_config()'; then
+    (
+      eval "$(git -C "$repo" show "$src:bench/lib.sh")"
+      relay_config "$dir/dkimrelay.toml" "dkimrelay.$DOMAIN" "$port"
+    )
+  else
+    local template
+    template=$(git -C "$repo" show "$src:bench/compare.sh" |
+      sed -n '/^cat >"$DR\/dkimrelay.toml" <<EOF$/,/^EOF$/p' | sed '1d;$d')
+    [ -n "$template" ] || die "no dkimrelay config found in bench/compare.sh at $src"
+    RELAY_PORT=$port eval "cat <<EOF >\"\$dir/dkimrelay.toml\"
 $template
 EOF"
+  fi
   "$bin" --config "$dir/dkimrelay.toml" keys generate --domain "$DOMAIN" --algorithm ed25519 >/dev/null
   for sel in $("$bin" --config "$dir/dkimrelay.toml" keys list --json | grep -o '"selector": *"[^"]*"' | cut -d'"' -f4); do
     "$bin" --config "$dir/dkimrelay.toml" keys activate --domain "$DOMAIN" --selector "$sel" --force >/dev/null 2>&1

@@ -32,8 +32,8 @@ SINGLE_PORT=$((PORT_BASE + 87))
 A_PORT=$((PORT_BASE + 88))
 B_PORT=$((PORT_BASE + 89))
 
-say() { printf '== %s\n' "$*" >&2; }
-die() { printf 'cluster.sh: %s\n' "$*" >&2; exit 1; }
+BENCH=cluster.sh
+. bench/lib.sh
 
 bash scripts/install-debs.sh postgresql python3
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
@@ -53,20 +53,9 @@ trap cleanup EXIT
 as_pg() { # PostgreSQL refuses to run as root
   if [ "$(id -u)" -eq 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
 }
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  die "nothing listens on port $1"
-}
 
 say "building dkimrelay and the bench tools"
-BIN=$WORK/bin
-mkdir -p "$BIN"
-go build -o "$BIN/" ./cmd/dkimrelay ./cmd/relaybench ./cmd/relaysink ./bench/procmon
-PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-export RELAYBENCH_PASSWORD=$PASSWORD
+build_bench
 
 say "starting PostgreSQL"
 PG=$WORK/pg
@@ -89,31 +78,7 @@ CONN="host=$PG port=$PG_PORT user=dkimrelay dbname=dkimrelay"
 relay() {
   local dir=$WORK/$1 port=$2 node=$3
   "$BIN/dkimrelay" init --domain "$DOMAIN" --dir "$dir" --listen "127.0.0.1:$port" >/dev/null
-  cat >"$dir/dkimrelay.toml" <<EOF
-hostname = "$1.$DOMAIN"
-data_dir = "data"
-
-[submission]
-listen = ["127.0.0.1:$port"]
-tls_cert = "tls/cert.pem"
-tls_key = "tls/key.pem"
-max_messages_per_session = 100000000
-max_session_lifetime = "24h"
-
-[[domains]]
-name = "$DOMAIN"
-
-[delivery]
-mode = "smarthost"
-smarthost = "127.0.0.1:$SINK_PORT"
-smarthost_insecure_skip_verify = true
-allow_internal = true
-spf_policy = "off"
-provider_connections = ${PROVIDER_CONNECTIONS:-8}
-
-[log]
-file = "dkimrelay.log"
-EOF
+  relay_config "$dir/dkimrelay.toml" "$1.$DOMAIN" "$port" "provider_connections = ${PROVIDER_CONNECTIONS:-8}"
   if [ -n "$node" ]; then
     printf '\n[cluster]\npostgres = "%s"\nnode = "%s"\n' "$CONN" "$node" >>"$dir/dkimrelay.toml"
   fi

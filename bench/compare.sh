@@ -68,8 +68,8 @@ RELAY_PORT=$((PORT_BASE + 89))     # dkimrelay submission
 SINK_PORT=$((PORT_BASE + 25))      # relaysink, the MX of all three
 DOMAIN=bench.test
 
-say() { printf '== %s\n' "$*" >&2; }
-die() { printf 'compare.sh: %s\n' "$*" >&2; exit 1; }
+BENCH=compare.sh
+. bench/lib.sh
 case $ROUNDS in
   '' | *[!0-9]* | 0) die "ROUNDS must be a whole number of at least 1" ;;
 esac
@@ -124,22 +124,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_port() { # port: wait until something listens on 127.0.0.1:port
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  die "nothing listens on 127.0.0.1:$1; see the logs in $WORK (rerun with KEEP=1)"
-}
-
 # --- build ------------------------------------------------------------
 say "building dkimrelay and the bench tools"
-BIN=$WORK/bin
-mkdir -p "$BIN"
-go build -o "$BIN/" ./cmd/dkimrelay ./cmd/relaybench ./cmd/relaysink ./bench/procmon ./bench/report
-
-PASSWORD=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
-export RELAYBENCH_PASSWORD=$PASSWORD
+build_bench ./bench/report
 
 # --- a self-signed certificate for Postfix's submission ----------------
 mkdir -p "$WORK/postfix/etc/sasl" "$WORK/postfix/queue" "$WORK/postfix/data"
@@ -259,35 +246,7 @@ EOF
 # --- dkimrelay -----------------------------------------------------------
 DR=$WORK/dkimrelay
 "$BIN/dkimrelay" init --domain "$DOMAIN" --dir "$DR" --listen "127.0.0.1:$RELAY_PORT" >/dev/null
-cat >"$DR/dkimrelay.toml" <<EOF
-hostname = "dkimrelay.$DOMAIN"
-data_dir = "data"
-
-[submission]
-listen = ["127.0.0.1:$RELAY_PORT"]
-tls_cert = "tls/cert.pem"
-tls_key = "tls/key.pem"
-# relaybench sends all its messages on a few connections, RSET between
-# them, as Postfix allows; the relay's per-session limits would close them.
-max_messages_per_session = 100000000
-max_session_lifetime = "24h"
-
-[[domains]]
-name = "$DOMAIN"
-
-[delivery]
-mode = "smarthost"
-smarthost = "127.0.0.1:$SINK_PORT"
-smarthost_insecure_skip_verify = true
-# The sink is on 127.0.0.1; a smarthost is never refused for that, but the
-# rig says it means to deliver inside the machine.
-allow_internal = true
-# Postfix checks no SPF or DMARC either, and there is no DNS here.
-spf_policy = "off"
-
-[log]
-file = "dkimrelay.log"
-EOF
+relay_config "$DR/dkimrelay.toml" "dkimrelay.$DOMAIN" "$RELAY_PORT"
 dr() { "$BIN/dkimrelay" --config "$DR/dkimrelay.toml" "$@"; }
 dr keys generate --domain "$DOMAIN" --algorithm ed25519 >/dev/null
 for sel in $(dr keys list --json | grep -o '"selector": *"[^"]*"' | cut -d'"' -f4); do
