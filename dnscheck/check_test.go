@@ -19,6 +19,7 @@ import (
 	"github.com/miekg/dns"
 
 	"dkimrelay/config"
+	"dkimrelay/internal/goldenfile"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
 	"dkimrelay/resolver"
@@ -225,22 +226,10 @@ func (sc scenario) run(t *testing.T) *Report {
 	return Run(ctx, o)
 }
 
+// golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("output differs from %s (go test -update rewrites it):\n--- got\n%s--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), got, *update)
 }
 
 func TestCheckGolden(t *testing.T) {

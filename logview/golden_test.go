@@ -5,10 +5,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"dkimrelay/internal/goldenfile"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -54,19 +55,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			fmt.Fprintf(&out, "-- %d matched, %d skipped\n", r.Matched, r.Skipped)
-			golden := filepath.Join("testdata", "golden", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(out.Bytes(), want) {
-				t.Errorf("output differs from %s (run with -update and review the diff):\n got:\n%s\nwant:\n%s", golden, out.Bytes(), want)
-			}
+			goldenfile.Check(t, filepath.Join("testdata", "golden", tt.name+".golden"), out.Bytes(), *update)
 		})
 	}
 }

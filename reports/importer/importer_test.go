@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"dkimrelay/internal/goldenfile"
 	"dkimrelay/reports/store"
 )
 
@@ -43,21 +44,10 @@ func describe(o Outcome) string {
 	return o.Line()
 }
 
+// golden compares got with testdata/name, or rewrites it with -update.
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from what the import printed:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
+	goldenfile.Check(t, filepath.Join("testdata", name), []byte(got), *update)
 }
 
 // TestCorpus imports the corpus twice: the first time stores every sound
