@@ -6,19 +6,13 @@ import (
 	"time"
 
 	"dkimrelay/cluster"
-	"dkimrelay/internal/pgtest"
+	"dkimrelay/cluster/clustertest"
 	"dkimrelay/relay/dedup"
 )
 
 func openDB(t *testing.T) *cluster.DB {
 	t.Helper()
-	pg := pgtest.Start(t)
-	db, err := cluster.Open(context.Background(), cluster.Options{ConnString: pg.NewDatabase(t), Node: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return db
+	return clustertest.OpenNodes(t, "test")[0]
 }
 
 func key(b byte) dedup.Key { return dedup.Key{b} }

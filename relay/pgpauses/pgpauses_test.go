@@ -8,19 +8,14 @@ import (
 	"time"
 
 	"dkimrelay/cluster"
-	"dkimrelay/internal/pgtest"
+	"dkimrelay/cluster/clustertest"
 	"dkimrelay/relay/outcome"
 	"dkimrelay/relay/pacing"
 )
 
 func openDB(t *testing.T) *cluster.DB {
 	t.Helper()
-	db, err := cluster.Open(context.Background(), cluster.Options{ConnString: pgtest.Start(t).NewDatabase(t), Node: "test"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
-	return db
+	return clustertest.OpenNodes(t, "test")[0]
 }
 
 // relayGate is one relay's pacing in smarthost mode (every recipient is

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"dkimrelay/cluster"
+	"dkimrelay/cluster/clustertest"
 	"dkimrelay/config"
 	"dkimrelay/internal/pgtest"
 	"dkimrelay/relay/outcome"
@@ -19,11 +19,7 @@ import (
 // open opens a store named node on the database conn.
 func open(t *testing.T, conn, node string, lease time.Duration) *Store {
 	t.Helper()
-	db, err := cluster.Open(context.Background(), cluster.Options{ConnString: conn, Node: node})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(db.Close)
+	db := clustertest.Open(t, conn, node)
 	s, err := Open(Options{Pool: db.Pool, Node: node, Delivery: config.Defaults().Delivery, Lease: lease})
 	if err != nil {
 		t.Fatal(err)

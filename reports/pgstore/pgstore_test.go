@@ -6,8 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"dkimrelay/cluster"
-	"dkimrelay/internal/pgtest"
+	"dkimrelay/cluster/clustertest"
 	"dkimrelay/reports/dmarcrpt"
 	"dkimrelay/reports/store"
 	"dkimrelay/reports/store/storetest"
@@ -17,14 +16,8 @@ import (
 // stored once (its reporter compared without regard to case), and every
 // relay lists every report, oldest first, since a time or all.
 func TestReportsSharedByRelays(t *testing.T) {
-	conn := pgtest.Start(t).NewDatabase(t)
 	var stores []*Store
-	for _, node := range []string{"a", "b"} {
-		db, err := cluster.Open(context.Background(), cluster.Options{ConnString: conn, Node: node})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(db.Close)
+	for _, db := range clustertest.OpenNodes(t, "a", "b") {
 		stores = append(stores, New(db.Pool))
 	}
 	a, b := stores[0], stores[1]

@@ -6,23 +6,13 @@ import (
 	"time"
 
 	"dkimrelay/cluster"
-	"dkimrelay/internal/pgtest"
+	"dkimrelay/cluster/clustertest"
 	"dkimrelay/tlsrpt"
 )
 
 func openRelays(t *testing.T, nodes ...string) []*cluster.DB {
 	t.Helper()
-	conn := pgtest.Start(t).NewDatabase(t)
-	var dbs []*cluster.DB
-	for _, n := range nodes {
-		db, err := cluster.Open(context.Background(), cluster.Options{ConnString: conn, Node: n})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(db.Close)
-		dbs = append(dbs, db)
-	}
-	return dbs
+	return clustertest.OpenNodes(t, nodes...)
 }
 
 func sts(domain, mx, failure string) tlsrpt.Session {
