@@ -15,6 +15,9 @@ var all = []string{
 	QueueDamaged, QueueLoaded, QueueLoadFailed, QueueUnknownFile, QueueFailed, BounceFailed, DuplicateIndex, QueueLeaseLost, ClusterMigrated, ClusterEmpty, ClusterPullFailed, ClusterEventsLost, ClusterNodes, TLSReport,
 	ReportImported, ReportSkipped, ReportsFetchFailed,
 	Duplicated, Suppressed, BlockedByReceiver, SuppressionFailed, ProviderPaused, ProviderResumed,
+	NoRoute, MXSkipped, MXNextAddress, InternalSkipped, SmarthostNext, SmarthostAuthFail, TransactionDone, PooledSessionStale, MessageUnreadable,
+	TLSFallback, STARTTLSDeclined, TLSPolicyTestingFault,
+	MTASTSFetched, MTASTSFetchFailed, MTASTSExpired, MTASTSUnsaved, MTASTSCacheDamage,
 }
 
 // Names returns every event's name, sorted.

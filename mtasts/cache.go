@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"dkimrelay/events"
 	"dkimrelay/resolver"
 )
 
@@ -135,7 +136,7 @@ func (c *Cache) Policy(ctx context.Context, domain string) Lookup {
 		e.loaded = true
 	}
 	if e.cached != nil && !now.Before(e.cached.Expires) {
-		c.opts.Logger.Info("MTA-STS policy expired", "domain", domain, "id", e.cached.ID)
+		events.MTASTSPolicyExpiry{Domain: domain, ID: e.cached.ID}.Log(c.opts.Logger)
 		e.cached = nil
 		c.store.remove(domain)
 		e.checked = time.Time{}
@@ -173,15 +174,15 @@ func (c *Cache) refresh(ctx context.Context, domain string, e *entry, now time.T
 	}
 	p, text, err := c.fetch.fetch(ctx, domain)
 	if err != nil {
-		c.opts.Logger.Warn("MTA-STS policy fetch failed", "domain", domain, "id", id, "err", err.Error(), "cached", e.cached != nil)
+		events.MTASTSPolicyFetchFailure{Domain: domain, ID: id, Err: err, Cached: e.cached != nil}.Log(c.opts.Logger)
 		return cached(err.Error())
 	}
 	s := &Stored{Domain: domain, ID: id, Text: text, Fetched: now, Expires: now.Add(p.MaxAge), Policy: p}
 	if err := c.store.save(s); err != nil {
-		c.opts.Logger.Error("cannot keep the MTA-STS policy; it applies until the relay restarts", "domain", domain, "err", err.Error())
+		events.MTASTSPolicyUnsaved{Domain: domain, Err: err}.Log(c.opts.Logger)
 	}
 	e.cached = s
-	c.opts.Logger.Info("MTA-STS policy fetched", "domain", domain, "id", id, "mode", string(p.Mode), "max_age", p.MaxAge.String())
+	events.MTASTSPolicyFetched{Domain: domain, ID: id, Mode: string(p.Mode), MaxAge: p.MaxAge}.Log(c.opts.Logger)
 	return Lookup{Policy: p, Stored: s, Source: "fetched"}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"dkimrelay/events"
 	"dkimrelay/internal/atomicfile"
 )
 
@@ -63,7 +64,7 @@ func (s *store) load(domain string, log *slog.Logger) *Stored {
 		st.Policy, err = Parse(st.Text)
 	}
 	if err != nil {
-		log.Warn("ignoring an unreadable cached MTA-STS policy", "domain", domain, "file", s.path(domain), "err", err.Error())
+		events.MTASTSCacheDamaged{Domain: domain, File: s.path(domain), Err: err}.Log(log)
 		return nil
 	}
 	return &st

@@ -10,6 +10,7 @@ import (
 	"context"
 	"crypto/x509"
 	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/relay/outcome"
 	"errors"
 	"fmt"
@@ -184,7 +185,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []outcome.Outcome {
 
 	body, open, err := loadContent(m.Open)
 	if err != nil {
-		log.Error("cannot read queued message", "err", err)
+		events.UnreadableMessage{Err: err}.Log(log)
 		return outcome.Local(outcome.Transient, "4.3.0", "cannot read the queued message: "+err.Error()).For(m.Rcpts)
 	}
 	m.Open = open

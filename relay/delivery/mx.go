@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/events"
 	"dkimrelay/relay/outcome"
 	"errors"
 	"log/slog"
@@ -34,7 +35,7 @@ type txn struct {
 func (t *txn) viaMX(ctx context.Context, domain string) []outcome.Outcome {
 	hops, final := t.route(ctx, domain)
 	if final != nil {
-		t.log.Debug("no route", "reason", final.Reply)
+		events.NoRouteFound{Reason: final.Reply}.Log(t.log)
 		return final.For(t.rcpts)
 	}
 	// Before any transaction: if one failure was transient, the whole is
@@ -57,7 +58,7 @@ hops:
 			o = t.forRequireTLS(spec)
 		}
 		if o != nil {
-			t.log.Info("skipping MX host", "mx", h.name, "reason", o.Reply)
+			events.MXSkip{MX: h.name, Reason: o.Reply}.Log(t.log)
 			note(o)
 			continue
 		}
@@ -76,7 +77,7 @@ hops:
 			if results != nil {
 				return results
 			}
-			t.log.Debug("moving to next MX address", "mx", h.name, "addr", ip.String(), "reason", o.Reply)
+			events.MXAddressFailure{MX: h.name, Addr: ip.String(), Reason: o.Reply}.Log(t.log)
 			note(o)
 		}
 	}

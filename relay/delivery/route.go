@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"dkimrelay/events"
 	"dkimrelay/internal/netclass"
 
 	"dkimrelay/relay/outcome"
@@ -114,7 +115,7 @@ func (t *txn) addresses(ctx context.Context, domain string, h hop) ([]net.IP, bo
 		return nil, false, &o
 	}
 	if len(internal) > 0 {
-		t.log.Info("skipping internal addresses", "mx", h.name, "addrs", internal)
+		events.InternalAddressesSkip{MX: h.name, Addrs: internal}.Log(t.log)
 	}
 	return public, secure, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/relay/outcome"
 	"errors"
 	"net"
@@ -221,7 +222,7 @@ func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSReq
 			var he *tlsHandshakeError
 			switch {
 			case errors.As(err, &he) && !req.refuses():
-				t.log.Warn("TLS handshake failed; retrying in plaintext", "mx", h.host, "addr", h.ip.String(), "err", he.err.Error())
+				events.TLSFallbackPlaintext{MX: h.host, Addr: h.ip.String(), Err: he.err}.Log(t.log)
 				return nil, openPlaintext
 			case errors.As(err, &he):
 				return fail("4.7.0", "TLS handshake with "+h.label()+" failed: "+tlsReason(ctx, he.err))
@@ -234,7 +235,7 @@ func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSReq
 				// The server offered STARTTLS and then declined it:
 				// RFC 3207 section 4 lets the client go on in
 				// plaintext.
-				t.log.Info("STARTTLS declined; continuing in plaintext", "mx", h.host, "reply", rep.String())
+				events.STARTTLSDecline{MX: h.host, Reply: rep.String()}.Log(t.log)
 			default:
 				rep, err = c.hello(hostname)
 				if o, end := moveOn("in reply to EHLO after STARTTLS", rep, err); end != openOK {
@@ -245,8 +246,7 @@ func (t *txn) open(ctx context.Context, c *client, spec *sessionSpec, req TLSReq
 	}
 
 	if c.info.Problem != "" {
-		t.log.Warn("TLS policy in testing mode would have refused this session", "mx", h.host, "addr", h.ip.String(),
-			"tls_policy", spec.policy, "problem", c.info.Problem)
+		events.TLSPolicyTestingFailure{MX: h.host, Addr: h.ip.String(), Policy: spec.policy, Problem: c.info.Problem}.Log(t.log)
 	}
 	if spec.auth != nil {
 		if o := t.authenticate(ctx, c, h, spec.auth); o != nil {

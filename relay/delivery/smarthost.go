@@ -3,6 +3,7 @@ package delivery
 import (
 	"context"
 	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/relay/outcome"
 	"encoding/base64"
 	"net"
@@ -58,7 +59,7 @@ func (t *txn) smarthostResults(ctx context.Context) []outcome.Outcome {
 		if results != nil {
 			return results
 		}
-		t.log.Debug("moving to next smarthost address", "addr", ip.String(), "reason", o.Reply)
+		events.SmarthostAddressFailure{Addr: ip.String(), Reason: o.Reply}.Log(t.log)
 		last = *o
 	}
 	last.MX = host
@@ -127,7 +128,7 @@ func (t *txn) authenticate(ctx context.Context, c *client, h target, cred *crede
 		o.TLS = tlsVersion(c.tls)
 		o.Reply = string(h.kind) + " " + host + " rejected the login of " + cred.user + ": " + rep.String() +
 			" (check smarthost_user and smarthost_password_file)"
-		t.log.Error("smarthost authentication failed", "smarthost", host, "user", cred.user, "reply", t.redact(rep.String()))
+		events.SmarthostAuthFailure{Smarthost: host, User: cred.user, Reply: t.redact(rep.String())}.Log(t.log)
 		return &o
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"dkimrelay/config"
+	"dkimrelay/events"
 	"dkimrelay/mtasts"
 	"dkimrelay/relay/outcome"
 )
@@ -80,8 +81,8 @@ func (t *txn) mxSpec(domain, host string, pol *mtasts.Policy) (*sessionSpec, *ou
 		spec.why = "required by the MTA-STS policy of " + domain
 	case mtasts.Testing:
 		if !listed {
-			t.log.Warn("MTA-STS policy in testing mode would have refused this MX host", "mx", host,
-				"tls_policy", PolicyMTASTSTesting, "problem", "not in the policy's mx list")
+			events.TLSPolicyTestingFailure{MX: host, Policy: PolicyMTASTSTesting,
+				Problem: "not in the policy's mx list"}.Log(t.log)
 		}
 		spec.tls = TLSRequirement{Level: TLSVerifyNames, Names: []string{host}, ReportOnly: true}
 		spec.policy = PolicyMTASTSTesting

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"dkimrelay/events"
 	"dkimrelay/relay/outcome"
 	"fmt"
 	"io"
@@ -217,7 +218,7 @@ func (t *txn) transact(ctx context.Context, c *client, spec *sessionSpec, reused
 	for _, i := range accepted {
 		set(i, o)
 	}
-	t.log.Debug("transaction done", "mx", host, "reply", rep.String(), "tls", tlsVer, "reused", reused)
+	events.Transaction{MX: host, Reply: rep.String(), TLS: tlsVer, Reused: reused}.Log(t.log)
 	if rep.Code == 421 {
 		return results, endClose // the server is closing the session
 	}
@@ -253,7 +254,7 @@ func (t *txn) reuse(ctx context.Context, key string, spec *sessionSpec) []outcom
 			e = endClose // ctx ended and closed the connection
 		}
 		if e == endStale {
-			t.log.Debug("pooled session was closed by the server; trying another", "mx", spec.hop.host)
+			events.PooledSessionClosed{MX: spec.hop.host}.Log(t.log)
 			c.close()
 			continue
 		}
