@@ -10,6 +10,7 @@ import (
 
 	"dkimrelay/control"
 	"dkimrelay/events"
+	"dkimrelay/resolver"
 )
 
 // How often the counts are written and the reports sent.
@@ -49,7 +50,7 @@ func (s *Sender) Run(ctx context.Context) {
 			return
 		case <-flush.C:
 			s.flush()
-			s.send(ctx, SendEvery)
+			s.send(ctx, SendEvery, false)
 		}
 	}
 }
@@ -63,44 +64,95 @@ func (s *Sender) flush() {
 // Send queues the reports gathered since the last run and says, for each
 // policy domain, where its report went or why it was skipped.
 func (s *Sender) Send(ctx context.Context) []control.TLSReportSent {
-	return s.send(ctx, 0)
+	return s.send(ctx, 0, true)
 }
 
-// send sends the reports when their span is at least age old.
-func (s *Sender) send(ctx context.Context, age time.Duration) []control.TLSReportSent {
+// send sends the reports waiting for another try (all of them with
+// now, else those whose next try is due), then the counts when their
+// span is at least age old.
+func (s *Sender) send(ctx context.Context, age time.Duration, now bool) []control.TLSReportSent {
+	pending, _ := s.Store.(Pending)
+	var todo []PendingReport
+	if pending != nil {
+		due := time.Now()
+		if now {
+			due = due.Add(RetryFor)
+		}
+		ps, err := pending.TakePending(due)
+		if err != nil {
+			s.Log.Error(events.TLSReport, events.ErrorKey, err.Error())
+		}
+		todo = ps
+	}
 	span, byDomain, ok, err := s.Store.TakeDue(ctx, age)
 	if err != nil {
 		s.Log.Error(events.TLSReport, events.ErrorKey, err.Error())
 	}
-	if !ok {
-		return nil
+	if ok {
+		now := time.Now().UTC()
+		for _, domain := range slices.Sorted(maps.Keys(byDomain)) {
+			todo = append(todo, PendingReport{Domain: domain, Span: span, Policies: byDomain[domain], First: now})
+		}
 	}
 	var out []control.TLSReportSent
-	for _, domain := range slices.Sorted(maps.Keys(byDomain)) {
-		pols := byDomain[domain]
-		sent := control.TLSReportSent{Domain: domain}
-		for _, p := range pols {
-			sent.Sessions += p.Summary.Successful + p.Summary.Failed
+	var again []PendingReport
+	for _, p := range todo {
+		sent, retry := s.sendOne(ctx, p, pending != nil)
+		if retry {
+			p.Next = time.Now().Add(RetryEvery)
+			again = append(again, p)
 		}
-		txts, err := s.LookupTXT(ctx, "_smtp._tls."+domain)
-		if sent.To = Addresses(txts); len(sent.To) == 0 {
-			sent.Skipped = "no mailto: address in a _smtp._tls." + domain + " record"
-			if err != nil {
-				sent.Skipped += " (" + err.Error() + ")"
-			}
-			out = append(out, sent)
-			continue
-		}
-		rep := Build(s.Hostname, "mailto:"+s.From, domain, span, pols)
-		msg, err := Message(s.From, sent.To, s.Hostname, domain, rep, time.Now())
-		if err == nil {
-			sent.QID, err = s.Queue(s.From, sent.To, msg)
-		}
-		if err != nil {
-			sent.Skipped = fmt.Sprintf("queueing the report failed: %v", err)
-		}
-		events.TLSReportSent{Domain: domain, To: sent.To, QID: sent.QID, Sessions: sent.Sessions, Skipped: sent.Skipped}.Log(s.Log)
+		events.TLSReportSent{Domain: sent.Domain, To: sent.To, QID: sent.QID, Sessions: sent.Sessions, Skipped: sent.Skipped}.Log(s.Log)
 		out = append(out, sent)
 	}
+	if pending != nil {
+		if err := pending.KeepPending(again); err != nil {
+			s.Log.Error(events.TLSReport, events.ErrorKey, err.Error())
+		}
+	}
 	return out
+}
+
+// sendOne queues one domain's report; retry says it failed for a reason
+// that may pass (a temporary DNS failure, a queue that refused it) and
+// is worth another try every RetryEvery, until RetryFor has passed. A
+// domain without a mailto: address in its _smtp._tls record is skipped
+// for good.
+func (s *Sender) sendOne(ctx context.Context, p PendingReport, canRetry bool) (sent control.TLSReportSent, retry bool) {
+	sent = control.TLSReportSent{Domain: p.Domain}
+	for _, pol := range p.Policies {
+		sent.Sessions += pol.Summary.Successful + pol.Summary.Failed
+	}
+	canRetry = canRetry && time.Since(p.First) < RetryFor
+	later := func() string {
+		if canRetry {
+			return "; kept, tried again every hour until " + p.First.Add(RetryFor).Format(time.RFC3339)
+		}
+		if time.Since(p.First) >= RetryFor {
+			return "; given up: tried for a day"
+		}
+		return ""
+	}
+	txts, err := s.LookupTXT(ctx, "_smtp._tls."+p.Domain)
+	if err != nil && resolver.IsTemporary(err) {
+		sent.Skipped = fmt.Sprintf("looking up _smtp._tls.%s failed (%v)%s", p.Domain, err, later())
+		return sent, canRetry
+	}
+	if sent.To = Addresses(txts); len(sent.To) == 0 {
+		sent.Skipped = "no mailto: address in a _smtp._tls." + p.Domain + " record"
+		if err != nil {
+			sent.Skipped += " (" + err.Error() + ")"
+		}
+		return sent, false
+	}
+	rep := Build(s.Hostname, "mailto:"+s.From, p.Domain, p.Span, p.Policies)
+	msg, err := Message(s.From, sent.To, s.Hostname, p.Domain, rep, time.Now())
+	if err == nil {
+		sent.QID, err = s.Queue(s.From, sent.To, msg)
+	}
+	if err != nil {
+		sent.Skipped = fmt.Sprintf("queueing the report failed: %v%s", err, later())
+		return sent, canRetry
+	}
+	return sent, false
 }

@@ -29,6 +29,8 @@ type Store struct {
 type state struct {
 	Start    time.Time `json:"start"`
 	Policies Tally     `json:"policies"` // by domain, type and policy string
+	// Pending are the reports waiting for another try (pending.go).
+	Pending []PendingReport `json:"pending,omitempty"`
 }
 
 // Open reads the counts kept in dir (created when missing).
@@ -100,7 +102,7 @@ func (s *Store) Take() (DateRange, map[string][]PolicyReport, error) {
 func (s *Store) takeLocked() (DateRange, map[string][]PolicyReport, error) {
 	span := DateRange{Start: s.state.Start, End: s.now().UTC()}
 	byDomain := s.state.Policies.ByDomain()
-	s.state = state{Start: span.End, Policies: Tally{}}
+	s.state = state{Start: span.End, Policies: Tally{}, Pending: s.state.Pending}
 	s.dirty = true
 	return span, byDomain, s.flushLocked()
 }
