@@ -1,8 +1,11 @@
 package testkit
 
 import (
+	"math/rand/v2"
 	"net"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -42,16 +45,43 @@ func ListenSame(t testing.TB, hosts ...string) (int, []net.Listener) {
 	return 0, nil
 }
 
-// FreePort returns a TCP port free on host at the time of the call.
+// FreePort returns a TCP port free on host at the time of the call, for
+// a server the test starts in another process. It is drawn at random
+// below the kernel's ephemeral range (net.ipv4.ip_local_port_range), from
+// which every outgoing connection and every listen on port 0 take theirs:
+// a port from that range, free when asked, is often taken by some other
+// test's connection before the server binds it.
 func FreePort(t testing.TB, host string) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Fatal(err)
+	low := ephemeralLow()
+	for range 200 {
+		port := strconv.Itoa(freePortFloor + rand.IntN(low-freePortFloor))
+		ln, err := net.Listen("tcp", net.JoinHostPort(host, port))
+		if err == nil {
+			ln.Close()
+			return port
+		}
 	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
+	t.Fatalf("no free TCP port on %s between %d and %d", host, freePortFloor, low)
+	return ""
+}
+
+// freePortFloor is the lowest port FreePort gives: above the ports of
+// system services.
+const freePortFloor = 12000
+
+// ephemeralLow is the first port of the kernel's ephemeral range, 32768
+// when it cannot be read.
+func ephemeralLow() int {
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > freePortFloor+1000 {
+				low = n
+			}
+		}
+	}
+	return low
 }
 
 // ServeRaw accepts connections on ln and hands each to handle, which
