@@ -2,14 +2,7 @@ package relay
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/json"
-	"io"
-	"mime"
-	"mime/multipart"
-	"net/mail"
 	"testing"
 	"time"
 
@@ -87,34 +80,9 @@ _smtp._tls.strip.test. TXT "v=TLSRPTv1; rua=mailto:tls@reports.test,https://igno
 // readReport takes the JSON report out of a TLS report message.
 func readReport(t *testing.T, data []byte) tlsrpt.Report {
 	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(data))
+	r, err := tlsrpt.ReadMessage(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			t.Fatal("no application/tlsrpt+gzip part")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Header.Get("Content-Type") != "application/tlsrpt+gzip" {
-			continue
-		}
-		zr, err := gzip.NewReader(base64.NewDecoder(base64.StdEncoding, p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var r tlsrpt.Report
-		if err := json.NewDecoder(zr).Decode(&r); err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
+	return r
 }

@@ -1,18 +1,10 @@
 package tlsrpt
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"mime"
-	"mime/multipart"
 	"net"
-	"net/mail"
 	"strings"
 	"testing"
 	"time"
@@ -128,40 +120,11 @@ func TestSendRetry(t *testing.T) {
 // message.
 func decodeQueuedReport(t *testing.T, raw string) Report {
 	t.Helper()
-	m, err := mail.ReadMessage(strings.NewReader(raw))
+	rep, err := ReadMessage(strings.NewReader(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			t.Fatal("no application/tlsrpt+gzip part")
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if p.Header.Get("Content-Type") != "application/tlsrpt+gzip" {
-			continue
-		}
-		b, err := io.ReadAll(base64.NewDecoder(base64.StdEncoding, p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		zr, err := gzip.NewReader(bytes.NewReader(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rep Report
-		if err := json.NewDecoder(zr).Decode(&rep); err != nil {
-			t.Fatal(err)
-		}
-		return rep
-	}
+	return rep
 }
 
 // TestSendRetryGivesUp: a report still failing a day after its first
