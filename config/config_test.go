@@ -71,6 +71,7 @@ func TestParseErrors(t *testing.T) {
 		{"negative duration", base + "[submission]\nauth_failure_delay = \"-1s\"\n", "submission.auth_failure_delay = -1s is negative"},
 		{"nested duration without a unit", base + publish + "timeout = 10\n", "keys.publish.timeout is not a duration"},
 		{"bad smarthost tls", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:587\"\nsmarthost_tls = \"none\"\n", "delivery.smarthost_tls"},
+		{"opportunistic smarthost with a login", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example.net:25\"\nsmarthost_tls = \"opportunistic\"\nsmarthost_user = \"relay\"\nsmarthost_password_file = \"pw\"\n", "plaintext"},
 		{"smarthost without port", base + "[delivery]\nmode = \"smarthost\"\nsmarthost = \"smtp.example\"\n", "delivery.smarthost"},
 		{"bad mta_sts_port", base + "[delivery]\nmta_sts_port = 0\n", "delivery.mta_sts_port"},
 		{"bad require_tls_domains", base + "[delivery]\nrequire_tls_domains = [\"not a domain\"]\n", "delivery.require_tls_domains"},

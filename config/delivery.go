@@ -108,16 +108,21 @@ type SmarthostTLS string
 const (
 	TLSImplicit SmarthostTLS = "implicit" // TLS from the first byte (port 465, RFC 8314)
 	TLSStartTLS SmarthostTLS = "starttls" // STARTTLS, required (RFC 3207)
+	// TLSOpportunistic uses STARTTLS when the smarthost offers it and
+	// sends in plaintext when not (RFC 7435): for a smarthost on the
+	// same machine or network that offers no TLS. It cannot go with
+	// smarthost_user, whose password would travel in clear.
+	TLSOpportunistic SmarthostTLS = "opportunistic"
 )
 
 // UnmarshalText implements encoding.TextUnmarshaler.
 func (t *SmarthostTLS) UnmarshalText(b []byte) error {
 	switch v := SmarthostTLS(b); v {
-	case "", TLSImplicit, TLSStartTLS:
+	case "", TLSImplicit, TLSStartTLS, TLSOpportunistic:
 		*t = v
 		return nil
 	}
-	return fmt.Errorf("delivery.smarthost_tls = %q: use \"implicit\" or \"starttls\"", b)
+	return fmt.Errorf("delivery.smarthost_tls = %q: use \"implicit\", \"starttls\" or \"opportunistic\"", b)
 }
 
 // SPFPolicy is delivery.spf_policy: what submission does when the egress
@@ -162,6 +167,9 @@ func (d *Delivery) validate() error {
 		}
 		if (d.SmarthostUser == "") != (d.SmarthostPasswordFile == "") {
 			return errors.New("delivery.smarthost_user and delivery.smarthost_password_file go together: set both or neither")
+		}
+		if d.SmarthostTLS == TLSOpportunistic && d.SmarthostUser != "" {
+			return errors.New("delivery.smarthost_tls = \"opportunistic\" may send in plaintext, and smarthost_user's password with it: use \"starttls\" or \"implicit\" with a login")
 		}
 		if d.SmarthostTLS == "" {
 			d.SmarthostTLS = TLSStartTLS

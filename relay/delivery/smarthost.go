@@ -77,11 +77,15 @@ func (t *txn) trySmarthost(ctx context.Context, host string, ip net.IP) ([]outco
 }
 
 // smarthostSpec is the session to the smarthost, but for its address:
-// verified TLS (implicit or STARTTLS), AUTH when configured, and every
+// verified TLS (implicit or STARTTLS) unless smarthost_tls is
+// opportunistic, AUTH when configured, and every
 // refusal before the transaction Transient.
 func smarthostSpec(cfg Config, host, port string) sessionSpec {
 	req := TLSRequirement{Level: TLSVerifyNames, Implicit: cfg.SmarthostTLS == config.TLSImplicit}
-	if cfg.SmarthostInsecureSkipVerify {
+	switch {
+	case cfg.SmarthostTLS == config.TLSOpportunistic:
+		req.Level = TLSOpportunistic // a smarthost without TLS; no login
+	case cfg.SmarthostInsecureSkipVerify:
 		req.Level = TLSEncrypt // for test rigs; the README warns
 	}
 	spec := sessionSpec{

@@ -148,3 +148,36 @@ func TestNewValidates(t *testing.T) {
 		}
 	}
 }
+
+// TestSmarthostOpportunistic: smarthost_tls = "opportunistic" sends in
+// plaintext to a smarthost that offers no STARTTLS, and still starts TLS
+// (unverified) with one that does.
+func TestSmarthostOpportunistic(t *testing.T) {
+	cert, _ := testkit.ServerCert(t, "smarthost.test")
+	for _, tt := range []struct {
+		name    string
+		opts    []sinkOption
+		wantTLS string
+	}{
+		{"no STARTTLS offered", nil, ""},
+		{"STARTTLS offered, untrusted certificate", []sinkOption{withTLS(cert)}, "TLS1.3"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.dns.Add("smarthost.test. A 127.0.0.2")
+			s := serveSink(t, e.ln2, tt.opts...)
+			d := e.deliverer(t, func(c *Config) {
+				c.Mode = config.ModeSmarthost
+				c.Smarthost = "smarthost.test:" + strconv.Itoa(e.port)
+				c.SmarthostTLS = config.TLSOpportunistic
+			})
+			rcpts := []string{"a@one.example"}
+			got := d.Deliver(context.Background(), message(body, rcpts...))
+			w := want{status: outcome.Delivered, code: 250, mx: "smarthost.test", tls: tt.wantTLS, reply: "250", policy: PolicySmarthost}
+			check(t, got, rcpts, w)
+			if rec := s.Messages(); len(rec) != 1 || rec[0].TLS != (tt.wantTLS != "") {
+				t.Errorf("sink got %+v, want one transaction, TLS %t", rec, tt.wantTLS != "")
+			}
+		})
+	}
+}
