@@ -35,14 +35,20 @@ func main() {
 	n := flag.Int("n", 1000, "messages to send")
 	c := flag.Int("c", 8, "concurrent connections")
 	size := flag.Int("size", 4096, "approximate message size in bytes")
+	rset := flag.Bool("rset", true, "between messages on one connection, EHLO and RSET (go-smtp's client Reset); false: the next MAIL FROM right after the 250 of the last (RFC 5321 section 4.1.1.4), for servers that forget the login at EHLO, as maddy's does")
 	reconnect := flag.Bool("reconnect", false, "open a new connection (STARTTLS, AUTH) for every message, as Mastodon does, instead of RSET on one")
 	asJSON := flag.Bool("json", false, "print the figures as one JSON object (with the first submission time, for delivered msgs/s)")
+	printMessage := flag.Bool("print-message", false, "print one message of -size as it would be sent, and exit (the message bench/signfloor signs)")
 	flag.Parse()
 	if *n < 1 || *c < 1 || *size < 512 {
 		fmt.Fprintln(os.Stderr, "relaybench: -n and -c must be positive and -size at least 512")
 		os.Exit(2)
 	}
-	res, err := Run(Options{Addr: *addr, User: *user, Password: os.Getenv("RELAYBENCH_PASSWORD"), From: *from, To: *to, N: *n, C: *c, Size: *size, Reconnect: *reconnect})
+	if *printMessage {
+		os.Stdout.Write(Message(*from, *to, 0, 0, *size))
+		return
+	}
+	res, err := Run(Options{Addr: *addr, User: *user, Password: os.Getenv("RELAYBENCH_PASSWORD"), From: *from, To: *to, N: *n, C: *c, Size: *size, Reconnect: *reconnect, NoRSET: !*rset})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "relaybench:", err)
 		os.Exit(1)
@@ -65,6 +71,9 @@ type Options struct {
 	N, C, Size                     int
 	// Reconnect: a new connection and login for every message.
 	Reconnect bool
+	// NoRSET: on a reused connection, the next MAIL FROM without the
+	// client's EHLO and RSET in between.
+	NoRSET bool
 
 	onFirst func(time.Time) // called with the time of every worker's first MAIL FROM
 }
@@ -147,10 +156,11 @@ func worker(o Options, conn int, next *atomic.Int64) (lat []time.Duration, sent 
 		}
 		last = time.Now()
 		lat = append(lat, last.Sub(t0))
-		if o.Reconnect {
+		switch {
+		case o.Reconnect:
 			err = c.Quit()
 			c = nil
-		} else {
+		case !o.NoRSET:
 			err = c.Reset()
 		}
 		if err != nil {

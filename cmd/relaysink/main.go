@@ -36,6 +36,8 @@ func run(args []string) int {
 	n := fs.Int("n", 0, "exit once this many distinct messages have arrived (0: run until signalled)")
 	out := fs.String("out", "", "write the JSON summary here (default: stdout)")
 	useTLS := fs.Bool("tls", false, "offer STARTTLS with a self-signed certificate")
+	certFile := fs.String("cert", "", "with -tls: PEM certificate to offer instead of a fresh self-signed one (for a relay that must trust it, such as maddy)")
+	keyFile := fs.String("key", "", "with -tls and -cert: its PEM private key")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up and report after this long")
 	allowUnsigned := fs.Bool("allow-unsigned", false, "exit 0 even if messages arrive unsigned (a relay that does not sign)")
 	if err := fs.Parse(args); err != nil {
@@ -62,7 +64,14 @@ func run(args []string) int {
 		return 1
 	}
 	var cert *tls.Certificate
-	if *useTLS {
+	if *useTLS && *certFile != "" {
+		c, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "relaysink: %v: give a PEM certificate with -cert and its key with -key\n", err)
+			return 1
+		}
+		cert = &c
+	} else if *useTLS {
 		// A throwaway certificate: the relays under test deliver with
 		// opportunistic TLS or skip verification.
 		c, err := selfsigned.Certificate("relaysink.test", "127.0.0.1")
