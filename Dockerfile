@@ -8,6 +8,9 @@
 FROM docker.io/library/golang:1.26-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
+# go.mod replaces go-smtp with the copy in third_party/ (see its README.md):
+# the module graph needs that copy's go.mod.
+COPY third_party/ third_party/
 RUN go mod download
 COPY . .
 ARG VERSION=dev

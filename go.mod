@@ -36,3 +36,5 @@ require (
 	golang.org/x/text v0.44.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace github.com/emersion/go-smtp => ./third_party/go-smtp

@@ -37,11 +37,13 @@ export DKIMRELAY_ARTIFACTS="${DKIMRELAY_ARTIFACTS:-$PWD/dist/artifacts}"
 rm -rf "$DKIMRELAY_ARTIFACTS/statuspage"
 # -p 2: this is sized for a 2-core machine.
 go test -p 2 -count=1 -timeout 20m ./...
+echo "== third_party/go-smtp: upstream's tests and its DATA reader against upstream's (a module of its own)"
+go -C third_party/go-smtp test -count=1 ./...
 echo "== status page screenshots (headless Chromium)"
 find "$DKIMRELAY_ARTIFACTS/statuspage" -name '*.png' -print | sort
 echo "== queue, submission, login cache, control socket and the tests' SMTP sink under the race detector"
 go test -race -count=1 -timeout 10m ./relay/queue/ ./relay/submission/ ./users/ ./control/ ./internal/smtpsink/
 echo "== hot-path benchmarks, once each"; go test -run '^$' -bench . -benchtime 1x ./dkim/ ./relay/queue/ ./relay/submission/
-echo "== fuzzing (FUZZTIME each, default 10s)"; bash scripts/fuzz.sh
+echo "== fuzzing (FUZZBUDGET seconds in all, default 100)"; bash scripts/fuzz.sh
 echo "== Debian package: build, lintian, install, one message, purge"; bash scripts/test-deb.sh
 echo "== container image: build steps, user, paths, health check, one message"; bash scripts/test-container.sh

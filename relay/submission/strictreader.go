@@ -21,6 +21,11 @@ const maxLineLength = 998
 // the relay refuses such a message rather than repair it, so nothing it
 // relays can be read two ways. NUL bytes (RFC 5321 section 4.5.2 and
 // RFC 5322 section 2.1) and over-long lines are refused for the same reason.
+//
+// The whole message passes through here, so the checks run a block at a
+// time, as does the reader under it: go-smtp's DATA reader, in the copy in
+// third_party/go-smtp (see its README.md), which undoes dot-stuffing and
+// finds the end of DATA a line at a time instead of a byte at a time.
 type strictReader struct {
 	r      io.Reader
 	prevCR bool

@@ -2,6 +2,7 @@ package smtp
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 )
@@ -68,6 +69,24 @@ func newDataReader(c *Conn) *dataReader {
 	return dr
 }
 
+// The states of dataReader's machine, which elides leading dots and detects
+// the End-of-Data (<CR><LF>.<CR><LF>) line. They are net/textproto's, with
+// only one modification to not rewrite CRLF -> LF.
+const (
+	stateBeginLine = iota // beginning of line; initial state; must be zero
+	stateDot              // read . at beginning of line
+	stateDotCR            // read .\r at beginning of line
+	stateCR               // read \r (possibly at end of line)
+	stateData             // reading data in middle of line
+	stateEOF              // reached .\r\n end marker line
+)
+
+// Read runs the same state machine as upstream's byte-at-a-time loop, with
+// the same results for any input and any sequence of buffer sizes (the
+// same bytes out of each call, the same bytes consumed from r.r, the same
+// errors), but a block at a time: it works on the bytes r.r has buffered,
+// copies the middle of each line up to its next CR with one copy, and
+// steps byte by byte only around line ends.
 func (r *dataReader) Read(b []byte) (n int, err error) {
 	if r.limited {
 		if r.n <= 0 {
@@ -78,64 +97,71 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		}
 	}
 
-	// Code below is taken from net/textproto with only one modification to
-	// not rewrite CRLF -> LF.
-
-	// Run data through a simple state machine to
-	// elide leading dots and detect End-of-Data (<CR><LF>.<CR><LF>) line.
-	const (
-		stateBeginLine = iota // beginning of line; initial state; must be zero
-		stateDot              // read . at beginning of line
-		stateDotCR            // read .\r at beginning of line
-		stateCR               // read \r (possibly at end of line)
-		stateData             // reading data in middle of line
-		stateEOF              // reached .\r\n end marker line
-	)
 	for n < len(b) && r.state != stateEOF {
-		var c byte
-		c, err = r.r.ReadByte()
-		if err != nil {
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			break
-		}
-		switch r.state {
-		case stateBeginLine:
-			if c == '.' {
-				r.state = stateDot
-				continue
-			}
-			if c == '\r' {
-				r.state = stateCR
+		if r.r.Buffered() == 0 {
+			// Fill the buffer; an error comes back exactly where
+			// ReadByte would have returned it.
+			if _, err = r.r.Peek(1); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
 				break
 			}
-			r.state = stateData
-		case stateDot:
-			if c == '\r' {
-				r.state = stateDotCR
-				continue
-			}
-			r.state = stateData
-		case stateDotCR:
-			if c == '\n' {
-				r.state = stateEOF
-				continue
-			}
-			r.state = stateData
-		case stateCR:
-			if c == '\n' {
-				r.state = stateBeginLine
-				break
-			}
-			r.state = stateData
-		case stateData:
-			if c == '\r' {
-				r.state = stateCR
-			}
 		}
-		b[n] = c
-		n++
+		buf, _ := r.r.Peek(r.r.Buffered())
+		i := 0
+		for i < len(buf) && n < len(b) && r.state != stateEOF {
+			if r.state == stateData {
+				// The middle of a line: everything up to and
+				// including the next CR, as far as b has room.
+				seg := buf[i:]
+				if room := len(b) - n; len(seg) > room {
+					seg = seg[:room]
+				}
+				if k := bytes.IndexByte(seg, '\r'); k >= 0 {
+					seg = seg[:k+1]
+					r.state = stateCR
+				}
+				n += copy(b[n:], seg)
+				i += len(seg)
+				continue
+			}
+			c := buf[i]
+			i++
+			switch r.state {
+			case stateBeginLine:
+				if c == '.' {
+					r.state = stateDot
+					continue
+				}
+				if c == '\r' {
+					r.state = stateCR
+					break
+				}
+				r.state = stateData
+			case stateDot:
+				if c == '\r' {
+					r.state = stateDotCR
+					continue
+				}
+				r.state = stateData
+			case stateDotCR:
+				if c == '\n' {
+					r.state = stateEOF
+					continue
+				}
+				r.state = stateData
+			case stateCR:
+				if c == '\n' {
+					r.state = stateBeginLine
+					break
+				}
+				r.state = stateData
+			}
+			b[n] = c
+			n++
+		}
+		r.r.Discard(i)
 	}
 	if err == nil && r.state == stateEOF {
 		err = io.EOF

@@ -1,6 +1,7 @@
 package smtp
 
 import (
+	"bytes"
 	"errors"
 	"io"
 )
@@ -32,15 +33,35 @@ func (r *lineLimitReader) Read(b []byte) (int, error) {
 		return n, nil
 	}
 
-	for _, chr := range b[:n] {
-		if chr == '\n' {
-			r.curLineLength = 0
+	// Upstream counts byte by byte: a LF sets the count to 1 (the LF
+	// itself), every other byte adds 1, and the first byte that takes the
+	// count over LineLimit fails the read. This does the same a line at a
+	// time.
+	p := b[:n]
+	for len(p) > 0 {
+		end := bytes.IndexByte(p, '\n')
+		text := len(p)
+		if end >= 0 {
+			text = end
 		}
-		r.curLineLength++
-
+		if text > 0 && r.curLineLength+text > r.LineLimit {
+			// Where upstream's count stops: at the first byte over.
+			if r.curLineLength+1 > r.LineLimit {
+				r.curLineLength++
+			} else {
+				r.curLineLength = r.LineLimit + 1
+			}
+			return 0, ErrTooLongLine
+		}
+		r.curLineLength += text
+		if end < 0 {
+			break
+		}
+		r.curLineLength = 1
 		if r.curLineLength > r.LineLimit {
 			return 0, ErrTooLongLine
 		}
+		p = p[end+1:]
 	}
 
 	return n, nil
