@@ -9,8 +9,9 @@
 # `git worktree` in the temporary folder, removed at the end) and set up as
 # bench/compare.sh sets up dkimrelay: submission over STARTTLS with AUTH
 # PLAIN, an RSA-2048 and an Ed25519 key, fsync before every 250, delivery to
-# relaysink as a smarthost over STARTTLS. Each runs at its own defaults
-# otherwise. The load generator, the sink and the process monitor are
+# relaysink as a smarthost over STARTTLS, or with SINK_MODE=plain to a sink
+# offering no STARTTLS (smarthost_tls = "opportunistic", which both commits
+# must know). Each runs at its own defaults otherwise. The load generator, the sink and the process monitor are
 # HEAD's for both, so only the relay differs.
 #
 # Runs alternate (base, head, base, head, ...) for ROUNDS rounds; each
@@ -24,8 +25,8 @@
 # seconds hold still while the machine is shared.
 #
 # Knobs (environment): BASELINE (required: a commit), ROUNDS (3), N (2000),
-# C (8), SIZE (4096), CALLGRIND (1 or 0), CG_MESSAGES (300), PORT_BASE
-# (10600), KEEP (1: keep the temporary folder).
+# C (8), SIZE (4096), SINK_MODE (starttls or plain), CALLGRIND (1 or 0),
+# CG_MESSAGES (300), PORT_BASE (10600), KEEP (1: keep the temporary folder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -38,6 +39,7 @@ SIZE=${SIZE:-4096}
 CG_MESSAGES=${CG_MESSAGES:-300}
 PORT_BASE=${PORT_BASE:-10600}
 KEEP=${KEEP:-0}
+SINK_MODE=${SINK_MODE:-starttls}
 if command -v valgrind >/dev/null; then CALLGRIND=${CALLGRIND:-1}; else CALLGRIND=${CALLGRIND:-0}; fi
 DOMAIN=bench.test
 SINK_PORT=$((PORT_BASE + 25))
@@ -50,6 +52,12 @@ base_commit=$(git rev-parse --verify --quiet "$BASELINE^{commit}") ||
 for v in ROUNDS N C SIZE CG_MESSAGES; do
   case ${!v} in '' | *[!0-9]* | 0) die "$v must be a whole number of at least 1" ;; esac
 done
+# The sink's flags and the relays' extra [delivery] line, by sink mode.
+case $SINK_MODE in
+  starttls) SINK_TLS=(-tls) DELIVERY=() ;;
+  plain) SINK_TLS=() DELIVERY=('smarthost_tls = "opportunistic"') ;;
+  *) die "SINK_MODE must be starttls (the sink offers STARTTLS) or plain (it offers none)" ;;
+esac
 command -v go >/dev/null || die "Go is needed to build dkimrelay: install Go 1.26 or later"
 command -v jq >/dev/null || die "jq is needed to read the runs' JSON: apt-get install jq"
 
@@ -92,13 +100,14 @@ setup() {
   if git -C "$repo" show "$src:bench/lib.sh" 2>/dev/null | grep -q '^relay_config()'; then
     (
       eval "$(git -C "$repo" show "$src:bench/lib.sh")"
-      relay_config "$dir/dkimrelay.toml" "dkimrelay.$DOMAIN" "$port"
+      relay_config "$dir/dkimrelay.toml" "dkimrelay.$DOMAIN" "$port" "${DELIVERY[@]}"
     )
   else
     local template
     template=$(git -C "$repo" show "$src:bench/compare.sh" |
       sed -n '/^cat >"$DR\/dkimrelay.toml" <<EOF$/,/^EOF$/p' | sed '1d;$d')
     [ -n "$template" ] || die "no dkimrelay config found in bench/compare.sh at $src"
+    [ "$SINK_MODE" = starttls ] || die "SINK_MODE=$SINK_MODE needs a commit whose bench/lib.sh has relay_config"
     RELAY_PORT=$port eval "cat <<EOF >\"\$dir/dkimrelay.toml\"
 $template
 EOF"
@@ -135,7 +144,7 @@ switches() { # PID: voluntary and involuntary context switches of all its thread
 # run NAME N OUT: sink, monitor, load; wait for every message at the sink.
 run_one() {
   local name=$1 n=$2 out=$3 pid=${PID[$1]}
-  "$BIN/relaysink" -listen "127.0.0.1:$SINK_PORT" -records "$WORK/$name.zone" -tls -n "$n" \
+  "$BIN/relaysink" -listen "127.0.0.1:$SINK_PORT" -records "$WORK/$name.zone" "${SINK_TLS[@]}" -n "$n" \
     -timeout 600s -out "$out.sink.json" 2>>"$WORK/sink.log" &
   local sink=$!
   pids+=("$sink")
@@ -213,7 +222,7 @@ fi
 
 # --- report ----------------------------------------------------------------
 echo
-echo "dkimrelay at $(git rev-parse --short "$base_commit") (base) against $head_commit (head); c=$C, $N messages of $SIZE bytes a run, $ROUNDS rounds alternating; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "dkimrelay at $(git rev-parse --short "$base_commit") (base) against $head_commit (head); c=$C, $N messages of $SIZE bytes a run, sink mode $SINK_MODE, $ROUNDS rounds alternating; $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 cat "$WORK/table.txt"
 for r in base head; do
   awk -v r="$r" '$1 == r {dl[++k] = $3; cpu[k] = $7; p99[k] = $6; cs[k] = $8 + $9}

@@ -1,43 +1,77 @@
 #!/usr/bin/env bash
 # bench/compare.sh: dkimrelay against the Postfix + OpenDKIM setup it
-# replaces, on this machine, in one command:
+# replaces and against maddy, the closest Go peer, on this machine, in one
+# command:
 #
 #   bash bench/compare.sh
 #
 # It installs Postfix, OpenDKIM and Cyrus SASL from Debian (as root, or
-# through sudo), builds dkimrelay and the bench tools, and sets up, all in
-# one temporary folder and on loopback only:
+# through sudo), builds dkimrelay and the bench tools, builds maddy 0.8.1
+# once per machine outside the repository (bench/maddy-build.sh, cached in
+# ~/.cache/dkimrelay-bench), and sets up, all in one temporary folder and on
+# loopback only:
 #
 #   - a throwaway Postfix instance (its own config and queue folders, run
 #     with `postfix -c`; the system's /etc/postfix is never touched), with
 #     two submission listeners offering STARTTLS (self-signed certificate)
 #     and SASL AUTH PLAIN from a sasldb user: one passes every message to
 #     OpenDKIM as a milter over a Unix socket (RSA-2048, relaxed/relaxed),
-#     the other has no milter;
-#   - dkimrelay with an RSA-2048 and an Ed25519 key, fsync before every 250;
-#   - relaysink, the MX all three relay to: over STARTTLS, as Postfix's
-#     relayhost and dkimrelay's smarthost. It verifies every signature.
+#     the other has no milter; smtp_tls_security_level = may;
+#   - dkimrelay with an RSA-2048 and an Ed25519 key, fsync before every 250,
+#     smarthost_tls = "opportunistic" (STARTTLS when the sink offers it);
+#   - maddy (bench/maddy.sh): STARTTLS + AUTH PLAIN from a pass_table, DKIM
+#     RSA-2048 relaxed/relaxed, its file queue, target.smtp to the sink; one
+#     instance per sink mode, since maddy either requires STARTTLS or never
+#     starts it;
+#   - relaysink, the MX all of them relay to. It verifies every signature.
 #
-# Then it runs relaybench against the three in alternation (A B C A B C ...,
-# ROUNDS rounds) at each concurrency in CONCURRENCY with 4 KB messages,
-# each client reusing its connection with RSET; once more per round at c=8
-# with 4 KB messages and a new connection, STARTTLS and AUTH for every
-# message (relaybench -reconnect: what Mastodon's mail gem does, and where
-# dkimrelay's argon2id logins and its auth_cache_ttl show); and once more at
-# c=8 with 100 KB messages. It measures delivered msgs/s, latency, the CPU
-# of all of each relay's processes and their peak RSS (bench/procmon).
-# Then bench/report writes bench/results/results.json,
+# The sink runs in each mode of SINK_MODES: starttls (it offers STARTTLS with
+# a certificate made here, which maddy is told to trust) and plain (it
+# offers none: no relay pays a TLS handshake per message, as to a
+# destination without TLS).
+#
+# Then it runs relaybench against the relays in alternation (A B C D A B C
+# D ..., ROUNDS rounds): in the first sink mode at each concurrency in
+# CONCURRENCY with 4 KB messages, in the other modes at
+# OTHER_CONCURRENCY; each client reuses its connection, sending the next
+# MAIL FROM right after the last message's 250 (relaybench -rset=false:
+# maddy forgets the login at the EHLO go-smtp's client sends before RSET).
+# In the first sink mode, once more per round at c=8 with 4 KB messages and
+# a new connection, STARTTLS and AUTH for every message (relaybench
+# -reconnect: what Mastodon's mail gem does, and where dkimrelay's argon2id
+# logins and its auth_cache_ttl show); and once more at c=8 with 100 KB
+# messages. It measures delivered msgs/s, latency, the CPU of all of each
+# relay's processes and their peak RSS (bench/procmon). After each round,
+# bench/signfloor measures the CPU of one DKIM signature of the bench's
+# 4 KB message with the dkim package (RSA-2048, Ed25519, both), the floor
+# of dkimrelay's CPU per message, and `openssl speed` the RSA-2048 signature
+# for context.
+#
+# Then, with FEATURES=1, dkimrelay delivering by MX lookups (to the sink,
+# through bench/benchdns, a DNS server on loopback whose answers carry the
+# AD bit and that has no TLSA or MTA-STS records) with the delivery
+# features on (MTA-STS, DANE, duplicate detection, suppression, provider
+# pacing, as by default) against the same relay with them off, in
+# alternation (FEATURE_ROUNDS rounds of FEATURE_MESSAGES at c=8, 4 KB).
+# With MEMORY=1, 64 connections each send one 10 MB message to dkimrelay:
+# its peak RSS. Then bench/report writes bench/results/results.json,
 # bench/results/chart.svg and BENCHMARKS.md. Last, bench/cluster.sh
 # measures two relays sharing one PostgreSQL beside one relay on its files
 # (bench/results/cluster.txt). A run's raw files are named
-# RELAY_cC_sSIZE_rROUND, with _reconnect after the round for -reconnect.
+# RELAY_MODE_cC_sSIZE_rROUND, with _reconnect after the round for
+# -reconnect; the features runs' relays are features-on and features-off;
+# the floor's are floor_rROUND.json.
 #
 # Everything it starts is stopped when it ends, however it ends. Knobs
-# (environment): ROUNDS (3), CONCURRENCY ("1 8 32"), RECONNECT (1: the
-# runs with a new connection per message; 0: skip them),
-# RECONNECT_MESSAGES (1000, per such run), BIG (1: the 100 KB runs; 0:
-# skip them), PORT_BASE (10500), KEEP (1: keep the temporary folder for a
-# look at the logs), CLUSTER (1: the cluster run; 0: skip it).
+# (environment): ROUNDS (3), CONCURRENCY ("1 8 32"), SINK_MODES
+# ("starttls plain"), OTHER_CONCURRENCY ("8"), MADDY (1: measure maddy; 0:
+# skip it), RECONNECT (1: the runs with a new connection per message; 0:
+# skip them), RECONNECT_MESSAGES (1000, per such run), BIG (1: the 100 KB
+# runs; 0: skip them), MESSAGES_SCALE (100: percent of the default
+# messages per run, for short trial runs), FLOOR_SECONDS (2, per key set),
+# FEATURES (1), FEATURE_ROUNDS (2), FEATURE_MESSAGES (2000), MEMORY (1),
+# PORT_BASE (10500), KEEP (1: keep the temporary folder for a look at the
+# logs), CLUSTER (1: the cluster run; 0: skip it).
 #
 # BASELINE=COMMIT compares dkimrelay at that commit with dkimrelay at HEAD
 # instead, alone and in alternation: bench/baseline.sh, which takes over.
@@ -48,24 +82,44 @@ repo=$(pwd)
 
 ROUNDS=${ROUNDS:-3}
 CONCURRENCY=${CONCURRENCY:-"1 8 32"}
+SINK_MODES=${SINK_MODES:-"starttls plain"}
+OTHER_CONCURRENCY=${OTHER_CONCURRENCY:-"8"}
+MADDY=${MADDY:-1}
 BIG=${BIG:-1}
 RECONNECT=${RECONNECT:-1}
+MESSAGES_SCALE=${MESSAGES_SCALE:-100}
 # A few seconds per run even for Postfix + OpenDKIM, which does about 100
 # msgs/s here reusing connections and less with a handshake per message.
 RECONNECT_MESSAGES=${RECONNECT_MESSAGES:-1000}
+FLOOR_SECONDS=${FLOOR_SECONDS:-2}
+FEATURES=${FEATURES:-1}
+FEATURE_ROUNDS=${FEATURE_ROUNDS:-2}
+FEATURE_MESSAGES=${FEATURE_MESSAGES:-2000}
+MEMORY=${MEMORY:-1}
 PORT_BASE=${PORT_BASE:-10500}
 KEEP=${KEEP:-0}
 SMALL=4096
 LARGE=102400
+HUGE=10485760
 # Messages per run, by concurrency: enough for a few seconds of steady
-# state at each, and a whole run of the script under 20 minutes on 2 cores.
+# state at each, and a whole run of the script (four relays, two sink
+# modes) within about 35 minutes on 2 cores.
 declare -A MESSAGES=([1]=500 [8]=2000 [32]=3000)
 BIG_MESSAGES=1000
+scaled() { # N: N scaled by MESSAGES_SCALE percent, at least 20
+  local n=$(($1 * MESSAGES_SCALE / 100))
+  [ "$n" -ge 20 ] && echo "$n" || echo 20
+}
 
 PF_DKIM_PORT=$((PORT_BASE + 87))   # Postfix submission with the OpenDKIM milter
 PF_PLAIN_PORT=$((PORT_BASE + 88))  # Postfix submission, no milter
 RELAY_PORT=$((PORT_BASE + 89))     # dkimrelay submission
-SINK_PORT=$((PORT_BASE + 25))      # relaysink, the MX of all three
+MADDY_TLS_PORT=$((PORT_BASE + 90)) # maddy submission, for the sink with STARTTLS
+MADDY_PLAIN_PORT=$((PORT_BASE + 91)) # maddy submission, for the sink without
+FEAT_ON_PORT=$((PORT_BASE + 92))   # dkimrelay by MX, features on
+FEAT_OFF_PORT=$((PORT_BASE + 93))  # dkimrelay by MX, features off
+DNS_PORT=$((PORT_BASE + 53))       # bench/benchdns, for the MX runs
+SINK_PORT=$((PORT_BASE + 25))      # relaysink, the MX of all of them
 DOMAIN=bench.test
 
 BENCH=compare.sh
@@ -77,9 +131,19 @@ case $RECONNECT in
   0 | 1) ;;
   *) die "RECONNECT must be 1 (measure a new connection per message) or 0 (skip it)" ;;
 esac
-case $RECONNECT_MESSAGES in
-  '' | *[!0-9]* | 0) die "RECONNECT_MESSAGES must be a whole number of at least 1" ;;
-esac
+for v in RECONNECT_MESSAGES MESSAGES_SCALE FLOOR_SECONDS FEATURE_ROUNDS FEATURE_MESSAGES; do
+  case ${!v} in '' | *[!0-9]* | 0) die "$v must be a whole number of at least 1" ;; esac
+done
+for v in MADDY BIG FEATURES MEMORY; do
+  case ${!v} in 0 | 1) ;; *) die "$v must be 1 (measure it) or 0 (skip it)" ;; esac
+done
+for m in $SINK_MODES; do
+  case $m in starttls | plain) ;; *) die "SINK_MODES takes starttls and plain, not $m" ;; esac
+done
+[ -n "$SINK_MODES" ] || die "SINK_MODES must name at least one of starttls and plain"
+FIRST_MODE=${SINK_MODES%% *}
+RELAYS="postfix-opendkim postfix dkimrelay"
+[ "$MADDY" = 1 ] && RELAYS="$RELAYS maddy"
 
 # --- packages ---------------------------------------------------------
 # "No configuration": the package must not set up or start a system
@@ -126,7 +190,18 @@ trap 'exit 130' INT TERM
 
 # --- build ------------------------------------------------------------
 say "building dkimrelay and the bench tools"
-build_bench ./bench/report
+build_bench ./bench/report ./bench/signfloor ./bench/benchdns
+if [ "$MADDY" = 1 ]; then
+  MADDY_BIN=$(bash bench/maddy-build.sh) || die "maddy did not build (above); MADDY=0 skips it"
+fi
+"$BIN/relaybench" -print-message -from "notifications@$DOMAIN" -to bench@example.net -size "$SMALL" >"$WORK/message.eml"
+
+# --- the sink's certificate: maddy verifies it (valid for 127.0.0.1) ------
+SINK_CERT=$WORK/sink/cert.pem
+mkdir -p "$WORK/sink"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=relaysink.test" \
+  -addext "subjectAltName=IP:127.0.0.1,DNS:relaysink.test" \
+  -keyout "$WORK/sink/key.pem" -out "$SINK_CERT" 2>/dev/null
 
 # --- a self-signed certificate for Postfix's submission ----------------
 mkdir -p "$WORK/postfix/etc/sasl" "$WORK/postfix/queue" "$WORK/postfix/data"
@@ -194,9 +269,10 @@ maillog_file_prefixes = $PF
 alias_maps =
 alias_database =
 biff = no
-# Everything goes to the sink, over TLS as dkimrelay's smarthost does.
+# Everything goes to the sink: over STARTTLS when it offers it (unverified,
+# as dkimrelay's opportunistic smarthost), in plaintext when it does not.
 relayhost = [127.0.0.1]:$SINK_PORT
-smtp_tls_security_level = encrypt
+smtp_tls_security_level = may
 smtp_tls_loglevel = 0
 # Submission: STARTTLS, AUTH only after it, relaying for logins only.
 smtpd_tls_cert_file = $PF/etc/cert.pem
@@ -246,7 +322,7 @@ EOF
 # --- dkimrelay -----------------------------------------------------------
 DR=$WORK/dkimrelay
 "$BIN/dkimrelay" init --domain "$DOMAIN" --dir "$DR" --listen "127.0.0.1:$RELAY_PORT" >/dev/null
-relay_config "$DR/dkimrelay.toml" "dkimrelay.$DOMAIN" "$RELAY_PORT"
+relay_config "$DR/dkimrelay.toml" "dkimrelay.$DOMAIN" "$RELAY_PORT" 'smarthost_tls = "opportunistic"'
 dr() { "$BIN/dkimrelay" --config "$DR/dkimrelay.toml" "$@"; }
 dr keys generate --domain "$DOMAIN" --algorithm ed25519 >/dev/null
 for sel in $(dr keys list --json | grep -o '"selector": *"[^"]*"' | cut -d'"' -f4); do
@@ -254,11 +330,27 @@ for sel in $(dr keys list --json | grep -o '"selector": *"[^"]*"' | cut -d'"' -f
 done
 printf '%s\n' "$PASSWORD" | dr users add bench --allow "@$DOMAIN" >/dev/null
 
-# The sink verifies against both relays' published keys.
-{ cat "$OD/pf.txt"; dr keys dns --domain "$DOMAIN"; } >"$WORK/records.zone"
+# --- maddy, one instance per sink mode -----------------------------------
+if [ "$MADDY" = 1 ]; then
+  MADDY=$MADDY_BIN
+  . bench/maddy.sh
+  for m in $SINK_MODES; do
+    port=$MADDY_TLS_PORT
+    [ "$m" = plain ] && port=$MADDY_PLAIN_PORT
+    maddy_setup "$WORK/maddy-$m" "$port" "$m"
+  done
+  MADDY=1
+fi
+
+# The sink verifies against every relay's published keys.
+{
+  cat "$OD/pf.txt"
+  dr keys dns --domain "$DOMAIN"
+  for m in $SINK_MODES; do [ -f "$WORK/maddy-$m/records.zone" ] && cat "$WORK/maddy-$m/records.zone"; done
+} >"$WORK/records.zone"
 
 # --- start the relays ------------------------------------------------------
-say "starting OpenDKIM, Postfix and dkimrelay on 127.0.0.1"
+say "starting OpenDKIM, Postfix, dkimrelay and maddy on 127.0.0.1"
 opendkim -f -x "$OD/opendkim.conf" >"$WORK/opendkim.log" 2>&1 &
 OD_PID=$!
 pids+=("$OD_PID")
@@ -273,90 +365,141 @@ PF_MASTER=$(tr -d ' \n' <"$PF/queue/pid/master.pid")
 "$BIN/dkimrelay" --config "$DR/dkimrelay.toml" serve >"$WORK/dkimrelay.out" 2>&1 &
 DR_PID=$!
 pids+=("$DR_PID")
+declare -A MADDY_PIDS=()
+if [ "$MADDY" = 1 ]; then
+  for m in $SINK_MODES; do
+    MADDY=$MADDY_BIN maddy_start "$WORK/maddy-$m"
+    MADDY_PIDS[$m]=$MADDY_PID
+    pids+=("$MADDY_PID")
+  done
+fi
 wait_port "$PF_DKIM_PORT"
 wait_port "$PF_PLAIN_PORT"
 wait_port "$RELAY_PORT"
+for m in "${!MADDY_PIDS[@]}"; do
+  if [ "$m" = plain ]; then wait_port "$MADDY_PLAIN_PORT"; else wait_port "$MADDY_TLS_PORT"; fi
+done
 
 # --- one run ---------------------------------------------------------------
 RAW=$WORK/raw
 mkdir -p "$RAW"
-relay_port() {
+relay_port() { # RELAY MODE
   case $1 in
     postfix-opendkim) echo "$PF_DKIM_PORT" ;;
     postfix) echo "$PF_PLAIN_PORT" ;;
     dkimrelay) echo "$RELAY_PORT" ;;
+    maddy) if [ "$2" = plain ]; then echo "$MADDY_PLAIN_PORT"; else echo "$MADDY_TLS_PORT"; fi ;;
+    features-on) echo "$FEAT_ON_PORT" ;;
+    features-off) echo "$FEAT_OFF_PORT" ;;
   esac
 }
-relay_pids() { # every process tree that does the relay's work
+relay_pids() { # RELAY MODE: every process tree that does the relay's work
   case $1 in
     postfix-opendkim) echo "$PF_MASTER,$OD_PID" ;;
     postfix) echo "$PF_MASTER" ;;
     dkimrelay) echo "$DR_PID" ;;
+    maddy) echo "${MADDY_PIDS[$2]}" ;;
+    features-on | features-off) echo "${FEAT_PID[$1]}" ;;
   esac
 }
 
-# run RELAY C SIZE N OUTBASE [RELAYBENCH_FLAG...]: a sink, the monitor,
-# the load (with the extra relaybench flags, such as -reconnect); then wait
-# for the sink to have every message.
+# run RELAY MODE C SIZE N OUTBASE [RELAYBENCH_FLAG...]: a sink in the
+# mode (starttls or plain), the monitor, the load (with the extra
+# relaybench flags, such as -reconnect); then wait for the sink to have
+# every message.
 run_one() {
-  local relay=$1 c=$2 size=$3 n=$4 out=$5 unsigned=()
-  shift 5
+  local relay=$1 mode=$2 c=$3 size=$4 n=$5 out=$6 unsigned=() tls=()
+  shift 6
   local extra=("$@")
   [ "$relay" = postfix ] && unsigned=(-allow-unsigned)
-  "$BIN/relaysink" -listen "127.0.0.1:$SINK_PORT" -records "$WORK/records.zone" -tls -n "$n" \
+  [ "$mode" = starttls ] && tls=(-tls -cert "$SINK_CERT" -key "$WORK/sink/key.pem")
+  "$BIN/relaysink" -listen "127.0.0.1:$SINK_PORT" -records "$WORK/records.zone" "${tls[@]}" -n "$n" \
     -timeout 300s -out "$out.sink.json" "${unsigned[@]}" 2>>"$WORK/sink.log" &
   local sink=$!
   pids+=("$sink")
   wait_port "$SINK_PORT"
-  "$BIN/procmon" -pids "$(relay_pids "$relay")" -out "$out.proc.json" &
+  "$BIN/procmon" -pids "$(relay_pids "$relay" "$mode")" -out "$out.proc.json" &
   local mon=$!
   pids+=("$mon")
   local ok=1
-  "$BIN/relaybench" -server "127.0.0.1:$(relay_port "$relay")" -user bench \
+  "$BIN/relaybench" -server "127.0.0.1:$(relay_port "$relay" "$mode")" -user bench \
     -from "notifications@$DOMAIN" -to bench@example.net -n "$n" -c "$c" -size "$size" \
-    "${extra[@]}" -json >"$out.bench.json" || ok=0
+    -rset=false "${extra[@]}" -json >"$out.bench.json" || ok=0
   [ -s "$out.bench.json" ] || echo '{"error": "relaybench failed"}' >"$out.bench.json"
   # relaybench exits 1 when nothing was sent, and reports an error in its
   # JSON when some connections ended early (a 421, a refused connection).
   if [ "$ok" = 0 ] || grep -q '"error"' "$out.bench.json"; then
     # Some messages were never accepted, so the sink would wait for them
     # in vain: give the accepted ones a while to arrive, then stop it.
-    echo "relaybench against $relay failed; see $out.bench.json" >&2
+    echo "relaybench against $relay ($mode sink) failed; see $out.bench.json" >&2
     (sleep 20; kill -TERM "$sink" 2>/dev/null) &
   fi
-  wait "$sink" || echo "relaysink reported a problem with $relay (see $out.sink.json)" >&2
+  wait "$sink" || echo "relaysink reported a problem with $relay, $mode sink (see $out.sink.json)" >&2
   kill -TERM "$mon"
   wait "$mon" || true
 }
 
+# floor ROUND: the CPU of one signature with the dkim package, and
+# OpenSSL's RSA-2048 signature for context (wall time, one core).
+floor() {
+  local out=$RAW/floor_r$1.json go ossl
+  go=$("$BIN/signfloor" -message "$WORK/message.eml" -duration "${FLOOR_SECONDS}s") ||
+    die "bench/signfloor failed (above)"
+  ossl=$(openssl speed -seconds 1 rsa2048 2>/dev/null | awk '$1 == "rsa" && $2 == 2048 {sub("s$", "", $4); print $4 * 1000}')
+  printf '{"go": %s, "openssl_rsa2048_ms": %s}\n' "$go" "${ossl:-0}" >"$out"
+}
+
 say "warming up"
-for relay in postfix-opendkim postfix dkimrelay; do
-  run_one "$relay" 8 "$SMALL" 200 "$WORK/warmup-$relay"
+for m in $SINK_MODES; do
+  for relay in $RELAYS; do
+    run_one "$relay" "$m" 8 "$SMALL" 200 "$WORK/warmup-$relay-$m"
+  done
 done
 
 start=$(date +%s)
 for round in $(seq "$ROUNDS"); do
-  for c in $CONCURRENCY; do
-    for relay in postfix-opendkim postfix dkimrelay; do
-      n=${MESSAGES[$c]:-2000}
-      say "round $round/$ROUNDS: $relay, c=$c, $n messages of 4 KB"
-      run_one "$relay" "$c" "$SMALL" "$n" "$RAW/${relay}_c${c}_s${SMALL}_r${round}"
+  for m in $SINK_MODES; do
+    concurrency=$CONCURRENCY
+    [ "$m" != "$FIRST_MODE" ] && concurrency=$OTHER_CONCURRENCY
+    for c in $concurrency; do
+      for relay in $RELAYS; do
+        n=$(scaled "${MESSAGES[$c]:-2000}")
+        say "round $round/$ROUNDS: $relay, $m sink, c=$c, $n messages of 4 KB"
+        run_one "$relay" "$m" "$c" "$SMALL" "$n" "$RAW/${relay}_${m}_c${c}_s${SMALL}_r${round}"
+      done
     done
   done
   if [ "$RECONNECT" = 1 ]; then
-    for relay in postfix-opendkim postfix dkimrelay; do
-      say "round $round/$ROUNDS: $relay, c=8, $RECONNECT_MESSAGES messages of 4 KB, a new connection and login for each"
-      run_one "$relay" 8 "$SMALL" "$RECONNECT_MESSAGES" "$RAW/${relay}_c8_s${SMALL}_r${round}_reconnect" -reconnect
+    for relay in $RELAYS; do
+      n=$(scaled "$RECONNECT_MESSAGES")
+      say "round $round/$ROUNDS: $relay, $FIRST_MODE sink, c=8, $n messages of 4 KB, a new connection and login for each"
+      run_one "$relay" "$FIRST_MODE" 8 "$SMALL" "$n" "$RAW/${relay}_${FIRST_MODE}_c8_s${SMALL}_r${round}_reconnect" -reconnect
     done
   fi
   if [ "$BIG" = 1 ]; then
-    for relay in postfix-opendkim postfix dkimrelay; do
-      say "round $round/$ROUNDS: $relay, c=8, $BIG_MESSAGES messages of 100 KB"
-      run_one "$relay" 8 "$LARGE" "$BIG_MESSAGES" "$RAW/${relay}_c8_s${LARGE}_r${round}"
+    for relay in $RELAYS; do
+      n=$(scaled "$BIG_MESSAGES")
+      say "round $round/$ROUNDS: $relay, $FIRST_MODE sink, c=8, $n messages of 100 KB"
+      run_one "$relay" "$FIRST_MODE" 8 "$LARGE" "$n" "$RAW/${relay}_${FIRST_MODE}_c8_s${LARGE}_r${round}"
     done
   fi
+  say "round $round/$ROUNDS: the signing floor (bench/signfloor, ${FLOOR_SECONDS} s per key set; openssl speed)"
+  floor "$round"
 done
 say "measured for $(($(date +%s) - start)) s"
+
+# --- the delivery features, on against off ---------------------------------
+declare -A FEAT_PID=()
+if [ "$FEATURES" = 1 ]; then
+  . bench/features.sh
+  features_run
+fi
+
+# --- memory: 64 connections, one 10 MB message each ------------------------
+if [ "$MEMORY" = 1 ]; then
+  say "memory: dkimrelay, $FIRST_MODE sink, c=64, 64 messages of 10 MB"
+  run_one dkimrelay "$FIRST_MODE" 64 "$HUGE" 64 "$RAW/dkimrelay_${FIRST_MODE}_c64_s${HUGE}_r1"
+fi
 
 # --- the report ------------------------------------------------------------
 declare -A seen=()
@@ -364,7 +507,7 @@ msgs=""
 for c in $CONCURRENCY; do
   [ -n "${seen[$c]:-}" ] && continue
   seen[$c]=1
-  msgs="$msgs${msgs:+, }\"$c\": ${MESSAGES[$c]:-2000}"
+  msgs="$msgs${msgs:+, }\"$c\": $(scaled "${MESSAGES[$c]:-2000}")"
 done
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$repo" diff --quiet HEAD -- . ':!BENCHMARKS.md' ':!bench/results' 2>/dev/null || commit="$commit (with local changes)"
@@ -379,11 +522,18 @@ cat >"$RAW/meta.json" <<EOF
   "go": "$(go env GOVERSION)",
   "postfix": "$(postconf -d -h mail_version)",
   "opendkim": "$(opendkim -V | head -1 | sed 's/.*v//')",
+  "maddy": "$([ "$MADDY" = 1 ] && "$MADDY_BIN" version | head -1 | cut -d' ' -f1 | sed 's/^v//')",
+  "openssl": "$(openssl version | cut -d' ' -f2)",
+  "sink_modes": [$(printf '"%s",' $SINK_MODES | sed 's/,$//')],
+  "other_concurrency": [$(printf '%s,' $OTHER_CONCURRENCY | sed 's/,$//')],
+  "floor_seconds": $FLOOR_SECONDS,
+  "feature_rounds": $([ "$FEATURES" = 1 ] && echo "$FEATURE_ROUNDS" || echo 0),
+  "feature_messages": $(scaled "$FEATURE_MESSAGES"),
   "commit": "$commit",
   "rounds": $ROUNDS,
   "messages": {$msgs},
-  "big_messages": $([ "$BIG" = 1 ] && echo "$BIG_MESSAGES" || echo 0),
-  "reconnect_messages": $([ "$RECONNECT" = 1 ] && echo "$RECONNECT_MESSAGES" || echo 0),
+  "big_messages": $([ "$BIG" = 1 ] && scaled "$BIG_MESSAGES" || echo 0),
+  "reconnect_messages": $([ "$RECONNECT" = 1 ] && scaled "$RECONNECT_MESSAGES" || echo 0),
   "command": "bash bench/compare.sh"
 }
 EOF

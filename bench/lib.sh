@@ -45,6 +45,8 @@ tls_key = "tls/key.pem"
 # them, as Postfix allows; the relay's per-session limits would close them.
 max_messages_per_session = 100000000
 max_session_lifetime = "24h"
+# The memory run opens 64 connections from 127.0.0.1 at once.
+max_connections_per_ip = 100
 
 [[domains]]
 name = "$DOMAIN"

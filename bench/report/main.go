@@ -52,6 +52,10 @@ func generate(raw, resultsOut, mdOut, svgOut, chartLink, notesFile string) error
 		return err
 	}
 	cells := medians(runs)
+	fl, err := loadFloor(raw)
+	if err != nil {
+		return err
+	}
 	notes := ""
 	if notesFile != "" {
 		if b, err := os.ReadFile(notesFile); err == nil {
@@ -64,13 +68,14 @@ func generate(raw, resultsOut, mdOut, svgOut, chartLink, notesFile string) error
 	res, err := json.MarshalIndent(struct {
 		Meta    Meta   `json:"meta"`
 		Medians []Cell `json:"medians"`
+		Floor   *Floor `json:"signing_floor,omitempty"`
 		Runs    []Run  `json:"runs"`
-	}{meta, cells, runs}, "", "  ")
+	}{meta, cells, fl, runs}, "", "  ")
 	if err != nil {
 		return err
 	}
 	var md, svg bytes.Buffer
-	if err := writeMarkdown(&md, meta, runs, cells, chartLink, notes); err != nil {
+	if err := writeMarkdown(&md, meta, runs, cells, fl, chartLink, notes); err != nil {
 		return err
 	}
 	if err := writeChart(&svg, cells, 4096); err != nil {

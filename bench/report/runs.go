@@ -13,8 +13,10 @@ import (
 )
 
 // The three files one run leaves in the raw folder, named
-// RELAY_cC_sSIZE_rROUND.{bench,sink,proc}.json by bench/compare.sh, with
-// _reconnect after the round for a run of relaybench -reconnect.
+// RELAY_MODE_cC_sSIZE_rROUND.{bench,sink,proc}.json by bench/compare.sh
+// (MODE the sink's: starttls or plain; raw folders from before the plain
+// mode have no MODE, and their sink offered STARTTLS), with _reconnect
+// after the round for a run of relaybench -reconnect.
 type benchFile struct { // relaybench -json
 	N    int `json:"n"`
 	C    int `json:"c"`
@@ -53,6 +55,9 @@ type procFile struct { // procmon -out
 // Run is one measured run, as results.json records it.
 type Run struct {
 	Relay string `json:"relay"`
+	// Mode is the sink's: "starttls" (it offers STARTTLS) or "plain" (it
+	// offers none).
+	Mode  string `json:"sink_mode"`
 	C     int    `json:"c"`
 	Size  int    `json:"size"`
 	Round int    `json:"round"`
@@ -78,7 +83,20 @@ type Run struct {
 	Error       string  `json:"error,omitempty"`
 }
 
-var runName = regexp.MustCompile(`^([a-z0-9-]+)_c([0-9]+)_s([0-9]+)_r([0-9]+)(_reconnect)?\.bench\.json$`)
+var runName = regexp.MustCompile(`^([a-z0-9-]+?)(?:_(starttls|plain))?_c([0-9]+)_s([0-9]+)_r([0-9]+)(_reconnect)?\.bench\.json$`)
+
+// The sink modes, in the order the report shows them.
+const (
+	modeStartTLS = "starttls"
+	modePlain    = "plain"
+)
+
+func modeOrder(m string) int {
+	if m == modePlain {
+		return 1
+	}
+	return 0
+}
 
 // loadRuns reads every run in dir.
 func loadRuns(dir string) ([]Run, error) {
@@ -108,10 +126,10 @@ func loadRuns(dir string) ([]Run, error) {
 				return nil, fmt.Errorf("%s%s: %w", base, f.ext, err)
 			}
 		}
-		r := Run{Relay: m[1], Reconnect: m[5] != ""}
-		r.C, _ = strconv.Atoi(m[2])
-		r.Size, _ = strconv.Atoi(m[3])
-		r.Round, _ = strconv.Atoi(m[4])
+		r := Run{Relay: m[1], Mode: cmp.Or(m[2], modeStartTLS), Reconnect: m[6] != ""}
+		r.C, _ = strconv.Atoi(m[3])
+		r.Size, _ = strconv.Atoi(m[4])
+		r.Round, _ = strconv.Atoi(m[5])
 		// A run filed under the other pattern would mix the two in one
 		// table: that is the script's mistake, not a measurement.
 		if b.Reconnect != nil && *b.Reconnect != r.Reconnect {
@@ -143,7 +161,7 @@ func loadRuns(dir string) ([]Run, error) {
 		runs = append(runs, r)
 	}
 	if len(runs) == 0 {
-		return nil, fmt.Errorf("no runs (RELAY_cC_sSIZE_rROUND[_reconnect].bench.json) in %s", dir)
+		return nil, fmt.Errorf("no runs (RELAY_MODE_cC_sSIZE_rROUND[_reconnect].bench.json) in %s", dir)
 	}
 	sort.Slice(runs, func(i, j int) bool {
 		a, b := runs[i], runs[j]
@@ -153,19 +171,20 @@ func loadRuns(dir string) ([]Run, error) {
 	return runs, nil
 }
 
-// cellKey names a cell: a relay at one concurrency, size and connection
-// pattern.
+// cellKey names a cell: a relay at one sink mode, concurrency, size and
+// connection pattern.
 type cellKey struct {
 	relay     string
+	mode      string
 	c, size   int
 	reconnect bool
 }
 
-func (r Run) key() cellKey { return cellKey{r.Relay, r.C, r.Size, r.Reconnect} }
+func (r Run) key() cellKey { return cellKey{r.Relay, r.Mode, r.C, r.Size, r.Reconnect} }
 
 // compareGroups orders the report's sections and rows: reused connections
-// first, then by size, then by concurrency. The relays' order comes after
-// it.
+// first, then by size, then by sink mode, then by concurrency. The relays'
+// order comes after it.
 func compareGroups(a, b cellKey) int {
 	if a.reconnect != b.reconnect {
 		if !a.reconnect {
@@ -173,13 +192,14 @@ func compareGroups(a, b cellKey) int {
 		}
 		return 1
 	}
-	return cmp.Or(cmp.Compare(a.size, b.size), cmp.Compare(a.c, b.c))
+	return cmp.Or(cmp.Compare(a.size, b.size), cmp.Compare(modeOrder(a.mode), modeOrder(b.mode)), cmp.Compare(a.c, b.c))
 }
 
 // Cell is the median of a relay's runs at one concurrency, size and
 // connection pattern.
 type Cell struct {
 	Relay       string  `json:"relay"`
+	Mode        string  `json:"sink_mode"`
 	C           int     `json:"c"`
 	Size        int     `json:"size"`
 	Reconnect   bool    `json:"reconnect"`
@@ -189,6 +209,10 @@ type Cell struct {
 	AcceptedPS  float64 `json:"accepted_per_s"`
 	P50ms       float64 `json:"p50_ms"`
 	P99ms       float64 `json:"p99_ms"`
+	// P99Min and P99Max are the lowest and highest p99 of the successful
+	// rounds: a latency target holds in every round or not.
+	P99Min      float64 `json:"p99_min_ms"`
+	P99Max      float64 `json:"p99_max_ms"`
 	CPUmsPerMsg float64 `json:"cpu_ms_per_msg"`
 	PeakRSSMB   float64 `json:"peak_rss_mb"`
 	PeakPSSMB   float64 `json:"peak_pss_mb"`
@@ -215,7 +239,7 @@ func medians(runs []Run) []Cell {
 	})
 	var cells []Cell
 	for _, k := range order {
-		c := Cell{Relay: k.relay, C: k.c, Size: k.size, Reconnect: k.reconnect, Rounds: len(groups[k])}
+		c := Cell{Relay: k.relay, Mode: k.mode, C: k.c, Size: k.size, Reconnect: k.reconnect, Rounds: len(groups[k])}
 		var ok []Run
 		for _, r := range groups[k] {
 			if r.Error != "" {
@@ -235,6 +259,12 @@ func medians(runs []Run) []Cell {
 		c.AcceptedPS = med(func(r Run) float64 { return r.AcceptedPS })
 		c.P50ms = med(func(r Run) float64 { return r.P50ms })
 		c.P99ms = med(func(r Run) float64 { return r.P99ms })
+		for i, r := range ok {
+			if i == 0 || r.P99ms < c.P99Min {
+				c.P99Min = r.P99ms
+			}
+			c.P99Max = max(c.P99Max, r.P99ms)
+		}
 		c.CPUmsPerMsg = med(func(r Run) float64 { return r.CPUmsPerMsg })
 		c.PeakRSSMB = med(func(r Run) float64 { return r.PeakRSSMB })
 		c.PeakPSSMB = med(func(r Run) float64 { return r.PeakPSSMB })

@@ -9,33 +9,35 @@ import (
 )
 
 // writeChart draws delivered msgs/s against concurrency, one line per
-// relay, for messages of the given size sent over reused connections (the
+// relay and sink mode (solid: the sink offers STARTTLS; dashed: it offers
+// none), for messages of the given size sent over reused connections (the
 // runs with a new connection per message are at one concurrency only, and
-// in a table of their own). The SVG is plain text with fixed
+// in a table of their own). cells are those of the comparison's relays. The SVG is plain text with fixed
 // number formatting, so it diffs cleanly between runs.
 func writeChart(w io.Writer, cells []Cell, size int) error {
 	const (
-		width, height            = 720, 400
-		left, right, top, bottom = 70, 190, 50, 60
+		width, height            = 860, 400
+		left, right, top, bottom = 70, 330, 50, 60
 		plotW, plotH             = width - left - right, height - top - bottom
 		ticks                    = 5
 	)
 	var cs []int
 	seenC := map[int]bool{}
 	ymax := 0.0
-	byRelay := map[string]map[int]float64{}
+	byRelay := map[string]map[int]float64{} // by relay and mode
 	for _, c := range cells {
-		if c.Size != size || c.Reconnect || c.Failed == c.Rounds {
+		if c.Size != size || c.Reconnect || c.Failed == c.Rounds || isFeatures(c.Relay) {
 			continue
 		}
 		if !seenC[c.C] {
 			seenC[c.C] = true
 			cs = append(cs, c.C)
 		}
-		if byRelay[c.Relay] == nil {
-			byRelay[c.Relay] = map[int]float64{}
+		k := c.Relay + " " + c.Mode
+		if byRelay[k] == nil {
+			byRelay[k] = map[int]float64{}
 		}
-		byRelay[c.Relay][c.C] = c.DeliveredPS
+		byRelay[k][c.C] = c.DeliveredPS
 		ymax = math.Max(ymax, c.DeliveredPS)
 	}
 	if len(cs) == 0 {
@@ -61,7 +63,7 @@ func writeChart(w io.Writer, cells []Cell, size int) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n", width, height, width, height)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="#ffffff"/>`+"\n", width, height)
-	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" font-weight="bold">Delivered messages per second (%s messages, STARTTLS + AUTH)</text>`+"\n", left, sizeName(size))
+	fmt.Fprintf(&b, `<text x="%d" y="24" font-size="15" font-weight="bold">Delivered messages per second (%s messages, STARTTLS + AUTH submission)</text>`+"\n", left, sizeName(size))
 	for v := 0.0; v <= top0+step/2; v += step {
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#dddddd"/>`+"\n", left, y(v), left+plotW, y(v))
 		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%.0f</text>`+"\n", left-8, y(v)+4, v)
@@ -75,28 +77,42 @@ func writeChart(w io.Writer, cells []Cell, size int) error {
 	fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#000000"/>`+"\n", left, top, left, top+plotH)
 
 	legend := 0
-	for _, r := range relays {
-		vals, ok := byRelay[r.id]
-		if !ok {
-			continue
-		}
-		var pts []string
-		for i, c := range cs {
-			if v, ok := vals[c]; ok {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v)))
+	for _, mode := range []string{modeStartTLS, modePlain} {
+		for _, r := range relays {
+			vals, ok := byRelay[r.id+" "+mode]
+			if !ok {
+				continue
 			}
-		}
-		fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2.5"/>`+"\n", strings.Join(pts, " "), r.color)
-		for i, c := range cs {
-			if v, ok := vals[c]; ok {
-				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>`+"\n", x(i), y(v), r.color)
-				fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="%s">%.0f</text>`+"\n", x(i), y(v)-9, r.color, v)
+			dash := ""
+			if mode == modePlain {
+				dash = ` stroke-dasharray="6 4"`
 			}
+			var pts []string
+			for i, c := range cs {
+				if v, ok := vals[c]; ok {
+					pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), y(v)))
+				}
+			}
+			fmt.Fprintf(&b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2.5"%s/>`+"\n", strings.Join(pts, " "), r.color, dash)
+			for i, c := range cs {
+				if v, ok := vals[c]; ok {
+					fill := r.color
+					if mode == modePlain {
+						fill = "#ffffff"
+					}
+					fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s" stroke="%s"/>`+"\n", x(i), y(v), fill, r.color)
+					fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="%s">%.0f</text>`+"\n", x(i), y(v)-9, r.color, v)
+				}
+			}
+			name := r.name
+			if mode == modePlain {
+				name += ", sink without TLS"
+			}
+			ly := top + 10 + legend*22
+			fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2.5"%s/>`+"\n", left+plotW+16, ly, left+plotW+40, ly, r.color, dash)
+			fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", left+plotW+46, ly+4, xmlEscape(name))
+			legend++
 		}
-		ly := top + 10 + legend*22
-		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="%s" stroke-width="2.5"/>`+"\n", left+plotW+16, ly, left+plotW+40, ly, r.color)
-		fmt.Fprintf(&b, `<text x="%d" y="%d">%s</text>`+"\n", left+plotW+46, ly+4, xmlEscape(r.name))
-		legend++
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
@@ -122,6 +138,9 @@ func xmlEscape(s string) string {
 }
 
 func sizeName(n int) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
 	if n%1024 == 0 {
 		return fmt.Sprintf("%d KB", n/1024)
 	}

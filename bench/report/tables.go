@@ -29,10 +29,16 @@ func writeCells(b *strings.Builder, cells []Cell, size int) {
 	p("\n")
 }
 
-// writeRatios writes dkimrelay's figures against both Postfix setups at
-// each concurrency of one message size; nothing when dkimrelay has no
-// successful cell there.
+// writeRatios writes dkimrelay's figures against both Postfix setups (and
+// maddy, when it ran) at each concurrency of one message size; nothing
+// when dkimrelay has no successful cell there.
 func writeRatios(b *strings.Builder, cells []Cell, size int) {
+	withMaddy := false
+	for _, c := range cells {
+		withMaddy = withMaddy || (c.Size == size && c.Relay == "maddy")
+	}
+	delivered := func(c *Cell) float64 { return c.DeliveredPS }
+	cpu := func(c *Cell) float64 { return c.CPUmsPerMsg }
 	rows := ""
 	for _, c := range cells {
 		if c.Size != size || c.Relay != "dkimrelay" {
@@ -44,18 +50,26 @@ func writeRatios(b *strings.Builder, cells []Cell, size int) {
 		if d == nil {
 			continue
 		}
-		rows += fmt.Sprintf("| %d | %s | %s | %s | %s |\n", c.C,
-			ratio(d, po, func(c *Cell) float64 { return c.DeliveredPS }),
-			ratio(d, pn, func(c *Cell) float64 { return c.DeliveredPS }),
-			ratio(po, d, func(c *Cell) float64 { return c.CPUmsPerMsg }),
+		rows += fmt.Sprintf("| %d | %s | %s | %s | %s |", c.C,
+			ratio(d, po, delivered), ratio(d, pn, delivered), ratio(po, d, cpu),
 			ratio(po, d, func(c *Cell) float64 { return c.P99ms }))
+		if withMaddy {
+			md := cellOf(cells, "maddy", c.C, size)
+			rows += fmt.Sprintf(" %s | %s |", ratio(d, md, delivered), ratio(md, d, cpu))
+		}
+		rows += "\n"
 	}
 	if rows == "" {
 		return
 	}
 	b.WriteString("Ratios (dkimrelay's advantage; above 1 is better for dkimrelay):\n\n")
-	b.WriteString("| c | delivered vs Postfix + OpenDKIM | delivered vs Postfix, no DKIM | CPU/msg, Postfix + OpenDKIM ÷ dkimrelay | p99, Postfix + OpenDKIM ÷ dkimrelay |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| c | delivered vs Postfix + OpenDKIM | delivered vs Postfix, no DKIM | CPU/msg, Postfix + OpenDKIM ÷ dkimrelay | p99, Postfix + OpenDKIM ÷ dkimrelay |")
+	sep := "|---:|---:|---:|---:|---:|"
+	if withMaddy {
+		b.WriteString(" delivered vs maddy | CPU/msg, maddy ÷ dkimrelay |")
+		sep += "---:|---:|"
+	}
+	b.WriteString("\n" + sep + "\n")
 	b.WriteString(rows + "\n")
 }
 
