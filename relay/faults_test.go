@@ -81,11 +81,11 @@ func TestDiskFullWhileAccepting(t *testing.T) {
 		name, op, suffix string
 		body             string
 	}{
-		{"message write at commit", "write", ".eml", ""},
-		{"message write during DATA", "write", ".eml", big},
-		{"message fsync", "sync", ".eml", ""},
-		{"envelope write", "write", ".json.tmp", ""},
-		{"envelope fsync", "sync", ".json.tmp", ""},
+		// A small message and its envelope (the trailer of its .msg)
+		// reach the file in one write at commit.
+		{"message and envelope write at commit", "write", ".msg", ""},
+		{"message write during DATA", "write", ".msg", big},
+		{"message fsync", "sync", ".msg", ""},
 		{"directory fsync", "dirsync", "", ""},
 	}
 	for i, tc := range cases {
@@ -378,7 +378,7 @@ func TestDamagedRecordMovedAside(t *testing.T) {
 	if ev["qid"] != damaged || ev["moved_to"] != filepath.Join(h.Config.QueueDir(), "damaged") {
 		t.Errorf("queue_damaged event %v, want qid %s moved to damaged/", ev, damaged)
 	}
-	for _, ext := range []string{".json", ".eml"} {
+	for _, ext := range []string{".json", ".msg"} {
 		if _, err := os.Stat(filepath.Join(h.Config.QueueDir(), "damaged", damaged+ext)); err != nil {
 			t.Errorf("the damaged message's %s was not kept aside: %v", ext, err)
 		}

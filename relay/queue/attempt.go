@@ -147,11 +147,14 @@ func (q *Queue) persist(e *entry, data []byte, pending, durable bool) error {
 	case deleted:
 		return nil
 	case pending:
+		// Noted before the write: a failed one may still have renamed
+		// the file into place.
+		e.hasJSON = true
 		return q.writeRecord(e.rec.ID, data)
 	case durable:
-		return q.removeFiles(e.rec.ID)
+		return q.removeFiles(e)
 	default:
-		return q.removeDelivered(e.rec.ID)
+		return q.removeDelivered(e)
 	}
 }
 

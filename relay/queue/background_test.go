@@ -10,7 +10,7 @@ import (
 )
 
 // fillQueue commits n messages to a queue in dir, plus an unfinished
-// draft (a .eml with no .json) and a .json.tmp, and closes it.
+// draft (a .msg with no trailer) and a .json.tmp, and closes it.
 func fillQueue(t *testing.T, dir string, n int) (ids []string, orphan string) {
 	t.Helper()
 	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
@@ -56,11 +56,11 @@ func TestLoadInBackground(t *testing.T) {
 			t.Fatalf("message %s not loaded", id)
 		}
 	}
-	if exists(q.path(orphan+".eml")) || exists(q.path(ids[0]+".json.tmp")) {
+	if exists(q.path(orphan+".msg")) || exists(q.path(ids[0]+".json.tmp")) {
 		t.Error("the unfinished draft or the .json.tmp was not removed")
 	}
-	if !exists(q.path(fresh + ".eml")) {
-		t.Error("the message committed during the load lost its .eml")
+	if !exists(q.path(fresh + ".msg")) {
+		t.Error("the message committed during the load lost its .msg")
 	}
 	if ev := logs.Events("queue_loaded"); len(ev) != 1 || ev[0]["messages"] != float64(len(ids)) {
 		t.Errorf("queue_loaded events: %v", ev)
@@ -84,7 +84,7 @@ func TestCloseDuringBackgroundLoad(t *testing.T) {
 		t.Fatalf("after closes during loads: %d messages, want %d", got, len(ids))
 	}
 	for _, id := range ids {
-		if !exists(q.path(id+".eml")) || !exists(q.path(id+".json")) {
+		if !exists(q.path(id + ".msg")) {
 			t.Fatalf("message %s lost a file", id)
 		}
 	}

@@ -182,56 +182,65 @@ func (q *Queue) Delete(id string) error {
 
 	e.fileMu.Lock()
 	defer e.fileMu.Unlock()
-	return q.removeFiles(id)
+	return q.removeFiles(e)
 }
 
 // Open returns what goes on the wire for m after DATA: its DKIM-Signature
 // fields, then the stored message.
 func (q *Queue) Open(m *Message) (io.ReadCloser, error) {
-	q.mu.Lock()
-	e, err := q.lookupLocked(m.ID)
-	var sigs string
-	if err == nil {
-		sigs = strings.Join(e.rec.Signatures, "")
-	}
-	q.mu.Unlock()
-	if err != nil {
-		return nil, err
-	}
-	f, err := q.openEML(m.ID)
-	if err != nil {
-		return nil, err
-	}
-	return &messageReader{Reader: io.MultiReader(strings.NewReader(sigs), f), f: f}, nil
+	return q.openBody(m.ID, true)
 }
 
 // OpenRaw returns the stored message alone, without the signatures, for a
 // bounce to quote: Record's bounce step runs while the message is still
 // queued.
 func (q *Queue) OpenRaw(id string) (io.ReadCloser, error) {
+	return q.openBody(id, false)
+}
+
+// openBody opens the message bytes of message id: the first Size bytes of
+// its file (a .msg goes on with its trailer), after its signatures when
+// signed.
+func (q *Queue) openBody(id string, signed bool) (io.ReadCloser, error) {
 	q.mu.Lock()
-	_, err := q.lookupLocked(id)
+	e, err := q.lookupLocked(id)
+	var sigs string
+	var name string
+	var size int64
+	if err == nil {
+		if signed {
+			sigs = strings.Join(e.rec.Signatures, "")
+		}
+		name, size = e.rec.bodyName(), e.rec.Size
+	}
 	q.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	return q.openEML(id)
-}
-
-func (q *Queue) openEML(id string) (*os.File, error) {
-	f, err := openFile(q.path(id+".eml"), os.O_RDONLY, 0)
+	f, err := openFile(q.path(name), os.O_RDONLY, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: opening message %s: %w", id, err)
 	}
-	return f, nil
+	r := &messageReader{body: io.LimitedReader{R: f, N: size}, f: f}
+	r.sigs.Reset(sigs)
+	return r, nil
 }
 
+// messageReader reads the signatures, then the message bytes.
 type messageReader struct {
-	io.Reader
-	f *os.File
+	sigs strings.Reader
+	body io.LimitedReader
+	f    *os.File
+}
+
+func (r *messageReader) Read(p []byte) (int, error) {
+	if r.sigs.Len() > 0 {
+		return r.sigs.Read(p)
+	}
+	return r.body.Read(p)
 }
 
 func (r *messageReader) Close() error { return r.f.Close() }

@@ -133,7 +133,7 @@ func TestDelete(t *testing.T) {
 	if err != nil || changes != nil {
 		t.Errorf("Record after Delete = %v %v, want nothing", changes, err)
 	}
-	if exists(filepath.Join(dir, busy+".json")) || exists(filepath.Join(dir, busy+".eml")) {
+	if exists(filepath.Join(dir, busy+".json")) || exists(filepath.Join(dir, busy+".msg")) {
 		t.Error("files of a deleted message came back")
 	}
 	if _, err := q.Record(m, nil, Steps{}); !errors.Is(err, ErrNotFound) {

@@ -143,7 +143,7 @@ func TestKillDuringCommits(t *testing.T) {
 			}
 		}
 		for _, f := range files(t, dir) {
-			if !strings.HasSuffix(f, ".eml") && !strings.HasSuffix(f, ".json") {
+			if !strings.HasSuffix(f, ".msg") {
 				t.Errorf("round %d: junk left after recovery: %s", round, f)
 			}
 		}

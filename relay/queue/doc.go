@@ -1,35 +1,51 @@
 // Package queue is the relay's durable mail queue.
 //
-// A message is two files in one folder: <qid>.eml holds the message exactly
-// as the relay accepted it (header and body, without the DKIM-Signature
-// fields) and <qid>.json holds its envelope: sender, recipients with their
-// delivery state, the submitting login, the time of arrival and the
-// DKIM-Signature fields that are prepended when the message goes on the
-// wire. Storing the signatures beside the body means a message is never
-// rewritten after it is accepted.
+// A message is one file in one folder, <qid>.msg: the message exactly as
+// the relay accepted it (header and body, without the DKIM-Signature
+// fields), followed by a trailer holding its envelope record (sender,
+// recipients with their delivery state, the submitting login, the time of
+// arrival and the DKIM-Signature fields prepended when the message goes on
+// the wire), the record's length and its CRC-32C (see trailer.go). Storing
+// the signatures beside the body means a message is never rewritten after
+// it is accepted. A later state (a recipient delivered, deferred, bounced,
+// expired) goes to <qid>.json beside it, which then supersedes the
+// trailer.
+//
+// Queues written by earlier versions hold a message as two files,
+// <qid>.eml (the message) and <qid>.json (its record, the commit point);
+// they load, deliver and change state as they always did, in that layout.
 //
 // # Durability
 //
-// The .json file is the commit point. Draft.Commit flushes the .eml, writes
-// <qid>.json.tmp, fsyncs both (written first, fsync'd after, so that a
-// journaling file system commits them in one go), renames the .json.tmp to
-// <qid>.json and fsyncs the directory; only then does it return nil, and
+// The trailer is the commit point. NewDraft creates <qid>.msg under its
+// final name and Write streams the message into it; Draft.Commit appends
+// the trailer (through the same buffer: a small message and its trailer
+// are one write(2)), fsyncs the file, closes it and fsyncs the directory,
+// which makes the file's name durable; only then does it return nil, and
 // only then may the SMTP server answer "250 2.0.0 OK: queued as QID" (RFC
 // 5321 section 6.1: once a server has accepted responsibility for a
-// message it must not lose it). A crash at any earlier point leaves a .eml without a .json, or a
-// .json.tmp, both of which Open removes because they were never
-// acknowledged.
+// message it must not lose it). One file fsync and one (shared) directory
+// fsync a message. A crash at any earlier point leaves a .msg without a
+// valid trailer (none, torn, zeros, a checksum that does not match), which
+// Open removes because it was never acknowledged. The record names the
+// queue ID, 48 random bits the client only learns in the 250 reply: a
+// message cannot carry bytes that would pass for the trailer of a draft
+// cut short.
 //
 // Directory fsyncs are group-committed: sessions committing at the same
 // time share one fsync (see dirSyncer), so N concurrent commits cost about
 // one directory fsync instead of N.
 //
-// Every later state change (a recipient delivered, bounced, expired or
-// deferred) rewrites the .json the same way: tmp, fsync, rename, directory
-// fsync. A message with no recipient left queued is removed, .json first so
-// that a crash between the two removals leaves only an orphaned .eml. The
-// removal of a message delivered to everyone is not fsync'd: a crash that
-// undoes it sends the message again, as at-least-once allows.
+// Every later state change rewrites <qid>.json atomically: <qid>.json.tmp,
+// fsync, rename, directory fsync. A message with no recipient left queued
+// is removed, its .msg first, then its .json if it has one: a crash in
+// between leaves a .json whose record says single_file and whose .msg is
+// gone, which Open takes for the tail of a removal and removes. (For an
+// earlier version's pair, the .json goes first, so that a crash between
+// the two removals leaves only an orphaned .eml.) The removal of a message
+// delivered to everyone is not fsync'd: a crash that undoes it sends the
+// message again, as at-least-once allows; a message delivered at its
+// first attempt costs one unlink(2).
 //
 // Delivery is at-least-once: a crash after a remote server accepted a
 // message but before Record recorded it sends the message again; nothing
@@ -39,15 +55,19 @@
 //
 // # Recovery
 //
-// Open loads every <qid>.json that parses and whose .eml has the recorded
-// size. Leftover .json.tmp files and .eml files without a .json are removed.
-// A .json that does not parse or whose .eml is missing or truncated is moved
-// to the damaged/ subfolder and reported with the log event
-// "queue_damaged"; the rest of the queue loads. With
-// Options.LoadInBackground, Open returns once it has listed the folder, and
-// the loading (logged as "queue_loaded" when done) runs while new messages
-// are committed: it touches only the files that listing found, and Close
-// during it leaves every message on disk for the next Open.
+// Open loads every message: from its <qid>.json when it has one (checking
+// that the message file is there and long enough), else from the trailer
+// of its <qid>.msg. Leftover .json.tmp files, .msg files without a valid
+// trailer, .json files of removed single-file messages and .eml files
+// without a .json are removed. A record that does not parse or does not
+// hold up (a .json, or a trailer whose checksum matches), or whose message
+// file is missing or truncated, is moved with its files to the damaged/
+// subfolder and reported with the log event "queue_damaged"; the rest of
+// the queue loads. With Options.LoadInBackground, Open returns once it has
+// listed the folder, and the loading (logged as "queue_loaded" when done)
+// runs while new messages are committed: it touches only the files that
+// listing found, and Close during it leaves every message on disk for the
+// next Open.
 //
 // # Scheduling
 //

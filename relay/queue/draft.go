@@ -21,7 +21,8 @@ const (
 )
 
 // Draft is a message being received. Write streams its bytes to
-// <qid>.eml; Commit makes it durable and queued; Abort throws it away.
+// <qid>.msg; Commit appends the trailer that commits it and makes it
+// durable and queued; Abort throws it away.
 // A Draft is used by one goroutine.
 type Draft struct {
 	q     *Queue
@@ -33,7 +34,7 @@ type Draft struct {
 	state draftState
 }
 
-// NewDraft picks a fresh queue ID and creates its .eml file.
+// NewDraft picks a fresh queue ID and creates its .msg file.
 func (q *Queue) NewDraft() (*Draft, error) {
 	if err := q.begin(); err != nil {
 		return nil, err
@@ -44,7 +45,7 @@ func (q *Queue) NewDraft() (*Draft, error) {
 		if err != nil {
 			return nil, fmt.Errorf("queue: picking a queue ID: %w", err)
 		}
-		f, err := openFile(q.path(id+".eml"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		f, err := openFile(q.path(id+".msg"), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
@@ -112,19 +113,19 @@ func (d *Draft) CommitThen(env Envelope, durable func()) (err error) {
 	if err != nil {
 		return err
 	}
-	data, err := encodeRecord(rec)
+	rec.SingleFile = true
+	// The trailer goes through the draft's buffer, encoded in its free
+	// space when it fits: a small message and its trailer reach the
+	// file in one write(2).
+	trailer, err := appendTrailer(d.w.AvailableBuffer(), rec)
 	if err != nil {
 		return err
+	}
+	if _, err := d.w.Write(trailer); err != nil {
+		return storageError("writing message", err)
 	}
 	if err := d.w.Flush(); err != nil {
 		return storageError("writing message", err)
-	}
-	// Both files are written before either is fsync'd: a journaling file
-	// system then commits them together, and the second fsync finds
-	// little or nothing left to do (one journal commit instead of two).
-	tmp, err := q.stageRecord(d.id, data)
-	if err != nil {
-		return err
 	}
 	err = q.syncFile(d.f)
 	f := d.f
@@ -133,20 +134,20 @@ func (d *Draft) CommitThen(env Envelope, durable func()) (err error) {
 		err = cerr
 	}
 	if err != nil {
-		tmp.Close()
 		return storageError("syncing message", err)
 	}
-	// The commit point: once <qid>.json is renamed into place and the
-	// directory fsync'd, the message exists; before, Open discards it.
-	if err := q.publishRecord(d.id, tmp); err != nil {
-		return err
+	// The commit point: the file with its trailer is fsync'd; the
+	// directory fsync (shared with the sessions committing at the same
+	// time) makes its name durable, created when the draft began.
+	if err := q.syncer.sync(); err != nil {
+		return storageError("syncing queue directory", err)
 	}
 	d.state = committed
 	d.release()
 	if durable != nil {
 		durable()
 	}
-	q.add(rec)
+	q.add(rec, false)
 	return nil
 }
 
@@ -171,9 +172,9 @@ func (d *Draft) Abort() {
 		d.f.Close()
 		d.f = nil
 	}
-	for _, ext := range []string{".json", ".json.tmp", ".eml"} {
-		os.Remove(d.q.path(d.id + ext))
-	}
+	// A draft has no other file: .json files are written only for
+	// the state changes of committed messages.
+	os.Remove(d.q.path(d.id + ".msg"))
 }
 
 // draftFile is the draft's file as the bufio.Writer sees it, with the

@@ -29,7 +29,10 @@ func TestCommitThenReopen(t *testing.T) {
 	if !ValidID(id) {
 		t.Fatalf("ID %q is not valid", id)
 	}
-	for _, name := range []string{id + ".eml", id + ".json"} {
+	if got := files(t, dir); !slices.Equal(got, []string{id + ".msg"}) {
+		t.Errorf("files after Commit: %v, want one file, %s.msg", got, id)
+	}
+	for _, name := range []string{id + ".msg"} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil {
 			t.Fatal(err)
@@ -103,7 +106,7 @@ func TestDraftAbort(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.Write(body("aborted"))
-	if got := files(t, dir); !slices.Equal(got, []string{d.ID() + ".eml"}) {
+	if got := files(t, dir); !slices.Equal(got, []string{d.ID() + ".msg"}) {
 		t.Fatalf("files while drafting: %v", got)
 	}
 	d.Abort()
@@ -127,7 +130,7 @@ func TestDraftAbort(t *testing.T) {
 	if _, err := d.Write([]byte("more")); err == nil {
 		t.Error("Write after Commit succeeded")
 	}
-	if got := files(t, dir); !slices.Equal(got, []string{d.ID() + ".eml", d.ID() + ".json"}) {
+	if got := files(t, dir); !slices.Equal(got, []string{d.ID() + ".msg"}) {
 		t.Errorf("files after Commit and Abort: %v", got)
 	}
 }
@@ -180,13 +183,12 @@ func TestCommitStorageErrors(t *testing.T) {
 		errFn   func(op, p string) error
 		noSpace bool
 	}{
-		{"write message", "write", ".eml", enospc, true},
-		{"sync message", "sync", ".eml", enospc, true},
-		{"write envelope", "write", ".json.tmp", enospc, true},
-		{"sync envelope", "sync", ".json.tmp", enospc, true},
+		{"write message and trailer", "write", ".msg", enospc, true},
+		{"sync message", "sync", ".msg", enospc, true},
 		{"sync directory", "dirsync", "", enospc, true},
-		{"quota", "write", ".eml", edquot, true},
-		{"I/O error", "sync", ".eml", eio, false},
+		{"quota", "write", ".msg", edquot, true},
+		{"I/O error writing", "write", ".msg", eio, false},
+		{"I/O error", "sync", ".msg", eio, false},
 		{"I/O error directory", "dirsync", "", eio, false},
 	}
 	for _, tt := range tests {
@@ -307,5 +309,37 @@ func TestTLSFlagsSurviveReopen(t *testing.T) {
 		if got := [2]bool{m.Envelope.RequireTLS, m.Envelope.TLSOptional}; got != want {
 			t.Errorf("%s: RequireTLS, TLSOptional = %v after reopening, want %v", id, got, want)
 		}
+	}
+}
+
+// TestCommitTrailerWriteFails: a message larger than the draft's buffer
+// is on disk when Commit writes its trailer; a trailer that cannot be
+// written fails the commit and removes the message.
+func TestCommitTrailerWriteFails(t *testing.T) {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.EIO} {
+		t.Run(errno.Error(), func(t *testing.T) {
+			dir := queueDir(t)
+			q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
+			d, err := q.NewDraft()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Write(bytes.Repeat([]byte("x"), 3*draftBuffer)); err != nil {
+				t.Fatal(err)
+			}
+			q.fault = func(op, p string) error {
+				if op == "write" {
+					return &os.PathError{Op: op, Path: p, Err: errno}
+				}
+				return nil
+			}
+			err = d.Commit(Envelope{Rcpts: []string{"b@example.net"}})
+			if err == nil || errors.Is(err, ErrNoSpace) != (errno == syscall.ENOSPC) {
+				t.Fatalf("Commit = %v, want an error (ErrNoSpace: %v)", err, errno == syscall.ENOSPC)
+			}
+			if got := files(t, dir); len(got) != 0 || q.Len() != 0 {
+				t.Errorf("after failed Commit: files %v, Len %d", got, q.Len())
+			}
+		})
 	}
 }

@@ -3,6 +3,7 @@ package queue
 import (
 	"bytes"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -38,20 +39,19 @@ func BenchmarkOpen(b *testing.B) {
 	}
 	first := d.ID()
 	q.Close()
-	rec, err := os.ReadFile(q.path(first + ".json"))
+	rec, _, _, err := readTrailer(q.path(first+".msg"), nil)
 	if err != nil {
 		b.Fatal(err)
 	}
+	rec = bytes.Clone(rec)
 	t0 := time.Now()
 	for i := 1; i < size; i++ {
 		id, err := newID(t0.Add(time.Duration(i) * time.Microsecond))
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := os.WriteFile(q.path(id+".eml"), msg, 0o600); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(q.path(id+".json"), bytes.Replace(rec, []byte(first), []byte(id), 1), 0o600); err != nil {
+		r := bytes.Replace(rec, []byte(first), []byte(id), 1)
+		if err := os.WriteFile(q.path(id+".msg"), appendFooter(append(slices.Clip(msg), r...), r), 0o600); err != nil {
 			b.Fatal(err)
 		}
 	}

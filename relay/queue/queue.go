@@ -80,6 +80,9 @@ type entry struct {
 	// fileMu orders the rewrites and the removal of this message's files
 	// (Record against Delete).
 	fileMu sync.Mutex
+	// hasJSON: a <qid>.json may exist beside the message file (always
+	// so for a message written by an earlier version). Under fileMu.
+	hasJSON bool
 }
 
 // Open opens (creating if needed) the queue in opts.Dir and recovers what
@@ -291,11 +294,9 @@ func (q *Queue) publishRecord(id string, f *os.File) error {
 	return nil
 }
 
-// removeFiles removes a message: the .json first, because it is the
-// commit point; a crash before the .eml is gone leaves an orphan that the
-// next Open removes.
-func (q *Queue) removeFiles(id string) error {
-	if err := q.unlinkFiles(id); err != nil {
+// removeFiles removes a message's files and fsyncs the directory.
+func (q *Queue) removeFiles(e *entry) error {
+	if err := q.unlinkFiles(e); err != nil {
 		return err
 	}
 	if err := q.syncer.sync(); err != nil {
@@ -310,16 +311,28 @@ func (q *Queue) removeFiles(id string) error {
 // delivery allows (RFC 5321 section 6.1 forbids losing a message, not
 // sending it twice), and the next state change's directory fsync makes it
 // durable anyway. It saves a journal commit per delivered message.
-func (q *Queue) removeDelivered(id string) error {
-	return q.unlinkFiles(id)
+func (q *Queue) removeDelivered(e *entry) error {
+	return q.unlinkFiles(e)
 }
 
-func (q *Queue) unlinkFiles(id string) error {
-	if err := removeIfExists(q.path(id + ".json")); err != nil {
-		return storageError("removing envelope", err)
+// unlinkFiles removes a message's files, the one that commits it first.
+// For a message of one file that is <qid>.msg: a <qid>.json left behind
+// by a crash names single_file and has no message file, which Open takes
+// for the tail of a removal. A message delivered at its first attempt has
+// no .json and costs one unlink(2). For an earlier version's pair, the
+// .json is the commit point: a .eml left behind is removed by Open.
+func (q *Queue) unlinkFiles(e *entry) error {
+	names := [2]string{e.rec.ID + ".msg", e.rec.ID + ".json"}
+	if !e.rec.SingleFile {
+		names = [2]string{e.rec.ID + ".json", e.rec.ID + ".eml"}
 	}
-	if err := removeIfExists(q.path(id + ".eml")); err != nil {
-		return storageError("removing message", err)
+	for i, name := range names {
+		if e.rec.SingleFile && i == 1 && !e.hasJSON {
+			break
+		}
+		if err := removeIfExists(q.path(name)); err != nil {
+			return storageError("removing "+name, err)
+		}
 	}
 	return nil
 }

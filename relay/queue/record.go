@@ -17,7 +17,8 @@ const recordVersion = 1
 // with hundreds of recipients and several signatures stays far below it.
 const maxRecordSize = 8 << 20
 
-// record is the content of a <qid>.json file: the envelope and each
+// record is the content of a <qid>.json file and of a <qid>.msg file's
+// trailer: the envelope and each
 // recipient's delivery state. It is what Open trusts after a crash, so
 // decodeRecord checks everything that later code relies on.
 type record struct {
@@ -33,6 +34,11 @@ type record struct {
 	// RFC 8689: see Envelope.
 	RequireTLS  bool `json:"require_tls,omitempty"`
 	TLSOptional bool `json:"tls_optional,omitempty"`
+	// SingleFile: the message is <qid>.msg, its bytes followed by the
+	// trailer it was committed with (see trailer.go); a <qid>.json
+	// beside it holds a later state and supersedes the trailer. Without
+	// it the message is <qid>.eml, as written by earlier versions.
+	SingleFile bool `json:"single_file,omitempty"`
 }
 
 // newRecord builds the record of a freshly committed message, every
@@ -227,4 +233,13 @@ func checkHeaderField(s string) error {
 		}
 	}
 	return nil
+}
+
+// bodyName is the name of the file holding r's message bytes: the first
+// r.Size bytes of it.
+func (r *record) bodyName() string {
+	if r.SingleFile {
+		return r.ID + ".msg"
+	}
+	return r.ID + ".eml"
 }

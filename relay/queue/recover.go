@@ -19,8 +19,8 @@ const damagedDir = "damaged"
 
 // found is what scan saw in the queue folder at Open.
 type found struct {
-	jsons, emls map[string]bool // by queue ID
-	tmps        []string        // file names
+	jsons, emls, msgs map[string]bool // by queue ID
+	tmps              []string        // file names
 }
 
 // scan lists the queue folder. Only the files it lists are recovered:
@@ -31,7 +31,7 @@ func (q *Queue) scan() (*found, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: reading %s: %w", q.dir, err)
 	}
-	f := &found{jsons: make(map[string]bool), emls: make(map[string]bool)}
+	f := &found{jsons: make(map[string]bool), emls: make(map[string]bool), msgs: make(map[string]bool)}
 	for _, de := range dirents {
 		name := de.Name()
 		if !de.Type().IsRegular() {
@@ -40,6 +40,8 @@ func (q *Queue) scan() (*found, error) {
 		switch id, ext, _ := strings.Cut(name, "."); {
 		case !ValidID(id):
 			q.log.Warn(events.QueueUnknownFile, events.FileKey, name)
+		case ext == "msg":
+			f.msgs[id] = true
 		case ext == "json":
 			f.jsons[id] = true
 		case ext == "eml":
@@ -61,50 +63,68 @@ var errLoadStopped = errors.New("queue: closed while loading")
 // the package comment.
 func (q *Queue) recover(f *found) error {
 	changed := false
-	// A .json.tmp is a commit or a state change that did not reach its
-	// rename: never acknowledged (or superseded by the .json in place).
+	// A .json.tmp is a state change (or, written by an earlier version,
+	// a commit) that did not reach its rename: superseded by the .json
+	// in place, or never acknowledged.
 	for _, name := range f.tmps {
 		if err := removeIfExists(q.path(name)); err != nil {
 			return fmt.Errorf("queue: removing unfinished %s: %w", name, err)
 		}
 		changed = true
 	}
-	emls := f.emls
-	all := q.loadAll(f.jsons, emls)
+	all := q.loadAll(f)
 	if q.closing.Load() {
-		// Some envelopes were not read: their .eml files must not be
-		// taken for unfinished drafts below. Everything stays on disk
-		// for the next Open.
+		// Some messages were not read: their files must not be taken
+		// for unfinished drafts below. Everything stays on disk for
+		// the next Open.
 		return errLoadStopped
 	}
-	loaded, finished, damaged := 0, 0, 0
+	loaded, finished, damaged, unfinished := 0, 0, 0, len(f.tmps)
 	for _, l := range all {
-		id, rec, reason := l.id, l.rec, l.reason
+		id, rec := l.id, l.rec
 		switch {
-		case reason != "":
-			q.quarantine(id, emls[id], reason)
+		case l.unfinished:
+			// A .msg without a valid trailer: a draft, or a commit
+			// whose fsync never returned. Never acknowledged.
+			if err := removeIfExists(q.path(id + ".msg")); err != nil {
+				return fmt.Errorf("queue: removing unfinished %s.msg: %w", id, err)
+			}
+			unfinished++
+			changed = true
+		case l.removed:
+			// A single-file message's .json without its .msg: the
+			// tail of a removal.
+			if err := removeIfExists(q.path(id + ".json")); err != nil {
+				return fmt.Errorf("queue: removing finished message %s: %w", id, err)
+			}
+			finished++
+			changed = true
+		case l.reason != "":
+			q.quarantine(id, f, l.reason)
 			damaged++
 			changed = true
 		case !rec.hasPending():
 			// Every recipient final but the files not yet removed:
 			// finish the removal.
-			if err := q.removeFilesNoSync(id); err != nil {
-				return err
+			if err := q.unlinkFiles(&entry{rec: rec, hasJSON: f.jsons[id]}); err != nil {
+				return fmt.Errorf("queue: removing finished message %s: %w", id, err)
 			}
 			finished++
 			changed = true
 		default:
-			q.add(rec)
+			q.add(rec, f.jsons[id])
 			loaded++
 		}
-		delete(emls, id)
+		delete(f.emls, id)
 	}
-	// A .eml without .json: a draft or a commit that did not reach its
-	// commit point, or the tail of a removal. Never acknowledged.
-	for id := range emls {
+	// A .eml without .json, written by an earlier version: a draft or a
+	// commit that did not reach its commit point, or the tail of a
+	// removal. Never acknowledged.
+	for id := range f.emls {
 		if err := removeIfExists(q.path(id + ".eml")); err != nil {
 			return fmt.Errorf("queue: removing unfinished %s.eml: %w", id, err)
 		}
+		unfinished++
 		changed = true
 	}
 	if changed {
@@ -113,24 +133,35 @@ func (q *Queue) recover(f *found) error {
 		}
 	}
 	q.log.Info(events.QueueLoaded, events.DirKey, q.dir, events.MessagesKey, loaded,
-		"removed_unfinished", len(f.tmps)+len(emls), "removed_finished", finished, "damaged", damaged)
+		"removed_unfinished", unfinished, "removed_finished", finished, "damaged", damaged)
 	return nil
 }
 
 // loaded is the outcome of load for one message.
 type loaded struct {
-	id     string
-	rec    *record
+	id  string
+	rec *record
+	// reason, when not empty, says why the message cannot be loaded.
 	reason string
+	// unfinished: a .msg that was never committed.
+	unfinished bool
+	// removed: a .json whose message file a removal took already.
+	removed bool
 }
 
-// loadAll loads the messages with a .json in parallel: a restart with a
-// large queue waiting is mostly file opens and reads, which several
-// goroutines overlap.
-func (q *Queue) loadAll(jsons, emls map[string]bool) []loaded {
-	out := make([]loaded, 0, len(jsons))
-	for id := range jsons {
+// loadAll loads the messages found, in parallel: a restart with a large
+// queue waiting is mostly file opens and reads, which several goroutines
+// overlap. A message with a .json is loaded from it (its latest state);
+// one with a .msg alone from the .msg's trailer.
+func (q *Queue) loadAll(f *found) []loaded {
+	out := make([]loaded, 0, len(f.jsons)+len(f.msgs))
+	for id := range f.jsons {
 		out = append(out, loaded{id: id})
+	}
+	for id := range f.msgs {
+		if !f.jsons[id] {
+			out = append(out, loaded{id: id})
+		}
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -142,7 +173,12 @@ func (q *Queue) loadAll(jsons, emls map[string]bool) []loaded {
 				if i >= len(out) || q.closing.Load() {
 					return
 				}
-				out[i].rec, out[i].reason, buf = q.load(out[i].id, emls[out[i].id], buf)
+				l := &out[i]
+				if f.jsons[l.id] {
+					buf = q.loadJSON(l, f, buf)
+				} else {
+					buf = q.loadTrailer(l, buf)
+				}
 			}
 		})
 	}
@@ -150,40 +186,89 @@ func (q *Queue) loadAll(jsons, emls map[string]bool) []loaded {
 	return out
 }
 
-// load reads and checks one message, reading its envelope into buf (and
-// returning buf, grown if it had to be). A non-empty reason says why it
-// cannot be loaded. With a large queue this runs 100,000 times at a
-// restart, so it makes few system calls: open, read until the end,
-// close, then a stat of the .eml.
-func (q *Queue) load(id string, haveEML bool, buf []byte) (*record, string, []byte) {
+// loadJSON reads and checks one message's .json, reading it into buf (and
+// returning buf, grown if it had to be). With a large queue this runs
+// 100,000 times at a restart, so it makes few system calls: open, read
+// until the end, close, then a stat of the message file.
+func (q *Queue) loadJSON(l *loaded, f *found, buf []byte) []byte {
+	id := l.id
 	data, err := readRecord(q.path(id+".json"), buf[:0])
 	if cap(data) <= maxRecordSize {
 		buf = data[:0]
 	}
 	switch {
 	case errors.Is(err, errRecordTooLarge):
-		return nil, "envelope larger than " + fmt.Sprint(maxRecordSize) + " bytes", buf
+		l.reason = "envelope larger than " + fmt.Sprint(maxRecordSize) + " bytes"
+		return buf
 	case err != nil:
-		return nil, "cannot read envelope: " + err.Error(), buf
+		l.reason = "cannot read envelope: " + err.Error()
+		return buf
 	}
 	rec, err := decodeRecord(data)
 	if err != nil {
-		return nil, err.Error(), buf
+		l.reason = err.Error()
+		return buf
 	}
 	if rec.ID != id {
-		return nil, fmt.Sprintf("envelope names queue ID %s", rec.ID), buf
+		l.reason = fmt.Sprintf("envelope names queue ID %s", rec.ID)
+		return buf
 	}
-	if !haveEML {
-		return nil, "message file " + id + ".eml is missing", buf
+	have, least := f.emls[id], rec.Size
+	if rec.SingleFile {
+		have, least = f.msgs[id], rec.Size+int64(footerSize)
+		if !have {
+			l.removed = true
+			return buf
+		}
 	}
-	fi, err := os.Stat(q.path(id + ".eml"))
-	if err != nil {
-		return nil, "cannot stat message file: " + err.Error(), buf
+	if !have {
+		l.reason = "message file " + rec.bodyName() + " is missing"
+		return buf
 	}
-	if fi.Size() != rec.Size {
-		return nil, fmt.Sprintf("message file has %d bytes, envelope says %d", fi.Size(), rec.Size), buf
+	fi, err := os.Stat(q.path(rec.bodyName()))
+	switch {
+	case err != nil:
+		l.reason = "cannot stat message file: " + err.Error()
+	case rec.SingleFile && fi.Size() < least:
+		l.reason = fmt.Sprintf("message file has %d bytes, envelope says %d and a trailer", fi.Size(), rec.Size)
+	case !rec.SingleFile && fi.Size() != rec.Size:
+		l.reason = fmt.Sprintf("message file has %d bytes, envelope says %d", fi.Size(), rec.Size)
+	default:
+		l.rec = rec
 	}
-	return rec, "", buf
+	return buf
+}
+
+// loadTrailer reads and checks the trailer of a .msg that has no .json,
+// reading it into buf (and returning buf, grown if it had to be): open,
+// fstat, one pread for the footer and (but for a huge envelope) the
+// record, close.
+func (q *Queue) loadTrailer(l *loaded, buf []byte) []byte {
+	data, size, buf, err := readTrailer(q.path(l.id+".msg"), buf)
+	switch {
+	case errors.Is(err, errNoTrailer):
+		l.unfinished = true
+		return buf
+	case err != nil:
+		l.reason = "cannot read message file: " + err.Error()
+		return buf
+	}
+	// The checksum matched: the record is what Commit wrote. One that
+	// does not hold up is damage, kept aside, not a draft to remove.
+	rec, err := decodeRecord(data)
+	switch {
+	case err != nil:
+		l.reason = err.Error()
+	case rec.ID != l.id:
+		l.reason = fmt.Sprintf("trailer names queue ID %s", rec.ID)
+	case !rec.SingleFile:
+		l.reason = "trailer of a message file does not say single_file"
+	case trailerLen(rec, len(data)) != size:
+		l.reason = fmt.Sprintf("message file has %d bytes, its trailer says %d", size, trailerLen(rec, len(data)))
+	default:
+		l.rec = rec
+	}
+	return buf
 }
 
 var errRecordTooLarge = errors.New("envelope too large")
@@ -215,17 +300,22 @@ func readRecord(path string, buf []byte) ([]byte, error) {
 
 // quarantine moves a message that cannot be loaded to damaged/, so that
 // the rest of the queue works and nothing is destroyed.
-func (q *Queue) quarantine(id string, haveEML bool, reason string) {
+func (q *Queue) quarantine(id string, f *found, reason string) {
 	dir := q.path(damagedDir)
 	err := os.MkdirAll(dir, 0o700)
-	// The .eml first: a .json left behind is caught again at the next
-	// Open, a .eml left behind alone would be taken for an unfinished
-	// draft and removed.
+	// The message file first: a .json left behind is caught again at
+	// the next Open, a message file left behind alone would be taken
+	// for an unfinished draft and removed.
 	var names []string
-	if haveEML {
+	if f.msgs[id] {
+		names = append(names, id+".msg")
+	}
+	if f.emls[id] {
 		names = append(names, id+".eml")
 	}
-	names = append(names, id+".json")
+	if f.jsons[id] {
+		names = append(names, id+".json")
+	}
 	for _, n := range names {
 		if err == nil {
 			err = os.Rename(q.path(n), filepath.Join(dir, n))
@@ -236,15 +326,4 @@ func (q *Queue) quarantine(id string, haveEML bool, reason string) {
 		return
 	}
 	events.QueueDamage{QID: id, Reason: reason, MovedTo: dir}.Log(q.log)
-}
-
-// removeFilesNoSync is removeFiles for recovery, which syncs the
-// directory once at the end.
-func (q *Queue) removeFilesNoSync(id string) error {
-	for _, ext := range []string{".json", ".eml"} {
-		if err := removeIfExists(q.path(id + ext)); err != nil {
-			return fmt.Errorf("queue: removing finished message %s: %w", id, err)
-		}
-	}
-	return nil
 }

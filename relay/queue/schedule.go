@@ -43,10 +43,10 @@ func (s *schedule) Pop() any {
 }
 
 // add puts a committed or recovered message in the queue.
-func (q *Queue) add(rec *record) {
+func (q *Queue) add(rec *record, hasJSON bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	e := &entry{rec: rec, index: -1}
+	e := &entry{rec: rec, index: -1, hasJSON: hasJSON}
 	q.msgs[rec.ID] = e
 	q.rescheduleLocked(e)
 }
