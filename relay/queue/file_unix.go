@@ -30,3 +30,18 @@ func openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), name), nil
 }
+
+// renameFile is os.Rename without its lstat(2) of the new name (which
+// os.Rename makes to refuse renaming over a directory: the queue's own
+// names never are one).
+func renameFile(from, to string) error {
+	for {
+		err := syscall.Rename(from, to)
+		if err != syscall.EINTR {
+			if err != nil {
+				return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+			}
+			return nil
+		}
+	}
+}

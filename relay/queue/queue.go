@@ -282,7 +282,7 @@ func (q *Queue) publishRecord(id string, f *os.File) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, q.path(id+".json"))
+		err = renameFile(tmp, q.path(id+".json"))
 	}
 	if err != nil {
 		os.Remove(tmp)
