@@ -128,8 +128,8 @@ func benchMessage(seq, size int) []byte {
 // BenchmarkSubmission measures the whole acceptance of a message as a
 // client sees it, in process: over connections set up once (STARTTLS,
 // AUTH PLAIN), MAIL, RCPT, DATA with header checks, DKIM signing with
-// RSA-2048 and Ed25519, spooling with fsync of message, envelope and
-// folder, the 250, then RSET. "c8" runs eight connections at once, where
+// RSA-2048 and Ed25519, spooling with fsync of the message file (the
+// envelope its trailer) and of the folder, the 250, then RSET. "c8" runs eight connections at once, where
 // the queue's group commit pays off.
 func BenchmarkSubmission(b *testing.B) {
 	keys := benchKeyring(b)
