@@ -269,10 +269,11 @@ func (s *session) Data(r io.Reader) error {
 		// section 4.2.5), which is what a rate limit asks for.
 		return s.reject(&smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: err.Error()})
 	}
-	br := srv.readers.Get(newStrictReader(r))
+	mr := srv.readers.Get(r)
 	// Back to the pool when Data returns; nothing keeps it, as
-	// ReadHeader copies the header out of br.
-	defer srv.readers.Put(br)
+	// ReadHeader copies the header out of the buffer.
+	defer srv.readers.Put(mr)
+	br := mr.buf
 	h, err := dkim.ReadHeader(br, srv.cfg.MaxHeaderSize)
 	if err != nil {
 		return s.reject(headerError(err))

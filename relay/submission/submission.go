@@ -6,7 +6,6 @@
 package submission
 
 import (
-	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -87,7 +86,7 @@ type Server struct {
 	cache *users.Cache       // logins that proved their password lately
 	rate  *abuse.RateLimiter // messages and recipients by login
 
-	readers *bufpool.Pool[*bufio.Reader, io.Reader] // DATA's read buffers
+	readers *bufpool.Pool[*messageReader, io.Reader] // DATA's readers and their buffers
 }
 
 // New makes a Server; Listen then starts it.
