@@ -112,18 +112,14 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		i := 0
 		for i < len(buf) && n < len(b) && r.state != stateEOF {
 			if r.state == stateData {
-				// The middle of a line: everything up to and
-				// including the next CR, as far as b has room.
 				seg := buf[i:]
 				if room := len(b) - n; len(seg) > room {
 					seg = seg[:room]
 				}
-				if k := bytes.IndexByte(seg, '\r'); k >= 0 {
-					seg = seg[:k+1]
-					r.state = stateCR
-				}
-				n += copy(b[n:], seg)
-				i += len(seg)
+				var end int
+				end, r.state = dataRun(seg)
+				n += copy(b[n:], seg[:end])
+				i += end
 				continue
 			}
 			c := buf[i]
@@ -171,4 +167,34 @@ func (r *dataReader) Read(b []byte) (n int, err error) {
 		r.n -= int64(n)
 	}
 	return
+}
+
+// dataRun returns how much of seg, read from stateData, passes through
+// unchanged, and the state after it. From stateData, upstream's machine
+// passes every byte through and comes back to stateData after "\r" and a
+// byte other than "\n", and after "\r\n" and a byte other than "." or
+// "\r"; only a "\r\n." or "\r\n\r" leaves it for longer. So the run goes
+// from one CR to the next (bytes.IndexByte) until such a line start, or
+// until seg ends, where it stops in the state upstream would be in.
+func dataRun(seg []byte) (int, int) {
+	j := 0
+	for {
+		k := bytes.IndexByte(seg[j:], '\r')
+		if k < 0 {
+			return len(seg), stateData
+		}
+		j += k + 1 // past the CR
+		if j == len(seg) {
+			return j, stateCR
+		}
+		if seg[j] != '\n' {
+			j++ // stateCR, then stateData again
+			continue
+		}
+		j++ // past the LF
+		if j == len(seg) || seg[j] == '.' || seg[j] == '\r' {
+			return j, stateBeginLine
+		}
+		j++ // the line's first byte: stateData again
+	}
 }
