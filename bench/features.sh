@@ -42,12 +42,15 @@ EOF
         "$dir/dkimrelay.toml"
     fi
     fr() { "$BIN/dkimrelay" --config "$dir/dkimrelay.toml" "$@"; }
-    fr keys generate --domain "$DOMAIN" --algorithm ed25519 >/dev/null
-    for sel in $(fr keys list --json | grep -o '"selector": *"[^"]*"' | cut -d'"' -f4); do
-      fr keys activate --domain "$DOMAIN" --selector "$sel" --force >/dev/null
+    # Keys of their own selectors: the sink looks keys up by selector, and
+    # init names its key after the month, as the main dkimrelay's is. The
+    # key init made stays pending, unused.
+    for alg in rsa2048 ed25519; do
+      fr keys generate --domain "$DOMAIN" --algorithm "$alg" --selector "$name-$alg" >/dev/null
+      fr keys activate --domain "$DOMAIN" --selector "$name-$alg" --force >/dev/null 2>&1
+      fr keys dns --domain "$DOMAIN" --selector "$name-$alg" >>"$WORK/records.zone"
     done
     printf '%s\n' "$PASSWORD" | fr users add bench --allow "@$DOMAIN" >/dev/null
-    fr keys dns --domain "$DOMAIN" >>"$WORK/records.zone"
     "$BIN/dkimrelay" --config "$dir/dkimrelay.toml" serve >"$WORK/$name.out" 2>&1 &
     FEAT_PID[$name]=$!
     pids+=("$!")

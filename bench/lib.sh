@@ -41,8 +41,8 @@ data_dir = "data"
 listen = ["127.0.0.1:$port"]
 tls_cert = "tls/cert.pem"
 tls_key = "tls/key.pem"
-# relaybench sends all its messages on a few connections, RSET between
-# them, as Postfix allows; the relay's per-session limits would close them.
+# relaybench sends all its messages on a few connections, as Postfix
+# allows; the relay's per-session limits would close them.
 max_messages_per_session = 100000000
 max_session_lifetime = "24h"
 # The memory run opens 64 connections from 127.0.0.1 at once.
