@@ -25,7 +25,8 @@ maddy_setup() {
     -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/dkim.key" 2>/dev/null
   chmod 600 "$dir/key.pem" "$dir/dkim.key"
-  printf 'md._domainkey.%s. IN TXT "v=DKIM1; k=rsa; p=%s"\n' "$DOMAIN" \
+  # A selector per instance: the sink finds keys by selector.
+  printf 'maddy-%s._domainkey.%s. IN TXT "v=DKIM1; k=rsa; p=%s"\n' "$mode" "$DOMAIN" \
     "$(openssl pkey -in "$dir/dkim.key" -pubout -outform DER 2>/dev/null | base64 -w0)" >"$dir/records.zone"
   # pass_table over table.file: "user: hash" lines, the hash from maddy's
   # own tool (bcrypt), the password on its standard input.
@@ -73,7 +74,7 @@ submission tcp://127.0.0.1:$port {
             modify {
                 dkim {
                     domains $DOMAIN
-                    selector md
+                    selector maddy-$mode
                     key_path $dir/dkim.key
                     header_canon relaxed
                     body_canon relaxed
