@@ -11,8 +11,9 @@ import (
 	"dkimrelay/relay/queue"
 )
 
-// Next leases a message with a recipient due and hands it out; it is in
-// flight, here and for every relay, until Record. It waits while nothing
+// Next hands out a message committed here for a waiting worker
+// (handoff.go), or leases one with a recipient due; it is in flight, here
+// and for every relay, until Record. It waits while nothing
 // is due, and while the database is unreachable (logging it once a
 // minute), until ctx ends (ctx.Err()) or the store is closed
 // (queue.ErrClosed).
@@ -33,6 +34,14 @@ func (s *Store) Next(ctx context.Context) (*queue.Message, error) {
 			s.mu.Unlock()
 			return nil, queue.ErrClosed
 		}
+		if m := s.popReadyLocked(); m != nil {
+			more := len(s.ready) > 0
+			s.mu.Unlock()
+			if more {
+				s.kick()
+			}
+			return m, nil
+		}
 		now := s.now()
 		poll := !now.Before(s.idle)
 		if poll {
@@ -44,7 +53,7 @@ func (s *Store) Next(ctx context.Context) (*queue.Message, error) {
 			m, err := s.take(ctx)
 			switch {
 			case err == nil && m != nil:
-				s.kick()
+				s.notify() // there may be more: the next worker looks
 				return m, nil
 			case err != nil && ctx.Err() == nil:
 				if time.Since(lastLog) > time.Minute {
@@ -54,16 +63,19 @@ func (s *Store) Next(ctx context.Context) (*queue.Message, error) {
 			}
 		}
 		t := time.NewTimer(max(wait, time.Millisecond))
+		s.mu.Lock()
+		s.waiting++
+		s.mu.Unlock()
 		select {
 		case <-ctx.Done():
 		case <-s.done:
 		case <-s.wake:
-			s.mu.Lock()
-			s.idle = time.Time{}
-			s.mu.Unlock()
 		case <-t.C:
 		}
 		t.Stop()
+		s.mu.Lock()
+		s.waiting--
+		s.mu.Unlock()
 	}
 }
 
@@ -183,5 +195,6 @@ func (s *Store) release(id string) {
 	s.mu.Lock()
 	delete(s.inFlight, id)
 	delete(s.postponed, id)
+	delete(s.bodies, id)
 	s.mu.Unlock()
 }

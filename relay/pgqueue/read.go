@@ -1,6 +1,7 @@
 package pgqueue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,11 +16,14 @@ import (
 // Open returns what goes on the wire for m after DATA: its
 // DKIM-Signature fields, then the stored message, read a chunk at a time.
 func (s *Store) Open(m *queue.Message) (io.ReadCloser, error) {
+	sigs := strings.Join(m.Envelope.Signatures, "")
+	if body, ok := s.body(m.ID); ok { // handed off with its bytes (handoff.go)
+		return io.NopCloser(io.MultiReader(strings.NewReader(sigs), bytes.NewReader(body))), nil
+	}
 	r, err := s.OpenRaw(m.ID)
 	if err != nil {
 		return nil, err
 	}
-	sigs := strings.Join(m.Envelope.Signatures, "")
 	return struct {
 		io.Reader
 		io.Closer

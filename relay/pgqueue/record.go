@@ -59,7 +59,9 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 	if deleted {
 		return nil, nil
 	}
-	s.notify()
+	if dueNow(rcpts, now) {
+		s.notify()
+	}
 	return changes, errors.Join(bounceErr, err)
 }
 
@@ -135,6 +137,17 @@ func deleteMessage(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
 		return false, dbError("removing the message", err)
 	}
 	return tag.RowsAffected() > 0, nil
+}
+
+// dueNow reports whether a recipient is due again at once: then a worker
+// looks for it without waiting for the next poll.
+func dueNow(rcpts map[string]*queue.Recipient, now time.Time) bool {
+	for _, r := range rcpts {
+		if r.State.Pending() && !r.NextAttempt.After(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // lastPerRcpt keeps the last change of each recipient, in order.

@@ -1,6 +1,7 @@
 package pgqueue
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -41,7 +42,8 @@ func (s *Store) NewSpool() (queue.Spool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: picking a queue ID: %w", err)
 	}
-	return &spool{s: s, id: id, buf: make([]byte, 0, chunkSize)}, nil
+	buf := spoolBuffers.Get().(*[]byte)
+	return &spool{s: s, id: id, buf: (*buf)[:0]}, nil
 }
 
 func (sp *spool) ID() string { return sp.id }
@@ -125,40 +127,78 @@ func (sp *spool) CommitThen(env queue.Envelope, durable func()) (err error) {
 	for i, r := range m.Rcpts {
 		rcpts[i] = r.Addr
 	}
+	// With a worker of this relay waiting, the message is leased to it
+	// in the same transaction (handoff.go).
+	handOff := s.promise(m)
+	var owner, token, until any
+	if handOff {
+		owner, token, until = s.node, newToken(), s.now().Add(s.lease)
+	}
 	b := &pgx.Batch{}
 	if len(sp.buf) > 0 || sp.seq == 0 {
 		b.Queue("INSERT INTO queue_chunks (message_id, seq, data) VALUES ($1, $2, $3)", sp.id, sp.seq, sp.buf)
 	}
-	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8)`,
-		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, m.Envelope.Class)
+	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class,
+			lease_owner, lease_token, lease_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8, $9, $10, $11)`,
+		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, m.Envelope.Class,
+		owner, token, until)
 	b.Queue(`INSERT INTO queue_recipients (message_id, pos, addr, state, next_attempt)
 		SELECT $1, t.pos, t.addr, 'queued', $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(addr, pos)`,
 		m.ID, rcpts, m.Envelope.Received)
+	if err := sp.send(ctx, b); err != nil {
+		if handOff {
+			s.broken()
+		}
+		return err
+	}
+	var body []byte
+	if handOff && sp.seq == 0 {
+		body = bytes.Clone(sp.buf) // the whole message, in its only chunk
+	}
+	sp.done = true
+	sp.recycle()
+	if durable != nil {
+		durable()
+	}
+	if handOff {
+		s.handOff(m, token.(int64), body)
+	} else {
+		s.notify()
+	}
+	return nil
+}
+
+// send runs the batch that ends the message and commits.
+func (sp *spool) send(ctx context.Context, b *pgx.Batch) error {
 	if sp.tx == nil {
 		// The whole message in one round trip: a batch outside a
 		// transaction runs as one implicit transaction, committed
 		// (synchronously) before the results come back.
-		if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		if err := sp.s.pool.SendBatch(ctx, b).Close(); err != nil {
 			return dbError("queueing the message", err)
 		}
-	} else {
-		if err := sp.tx.SendBatch(ctx, b).Close(); err != nil {
-			return dbError("queueing the message", err)
-		}
-		if err := sp.tx.Commit(ctx); err != nil {
-			sp.tx = nil
-			return dbError("committing the message", err)
-		}
+		return nil
 	}
+	tx := sp.tx
 	sp.tx = nil
-	sp.done = true
-	sp.buf = nil
-	if durable != nil {
-		durable()
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		tx.Rollback(ctx)
+		return dbError("queueing the message", err)
 	}
-	s.notify()
+	if err := tx.Commit(ctx); err != nil {
+		return dbError("committing the message", err)
+	}
 	return nil
+}
+
+// recycle gives the chunk buffer back for another spool.
+func (sp *spool) recycle() {
+	if sp.buf != nil {
+		buf := sp.buf[:0]
+		sp.buf = nil
+		spoolBuffers.Put(&buf)
+	}
 }
 
 // Abort rolls the spool's transaction back; it does nothing after a
@@ -168,7 +208,7 @@ func (sp *spool) Abort() {
 		return
 	}
 	sp.done = true
-	sp.buf = nil
+	sp.recycle()
 	if sp.tx != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 		sp.tx.Rollback(ctx)

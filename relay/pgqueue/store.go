@@ -80,11 +80,18 @@ type Store struct {
 	// postponed are the recipients of messages in flight held back by
 	// pacing, written by Record.
 	postponed map[string][]postponement
-	wake      chan struct{} // one waiting Next looks now (buffered: 1)
-	done      chan struct{} // closed by Close
-	idle      time.Time     // the next look for due messages, unless woken
-	closed    bool
-	ops       sync.WaitGroup
+	// ready are the messages committed here and leased at once for the
+	// workers waiting (handoff.go), bodies the bytes of those kept in
+	// memory; promised counts the commits under way that will add one.
+	ready    []*queue.Message
+	bodies   map[string][]byte
+	waiting  int // workers waiting in Next
+	promised int
+	wake     chan struct{} // one waiting Next looks now (buffered: 1)
+	done     chan struct{} // closed by Close
+	idle     time.Time     // the next look for due messages, unless woken
+	closed   bool
+	ops      sync.WaitGroup
 }
 
 var _ queue.Store = (*Store)(nil)
@@ -106,6 +113,7 @@ func Open(opts Options) (*Store, error) {
 		now:       opts.Now,
 		inFlight:  make(map[string]int64),
 		postponed: make(map[string][]postponement),
+		bodies:    make(map[string][]byte),
 		wake:      make(chan struct{}, 1),
 		done:      make(chan struct{}),
 	}
@@ -128,7 +136,8 @@ func Open(opts Options) (*Store, error) {
 // database.
 func (s *Store) WaitLoaded(context.Context) error { return nil }
 
-// Close stops Next, waits for the operations in progress and stops the
+// Close stops Next, waits for the operations in progress, gives up the
+// leases of the messages handed off that no worker took and stops the
 // lease renewals. Messages in flight keep their leases until they expire,
 // then another relay (or this one, restarted) takes them. The pool is the
 // caller's to close.
@@ -142,6 +151,7 @@ func (s *Store) Close() error {
 	close(s.done)
 	s.mu.Unlock()
 	s.ops.Wait()
+	s.releaseReady()
 	s.stop()
 	s.renewer.Wait()
 	return nil
