@@ -14,12 +14,13 @@ import (
 // walkPage is how many messages Walk reads per query.
 const walkPage = 512
 
-const messageColumns = "id, sender, login, received, size, signatures, class"
+const messageColumns = "id, sender, login, received, size, signatures, class, require_tls, tls_optional"
 
 func scanMessage(row pgx.Row) (*queue.Message, error) {
 	m := &queue.Message{}
 	var sigs []string
-	if err := row.Scan(&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class); err != nil {
+	if err := row.Scan(&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class,
+		&m.Envelope.RequireTLS, &m.Envelope.TLSOptional); err != nil {
 		return nil, err
 	}
 	if len(sigs) > 0 {

@@ -61,9 +61,11 @@ func (s *Store) importOne(ctx context.Context, m *queue.Message, body io.Reader)
 		return false, nil // nothing left to deliver
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`,
-			m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, due, m.Envelope.Class)
+		tag, err := tx.Exec(ctx, `INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class,
+				require_tls, tls_optional)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`,
+			m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, due, m.Envelope.Class,
+			m.Envelope.RequireTLS, m.Envelope.TLSOptional)
 		if err != nil {
 			return err
 		}

@@ -108,7 +108,7 @@ func (s *Store) take(ctx context.Context) (*queue.Message, error) {
 			FOR UPDATE SKIP LOCKED)
 		UPDATE queue_messages q SET lease_owner = $2, lease_token = $3, lease_until = $4
 		FROM picked WHERE q.id = picked.id
-		RETURNING q.id, q.sender, q.login, q.received, q.size, q.signatures, q.class,
+		RETURNING q.id, q.sender, q.login, q.received, q.size, q.signatures, q.class, q.require_tls, q.tls_optional,
 			ARRAY(SELECT addr FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
 			ARRAY(SELECT state FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
 			ARRAY(SELECT attempts FROM queue_recipients WHERE message_id = q.id ORDER BY pos),
@@ -120,7 +120,7 @@ func (s *Store) take(ctx context.Context) (*queue.Message, error) {
 	if err == nil {
 		err = br.QueryRow().Scan(
 			&m.ID, &m.Envelope.From, &m.Envelope.User, &m.Envelope.Received, &m.Size, &sigs, &m.Envelope.Class,
-			&addrs, &states, &attempts, &nexts, &replies)
+			&m.Envelope.RequireTLS, &m.Envelope.TLSOptional, &addrs, &states, &attempts, &nexts, &replies)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr

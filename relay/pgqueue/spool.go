@@ -139,10 +139,10 @@ func (sp *spool) CommitThen(env queue.Envelope, durable func()) (err error) {
 		b.Queue("INSERT INTO queue_chunks (message_id, seq, data) VALUES ($1, $2, $3)", sp.id, sp.seq, sp.buf)
 	}
 	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class,
-			lease_owner, lease_token, lease_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8, $9, $10, $11)`,
+			require_tls, tls_optional, lease_owner, lease_token, lease_until)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8, $9, $10, $11, $12, $13)`,
 		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, m.Envelope.Class,
-		owner, token, until)
+		m.Envelope.RequireTLS, m.Envelope.TLSOptional, owner, token, until)
 	b.Queue(`INSERT INTO queue_recipients (message_id, pos, addr, state, next_attempt)
 		SELECT $1, t.pos, t.addr, 'queued', $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(addr, pos)`,
 		m.ID, rcpts, m.Envelope.Received)
