@@ -60,12 +60,16 @@ func (w *Window) Lookup(ctx context.Context, k dedup.Key) (string, dedup.Claim, 
 		// Take the key when it is free, expired, or claimed by a relay
 		// that has not finished in claimTimeout.
 		var claimed bool
-		err := w.pool.QueryRow(ctx, `INSERT INTO cluster_duplicates AS d (key, qid, at, node)
-			VALUES ($1, '', now(), $2)
-			ON CONFLICT (key) DO UPDATE SET qid = '', at = now(), node = excluded.node
-			WHERE (d.qid <> '' AND d.at <= now() - $3::interval)
-			   OR (d.qid = '' AND d.at <= now() - $4::interval)
-			RETURNING true`, k[:], w.node, w.window, claimTimeout).Scan(&claimed)
+		err := w.exec(ctx, func(b *pgx.Batch) {
+			b.Queue(`INSERT INTO cluster_duplicates AS d (key, qid, at, node)
+				VALUES ($1, '', now(), $2)
+				ON CONFLICT (key) DO UPDATE SET qid = '', at = now(), node = excluded.node
+				WHERE (d.qid <> '' AND d.at <= now() - $3::interval)
+				   OR (d.qid = '' AND d.at <= now() - $4::interval)
+				RETURNING true`, k[:], w.node, w.window, claimTimeout).QueryRow(func(row pgx.Row) error {
+				return row.Scan(&claimed)
+			})
+		})
 		switch {
 		case err == nil:
 			return "", &claim{w: w, key: k}, nil
@@ -103,12 +107,13 @@ type claim struct {
 func (c *claim) Done(qid string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
-	var err error
-	if qid == "" {
-		_, err = c.w.pool.Exec(ctx, `DELETE FROM cluster_duplicates WHERE key = $1 AND qid = '' AND node = $2`, c.key[:], c.w.node)
-	} else {
-		_, err = c.w.pool.Exec(ctx, `UPDATE cluster_duplicates SET qid = $2, at = now() WHERE key = $1 AND node = $3`, c.key[:], qid, c.w.node)
-	}
+	err := c.w.exec(ctx, func(b *pgx.Batch) {
+		if qid == "" {
+			b.Queue(`DELETE FROM cluster_duplicates WHERE key = $1 AND qid = '' AND node = $2`, c.key[:], c.w.node)
+		} else {
+			b.Queue(`UPDATE cluster_duplicates SET qid = $2, at = now() WHERE key = $1 AND node = $3`, c.key[:], qid, c.w.node)
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("recording in the cluster's duplicate window: %w", err)
 	}
@@ -133,4 +138,16 @@ func (w *Window) sweep(ctx context.Context) error {
 		return fmt.Errorf("expiring the cluster's duplicate window: %w", err)
 	}
 	return nil
+}
+
+// exec runs the statements queue adds in one round trip, as one
+// transaction committed without waiting for the disk: a row of the window
+// that a database crash undoes can at worst let a retry of its message
+// through, and the synchronous commit of the message that follows a
+// claim writes the claim to the disk anyway.
+func (w *Window) exec(ctx context.Context, queue func(*pgx.Batch)) error {
+	b := &pgx.Batch{}
+	b.Queue("SELECT set_config('synchronous_commit', 'off', true)")
+	queue(b)
+	return w.pool.SendBatch(ctx, b).Close()
 }
