@@ -193,3 +193,34 @@ func TestReadTrailerLargeRecord(t *testing.T) {
 		t.Fatalf("after reopen: %v, want %d recipients", err, len(rcpts))
 	}
 }
+
+// FuzzReadTrailer: whatever a message file holds, readTrailer never
+// panics, and it accepts a file only if its record's checksum matches and
+// the record lies within the file.
+func FuzzReadTrailer(f *testing.F) {
+	rec := []byte(`{"version":1,"id":"01JNFX2V8Q3ZK7M4W9PA"}`)
+	f.Add(appendFooter(append([]byte("Subject: x\r\n\r\nbody\r\n"), rec...), rec))
+	f.Add([]byte("dkrqtrl1\x00\x00\x00\x00\x00\x00\x00\x00"))
+	f.Add([]byte{})
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(dir, "f.msg")
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		got, size, _, err := readTrailer(path, nil)
+		if err != nil {
+			if !errors.Is(err, errNoTrailer) {
+				t.Fatalf("readTrailer: %v, want errNoTrailer or nothing", err)
+			}
+			return
+		}
+		if size != int64(len(data)) || len(got)+footerSize > len(data) {
+			t.Fatalf("record of %d bytes in a file of %d (size %d)", len(got), len(data), size)
+		}
+		end := len(data) - footerSize
+		if !bytes.Equal(got, data[end-len(got):end]) || !bytes.Equal(appendFooter(nil, got), data[end:]) {
+			t.Fatalf("accepted a trailer that is not the record before a matching footer")
+		}
+	})
+}
