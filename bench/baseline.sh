@@ -229,5 +229,7 @@ for r in base head; do
     function med(a, n,   i, j, t) { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
       return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
     END {printf "%s medians: %s delivered msgs/s, %s CPU ms/msg, p99 %s ms, %s context switches/msg\n", r, med(dl, k), med(cpu, k), med(p99, k), med(cs, k)}' "$WORK/table.txt"
-  [ -n "${IR[$r]:-}" ] && echo "$r: ${IR[$r]} instructions per message (callgrind, user space, $CG_MESSAGES messages)"
+  if [ -n "${IR[$r]:-}" ]; then
+    echo "$r: ${IR[$r]} instructions per message (callgrind, user space, $CG_MESSAGES messages)"
+  fi
 done

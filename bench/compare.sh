@@ -504,7 +504,7 @@ fi
 # --- the report ------------------------------------------------------------
 declare -A seen=()
 msgs=""
-for c in $CONCURRENCY; do
+for c in $CONCURRENCY $OTHER_CONCURRENCY; do
   [ -n "${seen[$c]:-}" ] && continue
   seen[$c]=1
   msgs="$msgs${msgs:+, }\"$c\": $(scaled "${MESSAGES[$c]:-2000}")"
