@@ -59,14 +59,15 @@ type Queue struct {
 	// operation's.
 	fault func(op, path string) error
 
-	mu      sync.Mutex
-	msgs    map[string]*entry // by ID; includes deleted messages still in flight
-	sched   schedule          // messages with a pending recipient, not in flight
-	bulk    schedule          // the same, of the bulk class: handed out when no other is due
-	changed chan struct{}     // closed and replaced on every schedule change
-	closed  bool
-	ops     int // storage operations in progress; Close waits for them
-	idle    sync.Cond
+	mu     sync.Mutex
+	msgs   map[string]*entry // by ID; includes deleted messages still in flight
+	sched  schedule          // messages with a pending recipient, not in flight
+	bulk   schedule          // the same, of the bulk class: handed out when no other is due
+	wake   chan struct{}     // holds one token when the schedule changed: wakes one waiting Next
+	done   chan struct{}     // closed by Close: wakes every waiting Next
+	closed bool
+	ops    int // storage operations in progress; Close waits for them
+	idle   sync.Cond
 }
 
 // entry is a message in the queue.
@@ -103,7 +104,8 @@ func Open(opts Options) (*Queue, error) {
 		log:         opts.Logger,
 		now:         opts.Now,
 		msgs:        make(map[string]*entry),
-		changed:     make(chan struct{}),
+		wake:        make(chan struct{}, 1),
+		done:        make(chan struct{}),
 	}
 	q.idle.L = &q.mu
 	q.writers.New = func() any { return bufio.NewWriterSize(nil, draftBuffer) }
@@ -185,7 +187,7 @@ func (q *Queue) Close() error {
 	}
 	q.closed = true
 	q.closing.Store(true)
-	q.notifyLocked()
+	close(q.done)
 	for q.ops > 0 {
 		q.idle.Wait()
 	}
@@ -213,10 +215,15 @@ func (q *Queue) end() {
 	q.mu.Unlock()
 }
 
-// notifyLocked wakes every Next waiting for the schedule to change.
+// notifyLocked wakes one Next waiting for the schedule to change (or the
+// next caller, when none waits). Waking one rather than all keeps an idle
+// pool of workers from stampeding at every queued message; the one woken
+// passes the wake on while work remains (see Next).
 func (q *Queue) notifyLocked() {
-	close(q.changed)
-	q.changed = make(chan struct{})
+	select {
+	case q.wake <- struct{}{}:
+	default: // a wake is pending already
+	}
 }
 
 func (q *Queue) path(name string) string { return filepath.Join(q.dir, name) }

@@ -88,8 +88,20 @@ func (q *Queue) rescheduleLocked(e *entry) {
 // The caller should attempt the recipients that Message.Due lists, then
 // call Record.
 func (q *Queue) Next(ctx context.Context) (*Message, error) {
+	var t *time.Timer
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
+	woken := false // took a wake that another waiter may need
 	for {
 		if err := ctx.Err(); err != nil {
+			if woken {
+				q.mu.Lock()
+				q.notifyLocked()
+				q.mu.Unlock()
+			}
 			return nil, err
 		}
 		q.mu.Lock()
@@ -108,21 +120,32 @@ func (q *Queue) Next(ctx context.Context) (*Message, error) {
 				heap.Pop(s)
 				e.inFlight = true
 				m := e.rec.message()
+				if len(q.sched)+len(q.bulk) > 0 {
+					// Only one waiter was woken: hand the wake on, so
+					// that another takes the next due message or sets
+					// its timer for the next due time.
+					q.notifyLocked()
+				}
 				q.mu.Unlock()
 				return m, nil
 			}
 			wait = min(e.dueAt.Sub(now), wait)
 		}
-		changed := q.changed
 		q.mu.Unlock()
 
-		t := time.NewTimer(wait)
+		if t == nil {
+			t = time.NewTimer(wait)
+		} else {
+			t.Reset(wait)
+		}
+		woken = false
 		select {
 		case <-ctx.Done():
-		case <-changed:
+		case <-q.done:
+		case <-q.wake:
+			woken = true
 		case <-t.C:
 		}
-		t.Stop()
 	}
 }
 
