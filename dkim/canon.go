@@ -158,10 +158,74 @@ func (c *relaxedBody) sum() ([]byte, error) {
 	return c.h.Sum(nil), nil
 }
 
-// relaxedHeader is the "relaxed" canonical form of one raw header field
-// (RFC 6376 section 3.4.2): lower-case name, the value unfolded with white
-// space runs made one space and trimmed, then CRLF.
-func relaxedHeader(raw string) string {
+// appendRelaxedHeader appends the "relaxed" canonical form of one raw
+// header field (RFC 6376 section 3.4.2) to dst: lower-case name, the value
+// unfolded with white space runs made one space and trimmed, then CRLF.
+func appendRelaxedHeader[S ~string | ~[]byte](dst []byte, raw S) []byte {
+	colon := -1
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == ':' {
+			colon = i
+			break
+		}
+		if raw[i] >= 0x80 {
+			// Not a field name RFC 5322 allows: lower-cased and trimmed
+			// as Unicode, as it always was.
+			return append(dst, relaxedHeaderUnicode(string(raw))...)
+		}
+	}
+	if colon < 0 {
+		return append(dst, relaxedHeaderUnicode(string(raw))...)
+	}
+	// The name, trimmed of ASCII white space (the name is ASCII here) and
+	// lower-cased.
+	start, end := 0, colon
+	for start < end && asciiSpace(raw[start]) {
+		start++
+	}
+	for end > start && asciiSpace(raw[end-1]) {
+		end--
+	}
+	for i := start; i < end; i++ {
+		c := raw[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		dst = append(dst, c)
+	}
+	dst = append(dst, ':')
+	// The value: runs of SP, HTAB, CR and LF become one space, and none
+	// is kept at either end.
+	pending := false
+	for i := colon + 1; i < len(raw); {
+		if relaxedSpace(raw[i]) {
+			i++
+			continue
+		}
+		if pending {
+			dst = append(dst, ' ')
+		}
+		j := i + 1
+		for j < len(raw) && !relaxedSpace(raw[j]) {
+			j++
+		}
+		dst = append(dst, raw[i:j]...)
+		pending = true
+		i = j
+	}
+	return append(dst, crlf...)
+}
+
+func relaxedSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// asciiSpace is the white space strings.TrimSpace removes, in ASCII.
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// relaxedHeaderUnicode is appendRelaxedHeader for a field without a colon
+// or with a name outside ASCII, which a parsed header never has.
+func relaxedHeaderUnicode(raw string) string {
 	k, v, ok := strings.Cut(raw, ":")
 	if !ok {
 		return strings.TrimSpace(strings.ToLower(raw)) + ":" + crlf

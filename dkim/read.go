@@ -44,11 +44,17 @@ func ReadHeader(r *bufio.Reader, max int) (*Header, error) {
 	if max <= 0 {
 		max = DefaultMaxHeaderBytes
 	}
-	h := new(Header)
-	total := 0
+	// The block is read into one buffer and made one string, which the
+	// fields are slices of: a few allocations for the whole header
+	// rather than a few per line.
+	buf := make([]byte, 0, 2<<10)
+	var spanArr [24]fieldSpan
+	spans := spanArr[:0]
 	for lineNo := 1; ; lineNo++ {
-		line, err := readLine(r, max-total)
-		total += len(line)
+		start := len(buf)
+		var err error
+		buf, err = appendLine(buf, r, max-start)
+		line := buf[start:]
 		if errors.Is(err, ErrHeaderTooLarge) {
 			return nil, fmt.Errorf("%w (the limit is %d bytes)", ErrHeaderTooLarge, max)
 		}
@@ -56,7 +62,8 @@ func ReadHeader(r *bufio.Reader, max int) (*Header, error) {
 			return nil, fmt.Errorf("dkim: reading the message header: %w", err)
 		}
 		if len(line) == 0 || string(line) == crlf {
-			return h, nil // end of input, or the empty line ending the block
+			// End of input, or the empty line ending the block.
+			return newHeader(buf[:start], spans), nil
 		}
 
 		content, ok := bytes.CutSuffix(line, []byte(crlf))
@@ -69,16 +76,19 @@ func ReadHeader(r *bufio.Reader, max int) (*Header, error) {
 		if reason := checkLine(content); reason != "" {
 			return nil, malformed(lineNo, reason)
 		}
+		if !ok {
+			buf = append(buf, crlf...) // the last line, completed
+		}
 
 		if content[0] == ' ' || content[0] == '\t' {
 			// A continuation line: RFC 5322 section 2.2.3 folding.
-			if len(h.fields) == 0 {
+			if len(spans) == 0 {
 				return nil, malformed(lineNo, "the header starts with a continuation line (a line beginning with white space)")
 			}
 			if len(bytes.Trim(content, " \t")) == 0 {
 				return nil, malformed(lineNo, "continuation line of only white space (obsolete syntax, RFC 5322 section 4.2)")
 			}
-			h.fields[len(h.fields)-1].raw += string(content) + crlf
+			spans[len(spans)-1].end = len(buf)
 			continue
 		}
 
@@ -89,24 +99,39 @@ func ReadHeader(r *bufio.Reader, max int) (*Header, error) {
 		if reason := checkFieldName(string(name)); reason != "" {
 			return nil, malformed(lineNo, reason)
 		}
-		h.fields = append(h.fields, field{name: string(name), raw: string(content) + crlf})
+		spans = append(spans, fieldSpan{start: start, name: len(name), end: len(buf)})
 	}
 }
 
-// readLine returns the next line of r with its line ending, reading at most
-// limit bytes. At the end of the input it returns the remaining bytes (maybe
-// none) and io.EOF.
-func readLine(r *bufio.Reader, limit int) ([]byte, error) {
-	var line []byte
+// fieldSpan is where a field is in the header block ReadHeader read: its
+// raw bytes are block[start:end], its name the first name bytes.
+type fieldSpan struct{ start, name, end int }
+
+// newHeader makes the fields of block, as spans places them.
+func newHeader(block []byte, spans []fieldSpan) *Header {
+	all := string(block)
+	h := &Header{fields: make([]field, len(spans))}
+	for i, s := range spans {
+		h.fields[i] = field{name: all[s.start : s.start+s.name], raw: all[s.start:s.end]}
+	}
+	return h
+}
+
+// appendLine appends the next line of r, with its line ending, to buf,
+// reading at most limit bytes. At the end of the input it appends the
+// remaining bytes (maybe none) and returns io.EOF.
+func appendLine(buf []byte, r *bufio.Reader, limit int) ([]byte, error) {
+	n := 0
 	for {
 		chunk, err := r.ReadSlice('\n')
-		if len(line)+len(chunk) > limit {
-			return line, ErrHeaderTooLarge
+		if n+len(chunk) > limit {
+			return buf, ErrHeaderTooLarge
 		}
 		// ReadSlice's result is only valid until the next read: copy it.
-		line = append(line, chunk...)
+		buf = append(buf, chunk...)
+		n += len(chunk)
 		if err != bufio.ErrBufferFull {
-			return line, err
+			return buf, err
 		}
 	}
 }

@@ -9,10 +9,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -50,6 +49,20 @@ type Signer struct {
 	done   bool
 	sigs   []string
 	err    error
+	outBuf *[]byte // the body's buffer, from bodyBufs until Sign or Close
+}
+
+// bodyBufs recycles the buffers of canonical body bytes from one message
+// to the next.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2*hashChunk); return &b }}
+
+// release gives the body's buffer back, once the body is hashed.
+func (s *Signer) release() {
+	if s.outBuf != nil {
+		bodyBufs.Put(s.outBuf)
+		s.outBuf = nil
+		s.body.out = nil
+	}
 }
 
 // NewSigner starts signing a message whose final header is h, with every
@@ -79,7 +92,8 @@ func NewSigner(keys []Key, h *Header) (*Signer, error) {
 	}
 	s := &Signer{keys: keys, fields: append([]field(nil), h.fields...), names: names, now: time.Now}
 	s.body.h = sha256.New()
-	s.body.out = make([]byte, 0, 2*hashChunk)
+	s.outBuf = bodyBufs.Get().(*[]byte)
+	s.body.out = (*s.outBuf)[:0]
 	return s, nil
 }
 
@@ -102,43 +116,62 @@ func (s *Signer) Sign() ([]string, error) {
 	}
 	s.done = true
 	sum, err := s.body.sum()
+	s.release()
 	if err != nil {
 		s.err = err
 		return nil, err
 	}
 	bh := base64.StdEncoding.EncodeToString(sum)
+	buf := scratch.Get().(*[]byte)
+	defer scratch.Put(buf)
 	// The canonical header fields the signatures cover, picked as a
 	// verifier picks them: for each name in h=, the next instance from
 	// the bottom up; an oversigned name finds none and adds nothing (RFC
-	// 6376 section 5.4.2).
-	var hashed strings.Builder
-	picked := map[string]int{}
-	for _, name := range s.names {
-		lower := strings.ToLower(name)
-		skip := picked[lower]
+	// 6376 section 5.4.2). picked counts the instances taken of each
+	// name, at the name's first place in h=.
+	hashed := (*buf)[:0]
+	var pickedArr [32]int
+	var picked []int
+	if len(s.names) <= len(pickedArr) {
+		picked = pickedArr[:len(s.names)]
+	} else {
+		picked = make([]int, len(s.names))
+	}
+	for n, name := range s.names {
+		first := n
+		for j := range n {
+			if strings.EqualFold(s.names[j], name) {
+				first = j
+				break
+			}
+		}
+		skip := picked[first]
 		for i := len(s.fields) - 1; i >= 0; i-- {
 			if !strings.EqualFold(strings.TrimSpace(s.fields[i].name), name) {
 				continue
 			}
 			if skip == 0 {
-				hashed.WriteString(relaxedHeader(s.fields[i].raw))
-				picked[lower]++
+				hashed = appendRelaxedHeader(hashed, s.fields[i].raw)
+				picked[first]++
 				break
 			}
 			skip--
 		}
 	}
 	t := strconv.FormatInt(s.now().Unix(), 10)
+	h := strings.Join(s.names, ":")
 	var errs []error
 	sigs := make([]string, len(s.keys))
 	for i, k := range s.keys {
-		sig, err := signOne(k, hashed.String(), bh, t, s.names)
+		var sig string
+		sig, hashed, err = signOne(k, hashed, bh, t, h)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("dkim: signing with key %s: %w", keyName(k), err))
 			continue
 		}
 		sigs[i] = sig
 	}
+	*buf = hashed[:0]
 	if s.err = errors.Join(errs...); s.err != nil {
 		return nil, s.err
 	}
@@ -146,69 +179,87 @@ func (s *Signer) Sign() ([]string, error) {
 	return s.sigs, nil
 }
 
+// scratch recycles the buffer Sign builds the signed data in.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// sigTag is one tag of a DKIM-Signature field.
+type sigTag struct{ name, value string }
+
 // signOne makes one key's DKIM-Signature field (RFC 6376 section 3.5): the
 // tags with b= empty are canonicalized and hashed after the signed header
-// fields (section 3.7), and the hash is signed: with RSASSA-PKCS1-v1_5, or
-// with Ed25519 over the SHA-256 hash (RFC 8463 section 3).
-func signOne(k Key, headers, bh, t string, names []string) (string, error) {
-	params := map[string]string{
-		"v": "1", "bh": bh, "c": "relaxed/relaxed", "d": k.Domain, "s": k.Selector, "t": t,
-		"h": strings.Join(names, ":"),
-	}
+// fields, headers (section 3.7), and the hash is signed: with
+// RSASSA-PKCS1-v1_5, or with Ed25519 over the SHA-256 hash (RFC 8463
+// section 3). It may grow headers' buffer, which it returns with the
+// same contents.
+func signOne(k Key, headers []byte, bh, t, h string) (string, []byte, error) {
 	opts := crypto.Hash(crypto.SHA256)
+	a := ""
 	switch k.Signer.Public().(type) {
 	case *rsa.PublicKey:
-		params["a"] = "rsa-sha256"
+		a = "rsa-sha256"
 	case ed25519.PublicKey:
-		params["a"] = "ed25519-sha256"
+		a = "ed25519-sha256"
 		opts = crypto.Hash(0) // PureEdDSA of the hash
 	}
-	h := sha256.New()
-	io.WriteString(h, headers)
-	io.WriteString(h, strings.TrimRight(relaxedHeader(formatSignature(params, "")), crlf))
-	sig, err := k.Signer.Sign(rand.Reader, h.Sum(nil), opts)
-	if err != nil {
-		return "", err
+	// The tags other than b=, in name order.
+	tags := [...]sigTag{{"a", a}, {"bh", bh}, {"c", "relaxed/relaxed"}, {"d", k.Domain}, {"h", h}, {"s", k.Selector}, {"t", t}, {"v", "1"}}
+	list := tags[:]
+	if a == "" {
+		list = tags[1:]
 	}
-	return formatSignature(params, base64.StdEncoding.EncodeToString(sig)), nil
+	n := len(headers)
+	field := appendSignature(headers[n:], list, nil)
+	data := appendRelaxedHeader(field[len(field):], field)
+	data = data[:len(data)-len(crlf)]
+	// headers and the canonical field, contiguous when the buffer had
+	// room for both.
+	signed := append(headers, data...)
+	sum := sha256.Sum256(signed)
+	sig, err := k.Signer.Sign(rand.Reader, sum[:], opts)
+	if err != nil {
+		return "", signed[:n], err
+	}
+	b := base64.StdEncoding.AppendEncode(signed[len(signed):], sig)
+	out := appendSignature(b[len(b):], list, b)
+	return string(out), signed[:n], nil
 }
 
-// formatSignature writes the DKIM-Signature field as go-msgauth does: the
-// tags other than b= in name order, wrapped before a line would pass 75
-// characters, then b= on lines of its own, cut every 75 characters.
-func formatSignature(params map[string]string, b string) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var out strings.Builder
-	out.WriteString("DKIM-Signature:")
-	line := ""
-	for _, k := range keys {
-		v := params[k]
-		if 3+len(line)+len(v)+len(k) > 75 {
-			out.WriteString(line + crlf)
-			line = ""
+// appendSignature appends the DKIM-Signature field as go-msgauth writes it:
+// the tags other than b= in name order, wrapped before a line would pass
+// 75 characters, then b= on lines of its own, cut every 75 characters.
+func appendSignature(out []byte, tags []sigTag, b []byte) []byte {
+	out = append(out, "DKIM-Signature:"...)
+	line := 0 // the length of the current line
+	for _, t := range tags {
+		if 3+line+len(t.value)+len(t.name) > 75 {
+			out = append(out, crlf...)
+			line = 0
 		}
-		line += " " + k + "=" + v + ";"
+		out = append(out, ' ')
+		out = append(out, t.name...)
+		out = append(out, '=')
+		out = append(out, t.value...)
+		out = append(out, ';')
+		line += len(t.name) + len(t.value) + 3
 	}
-	out.WriteString(line)
-	out.WriteString(crlf)
-	rest := " b=" + b
-	for first := true; ; first = false {
-		if !first {
-			out.WriteString(crlf + " ")
+	out = append(out, crlf...)
+	// " b=" then b, in pieces of 75 characters.
+	const lead = " b="
+	for p, total := 0, len(lead)+len(b); ; {
+		if p > 0 {
+			out = append(out, crlf+" "...)
 		}
-		n := min(len(rest), 75)
-		out.WriteString(rest[:n])
-		rest = rest[n:]
-		if rest == "" {
+		q := min(p+75, total)
+		for i := p; i < q && i < len(lead); i++ {
+			out = append(out, lead[i])
+		}
+		out = append(out, b[max(p-len(lead), 0):q-len(lead)]...)
+		p = q
+		if p == total {
 			break
 		}
 	}
-	out.WriteString(crlf)
-	return out.String()
+	return append(out, crlf...)
 }
 
 // Close releases the signer without needing the signatures, for use on
@@ -218,6 +269,7 @@ func (s *Signer) Close() error {
 		return s.err
 	}
 	s.done = true
+	s.release()
 	return nil
 }
 
