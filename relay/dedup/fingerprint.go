@@ -19,6 +19,7 @@ import (
 	"mime/quotedprintable"
 	"slices"
 	"strings"
+	"sync"
 
 	"dkimrelay/dkim"
 )
@@ -41,8 +42,8 @@ type Identity struct {
 // whatever the body's size. Sum, or Close on an error path, must be
 // called once the body is written.
 type Fingerprint struct {
-	sum hash.Hash // identity, then the content
-	raw hash.Hash // the raw body: the content when it is not multipart or does not parse; a buffered body is added only when its walk fails
+	sum *fieldHash // identity, then the content
+	raw hash.Hash  // the raw body: the content when it is not multipart or does not parse; a buffered body is added only when its walk fails
 
 	// boundary is the multipart body's, "" for any other body. Its first
 	// maxBuffered bytes are kept in buf and walked when the body ends;
@@ -50,7 +51,8 @@ type Fingerprint struct {
 	// parts as they come, and done carries its verdict.
 	boundary string
 	buf      []byte
-	limit    int // maxBuffered; tests lower it
+	pooled   *[]byte // buf's origin in bodyBufs, while buf is held
+	limit    int     // maxBuffered; tests lower it
 	pw       *io.PipeWriter
 	done     chan bool
 }
@@ -62,9 +64,9 @@ const maxBuffered = 64 << 10
 // NewFingerprint starts the fingerprint of a message from its identity and
 // header; the body follows through Write.
 func NewFingerprint(id Identity, h *dkim.Header) *Fingerprint {
-	f := &Fingerprint{sum: sha256.New(), raw: sha256.New()}
-	writeField(f.sum, strings.ToLower(id.User))
-	writeField(f.sum, strings.ToLower(id.From))
+	f := &Fingerprint{sum: &fieldHash{h: sha256.New()}, raw: sha256.New()}
+	f.sum.field(strings.ToLower(id.User))
+	f.sum.field(strings.ToLower(id.From))
 	rcpts := make([]string, len(id.Rcpts))
 	for i, r := range id.Rcpts {
 		rcpts[i] = strings.ToLower(r)
@@ -72,14 +74,14 @@ func NewFingerprint(id Identity, h *dkim.Header) *Fingerprint {
 	slices.Sort(rcpts)
 	rcpts = slices.Compact(rcpts)
 	for _, r := range rcpts {
-		writeField(f.sum, r)
+		f.sum.field(r)
 	}
-	writeField(f.sum, strings.Join(h.Values("Subject"), "\n"))
+	f.sum.field(strings.Join(h.Values("Subject"), "\n"))
 
 	ct := h.Values("Content-Type")
 	if len(ct) == 1 {
 		if mt, params, err := mime.ParseMediaType(ct[0]); err == nil && strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" {
-			writeField(f.sum, mt)
+			f.sum.field(mt)
 			f.boundary, f.limit = params["boundary"], maxBuffered
 		}
 	}
@@ -94,6 +96,10 @@ func (f *Fingerprint) Write(p []byte) (int, error) {
 	}
 	if f.pw == nil {
 		if len(f.buf)+len(p) <= f.limit {
+			if f.buf == nil {
+				f.pooled = bodyBufs.Get().(*[]byte)
+				f.buf = (*f.pooled)[:0]
+			}
 			f.buf = append(f.buf, p...)
 			return len(p), nil
 		}
@@ -119,6 +125,22 @@ func (f *Fingerprint) startWalker() {
 	}()
 	f.raw.Write(f.buf)
 	_, _ = pw.Write(f.buf)
+	f.releaseBuf()
+}
+
+// bodyBufs recycles the buffers multipart bodies are held in, from one
+// message to the next.
+var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 8<<10); return &b }}
+
+// releaseBuf gives the held body's buffer back.
+func (f *Fingerprint) releaseBuf() {
+	if f.pooled != nil {
+		if cap(f.buf) <= f.limit {
+			*f.pooled = f.buf[:0] // keep what it grew to, within the limit
+		}
+		bodyBufs.Put(f.pooled)
+		f.pooled = nil
+	}
 	f.buf = nil
 }
 
@@ -126,11 +148,11 @@ func (f *Fingerprint) startWalker() {
 func (f *Fingerprint) Sum() Key {
 	parsed := f.wait()
 	if !parsed {
-		writeField(f.sum, "raw")
-		f.sum.Write(f.raw.Sum(nil))
+		f.sum.field("raw")
+		f.sum.h.Write(f.raw.Sum(nil))
 	}
 	var k Key
-	f.sum.Sum(k[:0])
+	f.sum.h.Sum(k[:0])
 	return k
 }
 
@@ -147,7 +169,8 @@ func (f *Fingerprint) wait() (parsed bool) {
 			// Sum wants the raw body's hash: only now is it needed.
 			f.raw.Write(f.buf)
 		}
-		f.buf, f.boundary = nil, ""
+		f.releaseBuf()
+		f.boundary = ""
 		return parsed
 	}
 	f.pw.Close()
@@ -163,17 +186,22 @@ const maxDepth = 8
 // charset and file name, and its content decoded from quoted-printable or
 // base64. Preamble and epilogue are not
 // content (RFC 2046 section 5.1.1).
-func walkParts(r io.Reader, boundary string, sum hash.Hash, depth int) error {
-	return walk(r, boundary, sum, depth, make([]byte, 4<<10))
+func walkParts(r io.Reader, boundary string, sum *fieldHash, depth int) error {
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	return walk(r, boundary, sum, depth, *buf)
 }
 
+// copyBufs recycles the buffers walk copies the parts' contents through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
+
 // walk is walkParts with a copy buffer for the parts' contents.
-func walk(r io.Reader, boundary string, sum hash.Hash, depth int, buf []byte) error {
+func walk(r io.Reader, boundary string, sum *fieldHash, depth int, buf []byte) error {
 	mr := multipart.NewReader(r, boundary)
 	for {
 		p, err := mr.NextRawPart()
 		if err == io.EOF {
-			writeField(sum, "end")
+			sum.field("end")
 			return nil
 		}
 		if err != nil {
@@ -184,10 +212,10 @@ func walk(r io.Reader, boundary string, sum hash.Hash, depth int, buf []byte) er
 			mt = "text/plain" // RFC 2045 section 5.2
 		}
 		_, disp, _ := mime.ParseMediaType(p.Header.Get("Content-Disposition"))
-		writeField(sum, "part")
-		writeField(sum, mt)
-		writeField(sum, strings.ToLower(params["charset"]))
-		writeField(sum, disp["filename"]+"\x00"+params["name"])
+		sum.field("part")
+		sum.field(mt)
+		sum.field(strings.ToLower(params["charset"]))
+		sum.field(disp["filename"] + "\x00" + params["name"])
 		if strings.HasPrefix(mt, "multipart/") && params["boundary"] != "" && depth < maxDepth {
 			if err := walk(p, params["boundary"], sum, depth+1, buf); err != nil {
 				return err
@@ -201,25 +229,37 @@ func walk(r io.Reader, boundary string, sum hash.Hash, depth int, buf []byte) er
 		case "quoted-printable":
 			content = quotedprintable.NewReader(p)
 		}
-		n, err := io.CopyBuffer(struct{ io.Writer }{sum}, struct{ io.Reader }{content}, buf)
+		n, err := io.CopyBuffer(struct{ io.Writer }{sum.h}, struct{ io.Reader }{content}, buf)
 		if err != nil {
 			return err
 		}
-		writeLength(sum, n)
+		sum.length(n)
 	}
 }
 
-// writeField hashes s with its length, so that no two sequences of fields
-// hash alike.
-func writeField(h hash.Hash, s string) {
-	writeLength(h, int64(len(s)))
-	io.WriteString(h, s)
+// fieldHash is a hash written in fields, with room to make each one's
+// bytes without an allocation.
+type fieldHash struct {
+	h   hash.Hash
+	buf [8 + 64]byte
 }
 
-func writeLength(h hash.Hash, n int64) {
-	var b [8]byte
-	binary.BigEndian.PutUint64(b[:], uint64(n))
-	h.Write(b[:])
+// field hashes s with its length, so that no two sequences of fields
+// hash alike.
+func (f *fieldHash) field(s string) {
+	binary.BigEndian.PutUint64(f.buf[:8], uint64(len(s)))
+	if len(s) <= len(f.buf)-8 {
+		n := copy(f.buf[8:], s)
+		f.h.Write(f.buf[:8+n])
+		return
+	}
+	f.h.Write(f.buf[:8])
+	io.WriteString(f.h, s)
+}
+
+func (f *fieldHash) length(n int64) {
+	binary.BigEndian.PutUint64(f.buf[:8], uint64(n))
+	f.h.Write(f.buf[:8])
 }
 
 // lineSkipper drops the spaces and tabs some encoders leave at the end of
