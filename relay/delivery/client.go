@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -318,7 +319,10 @@ func (c *client) data(r io.Reader, finalTimeout time.Duration) (rep *reply, sent
 // sent.
 func (c *client) body(r io.Reader, finalTimeout time.Duration) (*reply, error) {
 	dw := dotstuff.NewWriter(c.w)
-	if _, err := io.Copy(dw, r); err != nil {
+	buf := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(dw, r, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
 		// Do not send the final dot: the server must not take a
 		// truncated message. The caller closes the connection.
 		return nil, err
@@ -328,6 +332,10 @@ func (c *client) body(r io.Reader, finalTimeout time.Duration) (*reply, error) {
 	}
 	return c.readReply(finalTimeout)
 }
+
+// copyBufs recycles the buffers messages are copied through to the
+// server, from one message to the next.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
 // quit ends the session politely, with a short wait for the reply.
 func (c *client) quit() {

@@ -40,8 +40,36 @@ func loadContent(open func() (io.ReadCloser, error)) (content, func() (io.ReadCl
 		c, err := scanContent(io.MultiReader(bytes.NewReader(data), rc), 32<<10)
 		return c, open, err
 	}
-	c, err := scanContent(bytes.NewReader(data), len(data))
+	c := scanBytes(data)
 	return c, func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }, err
+}
+
+// scanBytes is scanContent of a message held in memory, without copying
+// it through a buffer.
+func scanBytes(data []byte) content {
+	var c content
+	inHeader := true
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line = data[:i+1]
+		}
+		data = data[len(line):]
+		if inHeader && (string(line) == "\r\n" || string(line) == "\n") {
+			inHeader = false
+		}
+		for _, b := range line {
+			if b >= 0x80 {
+				c.eightBit = true
+				c.utf8Header = c.utf8Header || inHeader
+				break
+			}
+		}
+		if c.eightBit && (c.utf8Header || !inHeader) {
+			return c // nothing more to learn
+		}
+	}
+	return c
 }
 
 // scanContent reads the message once, in bounded memory: a buffer of

@@ -55,3 +55,28 @@ func TestLoadContent(t *testing.T) {
 		t.Error("loadContent hid an open error")
 	}
 }
+
+// TestScanBytesAsScanContent holds the in-memory scan of a small message
+// to what the streaming scan finds.
+func TestScanBytesAsScanContent(t *testing.T) {
+	for _, msg := range []string{
+		"",
+		"Subject: hi",
+		"Subject: hi\r\n\r\nbody",
+		"Subject: hi\n\nbody\n",
+		"Subject: hi\r\n\r\ncaf\xc3\xa9",
+		"Subject: caf\xc3\xa9\r\n\r\nbody\r\n",
+		"Subject: hi\r\nX: \xff\r\n\r\n\r\n",
+		"Subject: hi\r\n\r\n\r\nX: \xff\r\n",
+		"\r\nSubject: caf\xc3\xa9\r\n",
+		"Subject: hi\r\n\r\n" + strings.Repeat("x", 100) + "\xc3\xa9",
+	} {
+		want, err := scanContent(strings.NewReader(msg), len(msg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := scanBytes([]byte(msg)); got != want {
+			t.Errorf("%q: scanBytes = %+v, scanContent = %+v", msg, got, want)
+		}
+	}
+}
