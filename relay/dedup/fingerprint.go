@@ -8,6 +8,7 @@
 package dedup
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
@@ -192,6 +193,9 @@ func walkParts(r io.Reader, boundary string, sum *fieldHash, depth int) error {
 	return walk(r, boundary, sum, depth, *buf)
 }
 
+// qpReaders recycles the read buffers of the quoted-printable decoder.
+var qpReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+
 // copyBufs recycles the buffers walk copies the parts' contents through.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
 
@@ -223,13 +227,22 @@ func walk(r io.Reader, boundary string, sum *fieldHash, depth int, buf []byte) e
 			continue
 		}
 		var content io.Reader = p
+		var br *bufio.Reader // the quoted-printable decoder's, from qpReaders
 		switch strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding"))) {
 		case "base64":
 			content = base64.NewDecoder(base64.StdEncoding, &lineSkipper{r: p})
 		case "quoted-printable":
-			content = quotedprintable.NewReader(p)
+			// The decoder reads through a bufio.Reader; given one, it
+			// takes it rather than making its own.
+			br = qpReaders.Get().(*bufio.Reader)
+			br.Reset(p)
+			content = quotedprintable.NewReader(br)
 		}
 		n, err := io.CopyBuffer(struct{ io.Writer }{sum.h}, struct{ io.Reader }{content}, buf)
+		if br != nil {
+			br.Reset(nil)
+			qpReaders.Put(br)
+		}
 		if err != nil {
 			return err
 		}
