@@ -69,7 +69,9 @@
 # skip them), RECONNECT_MESSAGES (1000, per such run), BIG (1: the 100 KB
 # runs; 0: skip them), MESSAGES_SCALE (100: percent of the default
 # messages per run, for short trial runs), FLOOR_SECONDS (2, per key set),
-# FEATURES (1), FEATURE_ROUNDS (2), FEATURE_MESSAGES (2000), MEMORY (1),
+# FEATURES (1), FEATURE_ROUNDS (2), FEATURE_MESSAGES (2000),
+# FEATURES_CALLGRIND (1 when valgrind is installed: instructions per message
+# of both, under callgrind), FEATURE_CG_MESSAGES (200), MEMORY (1),
 # PORT_BASE (10500), KEEP (1: keep the temporary folder for a look at the
 # logs), CLUSTER (1: the cluster run; 0: skip it).
 #
@@ -95,6 +97,8 @@ FLOOR_SECONDS=${FLOOR_SECONDS:-2}
 FEATURES=${FEATURES:-1}
 FEATURE_ROUNDS=${FEATURE_ROUNDS:-2}
 FEATURE_MESSAGES=${FEATURE_MESSAGES:-2000}
+FEATURE_CG_MESSAGES=${FEATURE_CG_MESSAGES:-200}
+if command -v valgrind >/dev/null; then FEATURES_CALLGRIND=${FEATURES_CALLGRIND:-1}; else FEATURES_CALLGRIND=${FEATURES_CALLGRIND:-0}; fi
 MEMORY=${MEMORY:-1}
 PORT_BASE=${PORT_BASE:-10500}
 KEEP=${KEEP:-0}
@@ -131,10 +135,10 @@ case $RECONNECT in
   0 | 1) ;;
   *) die "RECONNECT must be 1 (measure a new connection per message) or 0 (skip it)" ;;
 esac
-for v in RECONNECT_MESSAGES MESSAGES_SCALE FLOOR_SECONDS FEATURE_ROUNDS FEATURE_MESSAGES; do
+for v in RECONNECT_MESSAGES MESSAGES_SCALE FLOOR_SECONDS FEATURE_ROUNDS FEATURE_MESSAGES FEATURE_CG_MESSAGES; do
   case ${!v} in '' | *[!0-9]* | 0) die "$v must be a whole number of at least 1" ;; esac
 done
-for v in MADDY BIG FEATURES MEMORY; do
+for v in MADDY BIG FEATURES FEATURES_CALLGRIND MEMORY; do
   case ${!v} in 0 | 1) ;; *) die "$v must be 1 (measure it) or 0 (skip it)" ;; esac
 done
 for m in $SINK_MODES; do

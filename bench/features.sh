@@ -17,7 +17,10 @@
 # list is still read, there being no key that stops that), provider_rate,
 # bulk_rate and provider_connections 0 (no limits; the pacing gate itself
 # cannot be turned off). Both deliver over STARTTLS to the sink when it
-# offers it (opportunistic, as to an MX without DANE or MTA-STS).
+# offers it (opportunistic, as to an MX without DANE or MTA-STS). With
+# FEATURES_CALLGRIND=1 (the default when valgrind is installed), each then
+# runs once more under callgrind for FEATURE_CG_MESSAGES messages:
+# user-space instructions per message, in RAW/features_callgrind.json.
 
 features_run() {
   cat >"$WORK/bench.zone" <<EOF
@@ -51,10 +54,7 @@ EOF
       fr keys dns --domain "$DOMAIN" --selector "$name-$alg" >>"$WORK/records.zone"
     done
     printf '%s\n' "$PASSWORD" | fr users add bench --allow "@$DOMAIN" >/dev/null
-    "$BIN/dkimrelay" --config "$dir/dkimrelay.toml" serve >"$WORK/$name.out" 2>&1 &
-    FEAT_PID[$name]=$!
-    pids+=("$!")
-    wait_port "$port"
+    feat_start "$name"
   done
   local n round
   n=$(scaled "$FEATURE_MESSAGES")
@@ -68,9 +68,47 @@ EOF
       run_one "$name" starttls 8 "$SMALL" "$n" "$RAW/${name}_starttls_c8_s${SMALL}_r${round}"
     done
   done
+  # Instructions per message, which hold still while the machine is
+  # shared: each relay once more under callgrind, as bench/baseline.sh
+  # runs it (Go's asynchronous preemption signals trip callgrind, hence
+  # asyncpreemptoff), its counts zeroed after a warm-up.
+  if [ "$FEATURES_CALLGRIND" = 1 ]; then
+    local ir=()
+    for name in features-on features-off; do
+      feat_stop "$name"
+      say "features: $name under callgrind, $FEATURE_CG_MESSAGES messages after a warm-up of 50"
+      GODEBUG=asyncpreemptoff=1 feat_start "$name" valgrind --tool=callgrind --quiet \
+        --callgrind-out-file="$WORK/cg-$name.out"
+      run_one "$name" starttls 8 "$SMALL" 50 "$WORK/cg-warm-$name"
+      callgrind_control -z "${FEAT_PID[$name]}" >/dev/null
+      run_one "$name" starttls 8 "$SMALL" "$FEATURE_CG_MESSAGES" "$WORK/cg-$name"
+      callgrind_control -d "${FEAT_PID[$name]}" >/dev/null
+      sleep 1
+      feat_stop "$name"
+      [ -s "$WORK/cg-$name.out.1" ] || die "callgrind wrote no dump for $name; see $WORK/$name.out"
+      ir+=("\"$name\": $(awk '/^(summary|totals):/ {print $2; exit}' "$WORK/cg-$name.out.1")")
+    done
+    printf '{"messages": %s, "instructions": {%s, %s}}\n' "$FEATURE_CG_MESSAGES" "${ir[0]}" "${ir[1]}" >"$RAW/features_callgrind.json"
+  fi
   # Both stop here: the runs after these measure the relays above alone.
   for name in features-on features-off; do
-    kill -TERM "${FEAT_PID[$name]}" 2>/dev/null
-    wait "${FEAT_PID[$name]}" 2>/dev/null
+    feat_stop "$name"
   done
+}
+
+# feat_start NAME [WRAPPER...]: starts that features relay, under the
+# wrapper if any, and waits for its port.
+feat_start() {
+  local name=$1 port=$FEAT_ON_PORT
+  shift
+  [ "$name" = features-off ] && port=$FEAT_OFF_PORT
+  "$@" "$BIN/dkimrelay" --config "$WORK/$name/dkimrelay.toml" serve >>"$WORK/$name.out" 2>&1 &
+  FEAT_PID[$name]=$!
+  pids+=("$!")
+  wait_port "$port"
+}
+
+feat_stop() {
+  kill -TERM "${FEAT_PID[$1]}" 2>/dev/null
+  wait "${FEAT_PID[$1]}" 2>/dev/null || true
 }

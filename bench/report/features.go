@@ -1,14 +1,44 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 )
+
+// FeaturesCG is features_callgrind.json: the user-space instructions of
+// each features relay over Messages messages under callgrind.
+type FeaturesCG struct {
+	Messages     int              `json:"messages"`
+	Instructions map[string]int64 `json:"instructions"`
+}
+
+// loadFeaturesCG reads dir/features_callgrind.json; nil when the run made
+// none.
+func loadFeaturesCG(dir string) (*FeaturesCG, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "features_callgrind.json"))
+	if os.IsNotExist(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var cg FeaturesCG
+	if err := json.Unmarshal(b, &cg); err != nil {
+		return nil, fmt.Errorf("features_callgrind.json: %w", err)
+	}
+	if cg.Messages < 1 || cg.Instructions["features-on"] <= 0 || cg.Instructions["features-off"] <= 0 {
+		return nil, fmt.Errorf("features_callgrind.json: no instruction counts for both features-on and features-off")
+	}
+	return &cg, nil
+}
 
 // writeFeatures writes the section of dkimrelay by MX with its delivery
 // features on against off: both cells, then on ÷ off. Nothing when there
 // are no such runs.
-func writeFeatures(b *strings.Builder, cells []Cell, m Meta) {
+func writeFeatures(b *strings.Builder, cells []Cell, cg *FeaturesCG, m Meta) {
 	on, off := cellOf(cells, "features-on", 8, 4096), cellOf(cells, "features-off", 8, 4096)
 	if len(cells) == 0 {
 		return
@@ -28,6 +58,12 @@ func writeFeatures(b *strings.Builder, cells []Cell, m Meta) {
 	cost := (on.CPUmsPerMsg/off.CPUmsPerMsg - 1) * 100
 	p("On against off: CPU per message %.2f ms against %.2f ms (**%+.1f %%**; the target is at most +5 %%), delivered\n", on.CPUmsPerMsg, off.CPUmsPerMsg, cost)
 	p("msgs/s %.2f× (on ÷ off).\n\n", on.DeliveredPS/off.DeliveredPS)
+	if cg != nil {
+		ion := float64(cg.Instructions["features-on"]) / float64(cg.Messages)
+		ioff := float64(cg.Instructions["features-off"]) / float64(cg.Messages)
+		p("Under callgrind (user-space instructions, %s each after a warm-up; unlike seconds they hold still while the\n", plural(cg.Messages, "message"))
+		p("machine is shared): %.0f instructions per message on, %.0f off (**%+.1f %%**).\n\n", ion, ioff, (ion/ioff-1)*100)
+	}
 }
 
 // writeMemory writes the memory run: dkimrelay taking 64 messages of

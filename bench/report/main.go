@@ -56,6 +56,10 @@ func generate(raw, resultsOut, mdOut, svgOut, chartLink, notesFile string) error
 	if err != nil {
 		return err
 	}
+	cg, err := loadFeaturesCG(raw)
+	if err != nil {
+		return err
+	}
 	notes := ""
 	if notesFile != "" {
 		if b, err := os.ReadFile(notesFile); err == nil {
@@ -66,16 +70,17 @@ func generate(raw, resultsOut, mdOut, svgOut, chartLink, notesFile string) error
 	}
 
 	res, err := json.MarshalIndent(struct {
-		Meta    Meta   `json:"meta"`
-		Medians []Cell `json:"medians"`
-		Floor   *Floor `json:"signing_floor,omitempty"`
-		Runs    []Run  `json:"runs"`
-	}{meta, cells, fl, runs}, "", "  ")
+		Meta    Meta        `json:"meta"`
+		Medians []Cell      `json:"medians"`
+		Floor   *Floor      `json:"signing_floor,omitempty"`
+		CG      *FeaturesCG `json:"features_callgrind,omitempty"`
+		Runs    []Run       `json:"runs"`
+	}{meta, cells, fl, cg, runs}, "", "  ")
 	if err != nil {
 		return err
 	}
 	var md, svg bytes.Buffer
-	if err := writeMarkdown(&md, meta, runs, cells, fl, chartLink, notes); err != nil {
+	if err := writeMarkdown(&md, meta, runs, cells, fl, cg, chartLink, notes); err != nil {
 		return err
 	}
 	if err := writeChart(&svg, cells, 4096); err != nil {

@@ -53,7 +53,7 @@ func cellOf(cells []Cell, relay string, c, size int) *Cell {
 // writeMarkdown writes BENCHMARKS.md: conditions, the tables of medians,
 // ratios, those of the runs with a new connection per message, the targets
 // of the performance goals, and the notes kept by hand.
-func writeMarkdown(w io.Writer, m Meta, runs []Run, all []Cell, fl *Floor, chart, notes string) error {
+func writeMarkdown(w io.Writer, m Meta, runs []Run, all []Cell, fl *Floor, cg *FeaturesCG, chart, notes string) error {
 	// Everything but the sections of their own is about reused
 	// connections, messages under 1 MB, and the relays of the comparison.
 	var cells, reconnect, features, memory []Cell
@@ -152,7 +152,7 @@ func writeMarkdown(w io.Writer, m Meta, runs []Run, all []Cell, fl *Floor, chart
 	}
 	writeReconnect(&b, reconnect, inMode(cells, modeStartTLS))
 	writeFloor(&b, fl, cells)
-	writeFeatures(&b, features, m)
+	writeFeatures(&b, features, cg, m)
 	writeMemory(&b, memory)
 
 	p("## Targets, measured in this run\n\n")
