@@ -109,6 +109,6 @@ feat_start() {
 }
 
 feat_stop() {
-  kill -TERM "${FEAT_PID[$1]}" 2>/dev/null
+  kill -TERM "${FEAT_PID[$1]}" 2>/dev/null || true
   wait "${FEAT_PID[$1]}" 2>/dev/null || true
 }
