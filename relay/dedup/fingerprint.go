@@ -17,7 +17,6 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
-	"mime/quotedprintable"
 	"slices"
 	"strings"
 	"sync"
@@ -194,7 +193,7 @@ func walkParts(r io.Reader, boundary string, sum *fieldHash, depth int) error {
 }
 
 // qpReaders recycles the read buffers of the quoted-printable decoder.
-var qpReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4<<10) }}
+var qpReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, qpLine) }}
 
 // copyBufs recycles the buffers walk copies the parts' contents through.
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 4<<10); return &b }}
@@ -226,22 +225,19 @@ func walk(r io.Reader, boundary string, sum *fieldHash, depth int, buf []byte) e
 			}
 			continue
 		}
-		var content io.Reader = p
-		var br *bufio.Reader // the quoted-printable decoder's, from qpReaders
+		var n int64
 		switch strings.ToLower(strings.TrimSpace(p.Header.Get("Content-Transfer-Encoding"))) {
 		case "base64":
-			content = base64.NewDecoder(base64.StdEncoding, &lineSkipper{r: p})
+			content := base64.NewDecoder(base64.StdEncoding, &lineSkipper{r: p})
+			n, err = io.CopyBuffer(struct{ io.Writer }{sum.h}, struct{ io.Reader }{content}, buf)
 		case "quoted-printable":
-			// The decoder reads through a bufio.Reader; given one, it
-			// takes it rather than making its own.
-			br = qpReaders.Get().(*bufio.Reader)
+			br := qpReaders.Get().(*bufio.Reader)
 			br.Reset(p)
-			content = quotedprintable.NewReader(br)
-		}
-		n, err := io.CopyBuffer(struct{ io.Writer }{sum.h}, struct{ io.Reader }{content}, buf)
-		if br != nil {
+			n, err = hashQP(br, sum.h, buf[:0])
 			br.Reset(nil)
 			qpReaders.Put(br)
+		default:
+			n, err = io.CopyBuffer(struct{ io.Writer }{sum.h}, struct{ io.Reader }{p}, buf)
 		}
 		if err != nil {
 			return err
