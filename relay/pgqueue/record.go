@@ -55,7 +55,7 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 	// With a bounce queued the new states must be durable, or a crash
 	// would bring the message back and bounce it twice; otherwise losing
 	// them to a database crash only repeats an attempt.
-	deleted, err := s.write(m.ID, token, lastPerRcpt(append(held, changes...)), final)
+	deleted, err := s.write(m.ID, token, lastPerRcpt(append(held, changes...)), final, !anyPending(rcpts))
 	if deleted {
 		return nil, nil
 	}
@@ -70,10 +70,28 @@ func (s *Store) Record(m *queue.Message, outcomes []outcome.Outcome, steps queue
 // reports a message no longer in the queue. It is one batch, one round
 // trip, run as one implicit transaction: the first statement locks the
 // message's row, and every later one acts only while the lease is this
-// relay's.
-func (s *Store) write(id string, token int64, changes []queue.Change, durable bool) (deleted bool, err error) {
+// relay's. A finished message (no recipient pending) is removed without
+// its recipients' new states, which would go with it.
+func (s *Store) write(id string, token int64, changes []queue.Change, durable, finished bool) (deleted bool, err error) {
 	ctx, cancel := opContext()
 	defer cancel()
+	b := &pgx.Batch{}
+	if !durable {
+		b.Queue(asyncCommit)
+	}
+	b.Queue("SELECT lease_owner IS NOT DISTINCT FROM $2 AND lease_token IS NOT DISTINCT FROM $3 FROM queue_messages WHERE id = $1 FOR UPDATE", id, s.node, token)
+	if finished {
+		b.Queue(`DELETE FROM queue_chunks WHERE message_id = $1 AND `+leased, id, s.node, token)
+		b.Queue(`DELETE FROM queue_messages WHERE id = $1 AND lease_owner = $2 AND lease_token = $3`, id, s.node, token)
+	} else {
+		s.queueChanges(b, id, token, changes)
+	}
+	return s.runWrite(ctx, b, durable)
+}
+
+// queueChanges adds to b the statements that write the changes of a
+// message with recipients pending, and reschedule it at the earliest.
+func (s *Store) queueChanges(b *pgx.Batch, id string, token int64, changes []queue.Change) {
 	n := len(changes)
 	addrs, states, replies := make([]string, n), make([]string, n), make([]string, n)
 	attempts := make([]int32, n)
@@ -85,13 +103,6 @@ func (s *Store) write(id string, token int64, changes []queue.Change, durable bo
 			nexts[i] = &t
 		}
 	}
-	const leased = "EXISTS (SELECT 1 FROM queue_messages WHERE id = $1 AND lease_owner = $2 AND lease_token = $3)"
-	const pending = "EXISTS (SELECT 1 FROM queue_recipients WHERE message_id = $1 AND state IN ('queued', 'deferred'))"
-	b := &pgx.Batch{}
-	if !durable {
-		b.Queue(asyncCommit)
-	}
-	b.Queue("SELECT lease_owner IS NOT DISTINCT FROM $2 AND lease_token IS NOT DISTINCT FROM $3 FROM queue_messages WHERE id = $1 FOR UPDATE", id, s.node, token)
 	b.Queue(`UPDATE queue_recipients r SET state = t.state, attempts = t.attempts, next_attempt = t.next, last_reply = t.reply
 		FROM unnest($4::text[], $5::text[], $6::int[], $7::timestamptz[], $8::text[]) AS t(addr, state, attempts, next, reply)
 		WHERE r.message_id = $1 AND r.addr = t.addr AND `+leased, id, s.node, token, addrs, states, attempts, nexts, replies)
@@ -101,6 +112,11 @@ func (s *Store) write(id string, token int64, changes []queue.Change, durable bo
 		FROM (SELECT min(next_attempt) AS due FROM queue_recipients
 			WHERE message_id = $1 AND state IN ('queued', 'deferred')) d
 		WHERE q.id = $1 AND q.lease_owner = $2 AND q.lease_token = $3 AND d.due IS NOT NULL`, id, s.node, token)
+}
+
+// runWrite sends a write's batch: deleted reports a message no longer in
+// the queue, ErrLeaseLost one another relay leased meanwhile.
+func (s *Store) runWrite(ctx context.Context, b *pgx.Batch, durable bool) (deleted bool, err error) {
 	br := s.pool.SendBatch(ctx, b)
 	if !durable {
 		if _, err := br.Exec(); err != nil {
@@ -139,6 +155,16 @@ func deleteMessage(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
 	return tag.RowsAffected() > 0, nil
 }
 
+// anyPending reports whether a recipient is still to be delivered.
+func anyPending(rcpts map[string]*queue.Recipient) bool {
+	for _, r := range rcpts {
+		if r.State.Pending() {
+			return true
+		}
+	}
+	return false
+}
+
 // dueNow reports whether a recipient is due again at once: then a worker
 // looks for it without waiting for the next poll.
 func dueNow(rcpts map[string]*queue.Recipient, now time.Time) bool {
@@ -149,6 +175,14 @@ func dueNow(rcpts map[string]*queue.Recipient, now time.Time) bool {
 	}
 	return false
 }
+
+// leased and pending are conditions of a write's statements: the message
+// ($1) is leased to this relay ($2) under the token ($3); a recipient of
+// it is still to be delivered.
+const (
+	leased  = "EXISTS (SELECT 1 FROM queue_messages WHERE id = $1 AND lease_owner = $2 AND lease_token = $3)"
+	pending = "EXISTS (SELECT 1 FROM queue_recipients WHERE message_id = $1 AND state IN ('queued', 'deferred'))"
+)
 
 // lastPerRcpt keeps the last change of each recipient, in order.
 func lastPerRcpt(cs []queue.Change) []queue.Change {
