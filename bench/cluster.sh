@@ -17,7 +17,10 @@
 #   N=3000 C=8 SIZE=4096 ROUNDS=2 PROVIDER_CONNECTIONS=8 bash bench/cluster.sh
 #
 # PROVIDER_CONNECTIONS is delivery.provider_connections of every relay (0:
-# no cap), since the sink is one provider to all of them.
+# no cap), since the sink is one provider to all of them. STATEMENTS=1
+# loads pg_stat_statements and prints, after each cluster run, the
+# statements the database ran per delivered message and its transactions
+# per message: the round trips the cluster costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${N:-3000}
@@ -63,7 +66,8 @@ mkdir -p "$PG"
 [ "$(id -u)" -eq 0 ] && chown nobody "$PG"
 as_pg "$PGBIN/initdb" -D "$PG/data" -U dkimrelay --auth=trust -E UTF8 --locale=C >/dev/null
 as_pg "$PGBIN/postgres" -D "$PG/data" -c listen_addresses= -c unix_socket_directories="$PG" \
-  -c port="$PG_PORT" -c max_connections=200 >"$WORK/postgres.log" 2>&1 &
+  -c port="$PG_PORT" -c max_connections=200 \
+  ${STATEMENTS:+-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all} >"$WORK/postgres.log" 2>&1 &
 pids+=($!)
 PG_PID=$!
 for _ in $(seq 200); do
@@ -71,6 +75,8 @@ for _ in $(seq 200); do
   sleep 0.05
 done
 as_pg "$PGBIN/psql" -q -h "$PG" -p "$PG_PORT" -U dkimrelay -d postgres -c "CREATE DATABASE dkimrelay"
+psql_bench() { as_pg "$PGBIN/psql" -q -h "$PG" -p "$PG_PORT" -U dkimrelay -d dkimrelay "$@"; }
+[ -n "${STATEMENTS:-}" ] && psql_bench -c "CREATE EXTENSION pg_stat_statements"
 CONN="host=$PG port=$PG_PORT user=dkimrelay dbname=dkimrelay"
 
 # relay NAME PORT CLUSTER_NODE: a data dir and config; CLUSTER_NODE "" is
@@ -160,5 +166,12 @@ PY
 say "N=$N C=$C SIZE=$SIZE, $ROUNDS rounds, alternating"
 for r in $(seq "$ROUNDS"); do
   run single "$single_PID" "$SINGLE_PORT"
+  [ -n "${STATEMENTS:-}" ] && psql_bench -c "SELECT pg_stat_statements_reset(), pg_stat_reset()" >/dev/null
   run cluster "$a_PID,$b_PID,$PG_PID" "$A_PORT" "$B_PORT"
+  if [ -n "${STATEMENTS:-}" ]; then
+    psql_bench -P footer=off -c "SELECT round(calls::numeric / $N, 2) AS per_msg, round(total_exec_time::numeric / $N, 3) AS ms_per_msg,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS statement
+      FROM pg_stat_statements WHERE calls >= $N / 100 ORDER BY calls DESC, total_exec_time DESC"
+    psql_bench -P footer=off -c "SELECT round(xact_commit::numeric / $N, 2) AS transactions_per_msg FROM pg_stat_database WHERE datname = 'dkimrelay'"
+  fi
 done
