@@ -111,16 +111,39 @@ func (c *claim) Done(qid string) error {
 		if qid == "" {
 			b.Queue(`DELETE FROM cluster_duplicates WHERE key = $1 AND qid = '' AND node = $2`, c.key[:], c.w.node)
 		} else {
-			// The window runs from the claim, a moment earlier: the
-			// row changes in no indexed column, so PostgreSQL updates
-			// it in place (a HOT update), without new index entries.
-			b.Queue(`UPDATE cluster_duplicates SET qid = $2 WHERE key = $1 AND node = $3`, c.key[:], qid, c.w.node)
+			b.Queue(recordQID, c.key[:], qid, c.w.node)
 		}
 	})
 	if err != nil {
 		return fmt.Errorf("recording in the cluster's duplicate window: %w", err)
 	}
 	return c.w.sweep(ctx)
+}
+
+// recordQID records a claimed message's queue ID. The window runs from
+// the claim, a moment earlier: the row changes in no indexed column, so
+// PostgreSQL updates it in place (a HOT update), without new index
+// entries.
+const recordQID = `UPDATE cluster_duplicates SET qid = $2 WHERE key = $1 AND node = $3`
+
+// DoneStatement returns the statement that records the claim's message as
+// qid, for the transaction that commits the message in the queue of the
+// same database (pool): one round trip fewer than Done. ok is false when
+// pool is another database's, or when the window is due for a sweep,
+// which Done does: then call Done.
+func (c *claim) DoneStatement(pool *pgxpool.Pool, qid string) (sql string, args []any, ok bool) {
+	if pool != c.w.pool || qid == "" || c.w.sweepDue() {
+		return "", nil, false
+	}
+	return recordQID, []any{c.key[:], qid, c.w.node}, true
+}
+
+// sweepDue reports whether the rows older than the window are to be
+// deleted now (sweep).
+func (w *Window) sweepDue() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return time.Since(w.swept) >= w.window/10
 }
 
 // sweep deletes the rows older than the window, at most once per tenth
