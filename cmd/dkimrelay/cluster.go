@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -16,6 +17,8 @@ import (
 	"dkimrelay/relay/pgqueue"
 	"dkimrelay/relay/queue"
 	"dkimrelay/relay/queuectl"
+	"dkimrelay/reports/pgstore"
+	"dkimrelay/reports/store"
 )
 
 // clusterTimeout bounds a command's work on the cluster database.
@@ -63,8 +66,8 @@ func withCluster(ctx context.Context, cfg *config.Config, fn func(db *cluster.DB
 	return fn(db)
 }
 
-// runClusterImport copies a single relay's logins, keys and queued
-// messages into the cluster database.
+// runClusterImport copies a single relay's logins, keys, queued messages
+// and received reports into the cluster database.
 func runClusterImport(e *env, args []string) error {
 	fs := newFlags(e, "cluster import")
 	if _, err := parse(fs, args, 0, 0); err != nil {
@@ -93,8 +96,28 @@ func runClusterImport(e *env, args []string) error {
 		if n.Moved > 0 || n.Present > 0 || err == nil {
 			fmt.Fprintf(e.stdout, "Queue: %d messages moved into the database, %d were there already.\n", n.Moved, n.Present)
 		}
+		if err != nil {
+			return err
+		}
+		r, err := importReports(ctx, db, cfg)
+		if r.Copied > 0 || r.Present > 0 || err == nil {
+			fmt.Fprintf(e.stdout, "Received reports: %d copied into the database, %d were there already.\n", r.Copied, r.Present)
+		}
 		return err
 	})
+}
+
+// importReports copies the received DMARC and TLS reports in data_dir
+// into the database; the files stay.
+func importReports(ctx context.Context, db *cluster.DB, cfg *config.Config) (pgstore.Imported, error) {
+	if _, err := os.Stat(cfg.ReportsDir()); errors.Is(err, os.ErrNotExist) {
+		return pgstore.Imported{}, nil // this relay received none
+	}
+	files, err := store.OpenFiles(cfg.ReportsDir())
+	if err != nil {
+		return pgstore.Imported{}, err
+	}
+	return pgstore.New(db.Pool).Import(ctx, files)
 }
 
 // importQueue moves the files' queue in data_dir into the database.

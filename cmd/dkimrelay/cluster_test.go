@@ -51,6 +51,11 @@ func TestClusterCommands(t *testing.T) {
 	}
 	qid := d.ID()
 	q.Close()
+	// The corpus holds damaged inputs too: they are skipped, exit 1.
+	if r := runCLI(t, "", "--config", cfgs["a"], "reports", "import", reportCorpus); !strings.Contains(r.stderr, "the rest were imported") {
+		t.Fatalf("reports import: exit %d: %s", r.code, r.stderr)
+	}
+	reportsA := cli("a", "", "reports", "--json")
 
 	for node, path := range cfgs {
 		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
@@ -64,9 +69,17 @@ func TestClusterCommands(t *testing.T) {
 	if !strings.Contains(out, "Queue: 1 messages moved into the database, 0 were there already.") || strings.Contains(out, " 0 files copied") {
 		t.Fatalf("cluster import:\n%s", out)
 	}
+	var copied int
+	if _, err := fmt.Sscanf(out[strings.Index(out, "Received reports: "):], "Received reports: %d copied into the database, 0 were there already.", &copied); err != nil || copied == 0 {
+		t.Fatalf("cluster import copied %d reports (%v):\n%s", copied, err, out)
+	}
 	out = cli("a", "", "cluster", "import")
-	if !strings.Contains(out, "(the database had them all)") || !strings.Contains(out, "Queue: 0 messages moved") {
+	if !strings.Contains(out, "(the database had them all)") || !strings.Contains(out, "Queue: 0 messages moved") ||
+		!strings.Contains(out, fmt.Sprintf("Received reports: 0 copied into the database, %d were there already.", copied)) {
 		t.Fatalf("cluster import run again:\n%s", out)
+	}
+	if got := cli("b", "", "reports", "--json"); got != reportsA {
+		t.Errorf("b's reports after the import:\n%s\nwant a's before it:\n%s", got, reportsA)
 	}
 
 	if out := cli("b", "", "users", "list"); !strings.Contains(out, "app") {
