@@ -183,7 +183,7 @@ func (d *Deliverer) Deliver(ctx context.Context, m Message) []outcome.Outcome {
 		return d.toOutbox(log, m)
 	}
 
-	body, open, err := loadContent(m.Open)
+	body, open, err := loadContent(m.Open, m.Size)
 	if err != nil {
 		events.UnreadableMessage{Err: err}.Log(log)
 		return outcome.Local(outcome.Transient, "4.3.0", "cannot read the queued message: "+err.Error()).For(m.Rcpts)

@@ -28,7 +28,7 @@ func TestLoadContent(t *testing.T) {
 				opens++
 				return io.NopCloser(strings.NewReader(tt.msg)), nil
 			}
-			got, reopen, err := loadContent(open)
+			got, reopen, err := loadContent(open, int64(len(tt.msg)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,7 +51,7 @@ func TestLoadContent(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := loadContent(func() (io.ReadCloser, error) { return nil, errors.New("gone") }); err == nil {
+	if _, _, err := loadContent(func() (io.ReadCloser, error) { return nil, errors.New("gone") }, 0); err == nil {
 		t.Error("loadContent hid an open error")
 	}
 }
