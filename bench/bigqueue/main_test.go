@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"dkimrelay/config"
 	"dkimrelay/relay/queue"
 )
 
@@ -209,6 +210,53 @@ func TestReplicate(t *testing.T) {
 	// A second run would overwrite the copies: it must refuse.
 	if err := replicate(context.Background(), dir, orig, 3); err == nil {
 		t.Error("replicate overwrote existing queue files")
+	}
+}
+
+// TestReplicateOneFile copies a message the queue committed in its
+// one-file layout, and the queue loads every copy, each under its own ID.
+func TestReplicateOneFile(t *testing.T) {
+	dir := t.TempDir()
+	q, err := queue.Open(queue.Options{Dir: dir, Delivery: config.Defaults().Delivery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := q.NewDraft()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Write([]byte("Subject: x\r\n\r\nbody\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Commit(queue.Envelope{From: "a@b.test", Rcpts: []string{"c@d.test"}}); err != nil {
+		t.Fatal(err)
+	}
+	orig := d.ID()
+	q.Close()
+	if err := replicate(context.Background(), dir, orig, 10); err != nil {
+		t.Fatal(err)
+	}
+	q, err = queue.Open(queue.Options{Dir: dir, Delivery: config.Defaults().Delivery})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if err := q.WaitLoaded(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]bool{}
+	for _, m := range q.List() {
+		ids[m.ID] = true
+	}
+	if len(ids) != 10 || !ids[orig] {
+		t.Errorf("the queue loaded %d distinct messages (the original among them: %t), want 10", len(ids), ids[orig])
+	}
+	// A file without a valid trailer is no committed message to copy.
+	if err := os.WriteFile(dir+"/"+orig+".msg", []byte("Subject: x\r\n\r\ncut short"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := replicate(context.Background(), dir, orig, 2); err == nil || !strings.Contains(err.Error(), "trailer") {
+		t.Errorf("replicate of an uncommitted file = %v, want an error about its trailer", err)
 	}
 }
 

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync"
@@ -47,23 +49,100 @@ func copyIDs(orig string, n int) ([]string, error) {
 	return ids, nil
 }
 
-// replicate copies the queued message orig (its <QID>.eml and <QID>.json,
-// relay/queue's layout) in the queue folder dir under n-1 new IDs, as
-// relay/queue's BenchmarkOpen does in process: the .eml as is, the .json
-// with the ID it names replaced. Files are 0600, like the relay's own;
-// none is fsync'd (the caller syncs once). Four goroutines write, so the
-// setup of a large queue takes seconds, not minutes.
-func replicate(ctx context.Context, dir, orig string, n int) error {
+// The one-file layout of relay/queue (relay/queue/trailer.go): <QID>.msg
+// is the message, then its record as JSON, then a footer: the magic, the
+// record's length and its CRC-32C, each length and sum a big-endian
+// uint32.
+const (
+	trailerMagic = "dkrqtrl1"
+	footerSize   = len(trailerMagic) + 4 + 4
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// copyFiles returns the files a copy of the queued message orig is made
+// of, by name suffix, for a new ID: for the one-file layout (<QID>.msg) the
+// message with its record naming id and a new footer, and its later state
+// (<QID>.json) naming id if it has one; for the two-file
+// layout of earlier relays (<QID>.eml and <QID>.json), which the queue
+// still loads, the .eml as is and the .json naming id.
+func copyFiles(dir, orig string) (func(id string) map[string][]byte, error) {
+	if b, err := os.ReadFile(filepath.Join(dir, orig+".msg")); err == nil {
+		msg, rec, err := splitTrailer(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s.msg: %w", orig, err)
+		}
+		if !bytes.Contains(rec, []byte(orig)) {
+			return nil, fmt.Errorf("the record of %s.msg does not name its queue ID", orig)
+		}
+		// A state change since the commit (the first attempt's deferral)
+		// is a <QID>.json beside the file, which the queue reads instead
+		// of the trailer's record.
+		state, err := os.ReadFile(filepath.Join(dir, orig+".json"))
+		if err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("reading the queued message's state: %w", err)
+		}
+		if state != nil && !bytes.Contains(state, []byte(orig)) {
+			return nil, fmt.Errorf("the record %s.json does not name its queue ID", orig)
+		}
+		return func(id string) map[string][]byte {
+			r := bytes.Replace(rec, []byte(orig), []byte(id), 1)
+			out := make([]byte, 0, len(msg)+len(r)+footerSize)
+			out = append(append(append(out, msg...), r...), trailerMagic...)
+			out = binary.BigEndian.AppendUint32(out, uint32(len(r)))
+			files := map[string][]byte{".msg": binary.BigEndian.AppendUint32(out, crc32.Checksum(r, castagnoli))}
+			if state != nil {
+				files[".json"] = bytes.Replace(state, []byte(orig), []byte(id), 1)
+			}
+			return files
+		}, nil
+	} else if !os.IsNotExist(err) {
+		return nil, fmt.Errorf("reading the queued message: %w", err)
+	}
 	eml, err := os.ReadFile(filepath.Join(dir, orig+".eml"))
 	if err != nil {
-		return fmt.Errorf("reading the queued message: %w", err)
+		return nil, fmt.Errorf("reading the queued message: %w", err)
 	}
 	rec, err := os.ReadFile(filepath.Join(dir, orig+".json"))
 	if err != nil {
-		return fmt.Errorf("reading the queued envelope: %w", err)
+		return nil, fmt.Errorf("reading the queued envelope: %w", err)
 	}
 	if !bytes.Contains(rec, []byte(orig)) {
-		return fmt.Errorf("the envelope %s.json does not name its queue ID", orig)
+		return nil, fmt.Errorf("the envelope %s.json does not name its queue ID", orig)
+	}
+	return func(id string) map[string][]byte {
+		return map[string][]byte{".eml": eml, ".json": bytes.Replace(rec, []byte(orig), []byte(id), 1)}
+	}, nil
+}
+
+// splitTrailer splits a committed message file into the message and its
+// record, checking the footer as the queue does.
+func splitTrailer(b []byte) (msg, rec []byte, err error) {
+	if len(b) < footerSize || string(b[len(b)-footerSize:len(b)-8]) != trailerMagic {
+		return nil, nil, errors.New("no trailer: the message was not committed")
+	}
+	n := int(binary.BigEndian.Uint32(b[len(b)-8:]))
+	sum := binary.BigEndian.Uint32(b[len(b)-4:])
+	if n > len(b)-footerSize {
+		return nil, nil, errors.New("the trailer's length is longer than the file")
+	}
+	rec = b[len(b)-footerSize-n : len(b)-footerSize]
+	if crc32.Checksum(rec, castagnoli) != sum {
+		return nil, nil, errors.New("the trailer's checksum does not match its record")
+	}
+	return b[:len(b)-footerSize-n], rec, nil
+}
+
+// replicate copies the queued message orig in the queue folder dir under
+// n-1 new IDs, as relay/queue's BenchmarkOpen does in process: the message
+// as is, its record with the ID it names replaced (copyFiles). Files are
+// 0600, like the relay's own; none is fsync'd (the caller syncs once). Four
+// goroutines write, so the setup of a large queue takes seconds, not
+// minutes.
+func replicate(ctx context.Context, dir, orig string, n int) error {
+	files, err := copyFiles(dir, orig)
+	if err != nil {
+		return err
 	}
 	ids, err := copyIDs(orig, n-1)
 	if err != nil {
@@ -80,13 +159,11 @@ func replicate(ctx context.Context, dir, orig string, n int) error {
 					return
 				}
 				id := ids[i]
-				if err := writeNew(filepath.Join(dir, id+".eml"), eml); err != nil {
-					errs[w] = err
-					return
-				}
-				if err := writeNew(filepath.Join(dir, id+".json"), bytes.Replace(rec, []byte(orig), []byte(id), 1)); err != nil {
-					errs[w] = err
-					return
+				for ext, data := range files(id) {
+					if err := writeNew(filepath.Join(dir, id+ext), data); err != nil {
+						errs[w] = err
+						return
+					}
 				}
 			}
 		})
@@ -109,8 +186,8 @@ func writeNew(path string, data []byte) error {
 	return err
 }
 
-// cachedFraction samples up to 1000 of the queue's message files (both the
-// .eml and the .json) and returns the fraction of their pages in the page
+// cachedFraction samples up to 1000 of the queue's message files (the
+// .msg, or the .eml and the .json of the earlier layout) and returns the fraction of their pages in the page
 // cache, or -1 when it cannot tell. Linux may evict cold page cache on its
 // own (on this bench's virtual machine, DAMON pages out file pages left
 // untouched for a minute), so the restart is not always as warm as the
@@ -124,8 +201,11 @@ func cachedFraction(dir, orig string, n int) float64 {
 	step := max(1, len(ids)/1000)
 	in, total := 0, 0
 	for i := 0; i < len(ids); i += step {
-		for _, ext := range []string{".eml", ".json"} {
+		for _, ext := range []string{".msg", ".eml", ".json"} {
 			a, b, err := resident(filepath.Join(dir, ids[i]+ext))
+			if os.IsNotExist(err) {
+				continue
+			}
 			if err != nil {
 				return -1
 			}
