@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -233,8 +234,31 @@ func TestReplicateOneFile(t *testing.T) {
 	}
 	orig := d.ID()
 	q.Close()
+	// A state change since the commit is a <QID>.json beside the file:
+	// here the trailer's own record, which the copies must carry too.
+	b, err := os.ReadFile(dir + "/" + orig + ".msg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rec, err := splitTrailer(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/"+orig+".json", rec, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := replicate(context.Background(), dir, orig, 10); err != nil {
 		t.Fatal(err)
+	}
+	states, err := filepath.Glob(dir + "/*.json")
+	if err != nil || len(states) != 10 {
+		t.Fatalf("%d .json files after the copies (%v), want 10", len(states), err)
+	}
+	for _, f := range states {
+		b, err := os.ReadFile(f)
+		if id := strings.TrimSuffix(filepath.Base(f), ".json"); err != nil || !bytes.Contains(b, []byte(`"`+id+`"`)) {
+			t.Errorf("%s does not name its queue ID (%v)", f, err)
+		}
 	}
 	q, err = queue.Open(queue.Options{Dir: dir, Delivery: config.Defaults().Delivery})
 	if err != nil {
