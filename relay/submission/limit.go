@@ -158,18 +158,19 @@ type limitedConn struct {
 
 	authed     atomic.Bool
 	closeAfter atomic.Bool
-
-	// out holds the replies written since the session last read (see
-	// coalesce.go).
-	outMu  sync.Mutex
-	out    []byte
-	outErr error
 }
 
 func (c *limitedConn) Close() error {
 	c.once.Do(func() { c.limit.release(c.ip) })
-	c.flushBeforeClose() // what the session said last
 	return c.Conn.Close()
+}
+
+func (c *limitedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if c.closeAfter.Load() {
+		c.Close()
+	}
+	return n, err
 }
 
 // connOf finds the limitedConn under a session's connection, TLS or not.

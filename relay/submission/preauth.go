@@ -45,7 +45,7 @@ func (c *limitedConn) refuseNow(text string) error {
 	case c.top != nil:
 		w = c.top()
 	case !c.implicitTLS:
-		w = c
+		w = c.Conn
 	}
 	if w != nil {
 		c.Conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
