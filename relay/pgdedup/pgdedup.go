@@ -59,17 +59,15 @@ func (w *Window) Lookup(ctx context.Context, k dedup.Key) (string, dedup.Claim, 
 	for {
 		// Take the key when it is free, expired, or claimed by a relay
 		// that has not finished in claimTimeout.
+		// One statement, committed without waiting for the disk (see
+		// exec): set_config in a subquery PostgreSQL always evaluates.
 		var claimed bool
-		err := w.exec(ctx, func(b *pgx.Batch) {
-			b.Queue(`INSERT INTO cluster_duplicates AS d (key, qid, at, node)
-				VALUES ($1, '', now(), $2)
-				ON CONFLICT (key) DO UPDATE SET qid = '', at = now(), node = excluded.node
-				WHERE (d.qid <> '' AND d.at <= now() - $3::interval)
-				   OR (d.qid = '' AND d.at <= now() - $4::interval)
-				RETURNING true`, k[:], w.node, w.window, claimTimeout).QueryRow(func(row pgx.Row) error {
-				return row.Scan(&claimed)
-			})
-		})
+		err := w.pool.QueryRow(ctx, `INSERT INTO cluster_duplicates AS d (key, qid, at, node)
+			SELECT $1, '', now(), $2 FROM (SELECT set_config('synchronous_commit', 'off', true)) AS async
+			ON CONFLICT (key) DO UPDATE SET qid = '', at = now(), node = excluded.node
+			WHERE (d.qid <> '' AND d.at <= now() - $3::interval)
+			   OR (d.qid = '' AND d.at <= now() - $4::interval)
+			RETURNING true`, k[:], w.node, w.window, claimTimeout).Scan(&claimed)
 		switch {
 		case err == nil:
 			return "", &claim{w: w, key: k}, nil

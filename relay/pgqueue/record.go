@@ -76,17 +76,19 @@ func (s *Store) write(id string, token int64, changes []queue.Change, durable, f
 	ctx, cancel := opContext()
 	defer cancel()
 	b := &pgx.Batch{}
-	if !durable {
-		b.Queue(asyncCommit)
-	}
-	b.Queue("SELECT lease_owner IS NOT DISTINCT FROM $2 AND lease_token IS NOT DISTINCT FROM $3 FROM queue_messages WHERE id = $1 FOR UPDATE", id, s.node, token)
+	// The first statement locks the message's row and, unless the new
+	// states must be durable, sets the transaction to commit without
+	// waiting for the disk.
+	b.Queue(`SELECT lease_owner IS NOT DISTINCT FROM $2 AND lease_token IS NOT DISTINCT FROM $3,
+			set_config('synchronous_commit', CASE WHEN $4 THEN 'on' ELSE 'off' END, true)
+		FROM queue_messages WHERE id = $1 FOR UPDATE`, id, s.node, token, durable)
 	if finished {
 		b.Queue(`DELETE FROM queue_chunks WHERE message_id = $1 AND `+leased, id, s.node, token)
 		b.Queue(`DELETE FROM queue_messages WHERE id = $1 AND lease_owner = $2 AND lease_token = $3`, id, s.node, token)
 	} else {
 		s.queueChanges(b, id, token, changes)
 	}
-	return s.runWrite(ctx, b, durable)
+	return s.runWrite(ctx, b)
 }
 
 // queueChanges adds to b the statements that write the changes of a
@@ -116,16 +118,11 @@ func (s *Store) queueChanges(b *pgx.Batch, id string, token int64, changes []que
 
 // runWrite sends a write's batch: deleted reports a message no longer in
 // the queue, ErrLeaseLost one another relay leased meanwhile.
-func (s *Store) runWrite(ctx context.Context, b *pgx.Batch, durable bool) (deleted bool, err error) {
+func (s *Store) runWrite(ctx context.Context, b *pgx.Batch) (deleted bool, err error) {
 	br := s.pool.SendBatch(ctx, b)
-	if !durable {
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return false, dbError("recording the attempt", err)
-		}
-	}
 	var mine bool
-	err = br.QueryRow().Scan(&mine)
+	var commit string
+	err = br.QueryRow().Scan(&mine, &commit)
 	if cerr := br.Close(); err == nil || errors.Is(err, pgx.ErrNoRows) {
 		if cerr != nil {
 			err = cerr
