@@ -25,6 +25,7 @@ import (
 	"dkimrelay/config"
 	"dkimrelay/internal/testkit"
 	"dkimrelay/keys"
+	"dkimrelay/relay/queue"
 	"dkimrelay/resolver/dnstest"
 )
 
@@ -175,6 +176,16 @@ func TestKillDuringQueueAndDelivery(t *testing.T) {
 		t.Error("kills left damaged messages in the queue")
 	}
 	child.Stop(30 * time.Second)
+	// The child ends without a clean stop: the next start removes the
+	// empty message files it kept ready for new mail.
+	if q, err := queue.Open(queue.Options{Dir: h.Config.QueueDir(), Delivery: h.Config.Delivery}); err != nil {
+		t.Error(err)
+	} else {
+		q.Close()
+		if ents, err := os.ReadDir(h.Config.QueueDir()); err != nil || len(ents) != 0 {
+			t.Errorf("after the next start the queue folder holds %v (%v)", ents, err)
+		}
+	}
 	logs, _ := os.ReadFile(h.Config.Path + ".log")
 	if strings.Contains(string(logs), `"msg":"queue_damaged"`) {
 		t.Error("a relay logged queue_damaged after a kill")

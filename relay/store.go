@@ -30,6 +30,10 @@ func (r *Relay) openQueue() error {
 			// waiting for a destination has grown: 100,000 messages take
 			// seconds to load.
 			LoadInBackground: true,
+			// Message files created ahead of need: accepting a message
+			// then costs one file fsync, no file creation and no
+			// directory fsync (docs/operations.md).
+			Spares: queue.DefaultSpares,
 		})
 		if err != nil {
 			return fmt.Errorf("queue: %w", err)

@@ -20,6 +20,10 @@ import (
 // it is killed.
 const crashChildEnv = "DKIMRELAY_QUEUE_CRASH_CHILD"
 
+// crashSparesEnv, in the child, is its Options.Spares: the rounds alternate
+// between drafts creating their files and drafts taking spares.
+const crashSparesEnv = "DKIMRELAY_QUEUE_CRASH_SPARES"
+
 // crashMessage is the content of message number n: sizes vary from a few
 // bytes to several times the draft buffer, so kills land in every phase.
 func crashMessage(n int) []byte {
@@ -37,7 +41,8 @@ func crashSignature(n int) string {
 }
 
 func runCrashChild(dir string) {
-	q, err := Open(Options{Dir: dir, Delivery: defaultDelivery})
+	spares, _ := strconv.Atoi(os.Getenv(crashSparesEnv))
+	q, err := Open(Options{Dir: dir, Delivery: defaultDelivery, Spares: spares})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		os.Exit(3)
@@ -79,7 +84,7 @@ func TestKillDuringCommits(t *testing.T) {
 	acked := map[string]int{}
 	for round := range 4 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKillDuringCommits$")
-		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+		cmd.Env = append(os.Environ(), crashChildEnv+"="+dir, crashSparesEnv+"="+strconv.Itoa(round%2*DefaultSpares))
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -142,10 +147,16 @@ func TestKillDuringCommits(t *testing.T) {
 				t.Fatalf("round %d: message %s (%d) has %d bytes, want %d", round, id, n, len(raw), len(want))
 			}
 		}
+		msgs := 0
 		for _, f := range files(t, dir) {
 			if !strings.HasSuffix(f, ".msg") {
 				t.Errorf("round %d: junk left after recovery: %s", round, f)
 			}
+			msgs++
+		}
+		// Unfinished drafts and the spares the child kept ready are gone.
+		if msgs != q.Len() {
+			t.Errorf("round %d: %d message files after recovery, %d messages queued", round, msgs, q.Len())
 		}
 		if exists(filepath.Join(dir, damagedDir)) {
 			t.Errorf("round %d: a crash produced damaged messages", round)

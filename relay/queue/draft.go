@@ -32,14 +32,26 @@ type Draft struct {
 	size  int64
 	err   error // first write error, returned from then on
 	state draftState
+	// spare: the file came from the pool of spares, its name already
+	// durable; Commit needs no directory fsync.
+	spare bool
 }
 
-// NewDraft picks a fresh queue ID and creates its .msg file.
+// NewDraft takes a spare message file (see Options.Spares), or picks a
+// fresh queue ID and creates its .msg file when none is ready.
 func (q *Queue) NewDraft() (*Draft, error) {
 	if err := q.begin(); err != nil {
 		return nil, err
 	}
 	defer q.end()
+	if q.spares != nil {
+		if s, ok := q.spares.take(); ok {
+			d := &Draft{q: q, id: s.id, f: s.f, spare: true}
+			d.w = q.writers.Get().(*bufio.Writer)
+			d.w.Reset(draftFile{d})
+			return d, nil
+		}
+	}
 	for range 3 {
 		id, err := newID(q.now())
 		if err != nil {
@@ -138,9 +150,12 @@ func (d *Draft) CommitThen(env Envelope, durable func()) (err error) {
 	}
 	// The commit point: the file with its trailer is fsync'd; the
 	// directory fsync (shared with the sessions committing at the same
-	// time) makes its name durable, created when the draft began.
-	if err := q.syncer.sync(); err != nil {
-		return storageError("syncing queue directory", err)
+	// time) makes its name durable, created when the draft began. A
+	// spare's name was made durable before the pool handed it out.
+	if !d.spare {
+		if err := q.syncer.sync(); err != nil {
+			return storageError("syncing queue directory", err)
+		}
 	}
 	d.state = committed
 	d.release()

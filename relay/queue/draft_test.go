@@ -195,12 +195,12 @@ func TestCommitStorageErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := queueDir(t)
 			q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
-			q.fault = func(op, p string) error {
+			q.SetFaultHook(func(op, p string) error {
 				if op == tt.op && strings.HasSuffix(p, tt.suffix) {
 					return tt.errFn(op, p)
 				}
 				return nil
-			}
+			})
 			d, err := q.NewDraft()
 			if err != nil {
 				t.Fatal(err)
@@ -218,7 +218,7 @@ func TestCommitStorageErrors(t *testing.T) {
 				t.Errorf("after failed Commit: files %v, Len %d", got, q.Len())
 			}
 
-			q.fault = nil
+			q.SetFaultHook(nil)
 			commit(t, q, body("later"), Envelope{Rcpts: []string{"b@example.net"}})
 			if q.Len() != 1 {
 				t.Errorf("commit after the fault cleared: Len %d", q.Len())
@@ -230,12 +230,12 @@ func TestCommitStorageErrors(t *testing.T) {
 func TestWriteNoSpace(t *testing.T) {
 	dir := queueDir(t)
 	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
-	q.fault = func(op, p string) error {
+	q.SetFaultHook(func(op, p string) error {
 		if op == "write" {
 			return &os.PathError{Op: op, Path: p, Err: syscall.ENOSPC}
 		}
 		return nil
-	}
+	})
 	d, err := q.NewDraft()
 	if err != nil {
 		t.Fatal(err)
@@ -327,12 +327,12 @@ func TestCommitTrailerWriteFails(t *testing.T) {
 			if _, err := d.Write(bytes.Repeat([]byte("x"), 3*draftBuffer)); err != nil {
 				t.Fatal(err)
 			}
-			q.fault = func(op, p string) error {
+			q.SetFaultHook(func(op, p string) error {
 				if op == "write" {
 					return &os.PathError{Op: op, Path: p, Err: errno}
 				}
 				return nil
-			}
+			})
 			err = d.Commit(Envelope{Rcpts: []string{"b@example.net"}})
 			if err == nil || errors.Is(err, ErrNoSpace) != (errno == syscall.ENOSPC) {
 				t.Fatalf("Commit = %v, want an error (ErrNoSpace: %v)", err, errno == syscall.ENOSPC)

@@ -362,17 +362,17 @@ func TestRecordErrors(t *testing.T) {
 	// A state change that cannot be written is reported, and the
 	// message stays in memory and on disk in its previous state.
 	m = nextNow(t, q)
-	q.fault = func(op, p string) error {
+	q.SetFaultHook(func(op, p string) error {
 		if op == "sync" {
 			return errors.New("disk on fire")
 		}
 		return nil
-	}
+	})
 	_, err := q.Record(m, []outcome.Outcome{{Rcpt: "b@example.net", Status: outcome.Transient}}, Steps{})
 	if err == nil {
 		t.Fatal("Record with a failing disk succeeded")
 	}
-	q.fault = nil
+	q.SetFaultHook(nil)
 	if got := files(t, dir); !slices.Equal(got, []string{id + ".msg"}) {
 		t.Errorf("files: %v, want the message file alone", got)
 	}

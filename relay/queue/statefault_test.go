@@ -39,17 +39,17 @@ func TestStateChangeFaults(t *testing.T) {
 			q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Now: clock.Now})
 			id := commit(t, q, body("state"), Envelope{From: "a@example.org", Rcpts: []string{"b@example.net"}})
 			m := nextNow(t, q)
-			q.fault = func(op, p string) error {
+			q.SetFaultHook(func(op, p string) error {
 				if op == tt.op && strings.HasSuffix(p, tt.suffix) {
 					return &os.PathError{Op: op, Path: p, Err: enospc}
 				}
 				return nil
-			}
+			})
 			_, err := q.Record(m, []outcome.Outcome{{Rcpt: "b@example.net", Status: tt.status, Reply: "4xx or 5xx"}}, Steps{Bounce: func([]Change) error { return nil }})
 			if !errors.Is(err, ErrNoSpace) {
 				t.Fatalf("Record = %v, want ErrNoSpace", err)
 			}
-			q.fault = nil
+			q.SetFaultHook(nil)
 			got := files(t, dir)
 			switch {
 			case !tt.newState && !slices.Equal(got, []string{id + ".msg"}):

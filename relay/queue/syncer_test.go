@@ -16,13 +16,13 @@ func TestGroupCommit(t *testing.T) {
 	dir := queueDir(t)
 	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
 	var dirSyncs atomic.Int64
-	q.fault = func(op, _ string) error {
+	q.SetFaultHook(func(op, _ string) error {
 		if op == "dirsync" {
 			dirSyncs.Add(1)
 			time.Sleep(5 * time.Millisecond)
 		}
 		return nil
-	}
+	})
 	const n = 50
 	var (
 		start = make(chan struct{})
@@ -52,7 +52,7 @@ func TestGroupCommit(t *testing.T) {
 	} else {
 		t.Logf("%d commits, %d directory fsyncs", n, got)
 	}
-	q.fault = nil
+	q.SetFaultHook(nil)
 	q.Close()
 
 	q = mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery})
