@@ -17,15 +17,17 @@
 //
 // # Durability
 //
-// The trailer is the commit point. NewDraft creates <qid>.msg under its
-// final name and Write streams the message into it; Draft.Commit appends
-// the trailer (through the same buffer: a small message and its trailer
-// are one write(2)), fsyncs the file, closes it and fsyncs the directory,
-// which makes the file's name durable; only then does it return nil, and
-// only then may the SMTP server answer "250 2.0.0 OK: queued as QID" (RFC
-// 5321 section 6.1: once a server has accepted responsibility for a
-// message it must not lose it). One file fsync and one (shared) directory
-// fsync a message. A crash at any earlier point leaves a .msg without a
+// The trailer is the commit point. NewDraft takes an empty <qid>.msg
+// from the pool of spares (below), or creates one under its final name,
+// and Write streams the message into it; Draft.Commit appends the trailer
+// (through the same buffer: a small message and its trailer are one
+// write(2)), fsyncs the file, closes it and, for a file it created
+// itself, fsyncs the directory, which makes the file's name durable; only
+// then does it return nil, and only then may the SMTP server answer "250
+// 2.0.0 OK: queued as QID" (RFC 5321 section 6.1: once a server has
+// accepted responsibility for a message it must not lose it). One file
+// fsync a message, plus a (shared) directory fsync without a spare. A
+// crash at any earlier point leaves a .msg without a
 // valid trailer (none, torn, zeros, a checksum that does not match), which
 // Open removes because it was never acknowledged. The record names the
 // queue ID, 48 random bits the client only learns in the 250 reply: a
@@ -35,6 +37,28 @@
 // Directory fsyncs are group-committed: sessions committing at the same
 // time share one fsync (see dirSyncer), so N concurrent commits cost about
 // one directory fsync instead of N.
+//
+// # Spares
+//
+// With Options.Spares, a goroutine keeps that many empty <qid>.msg files
+// created ahead of need (see spares.go), held open, each with a fresh
+// queue ID. It creates a batch when the pool is down to half, then runs a
+// directory fsync (through dirSyncer, so one that began after the last
+// creation of the batch), and adds the batch to the pool only once that
+// fsync returned nil. So a spare's directory entry is durable before any
+// draft can have it: for a message written into a spare, the fsync of the
+// file (its data, its size and the trailer) is all that is missing at
+// Commit, and the 250 after it is as safe as after a directory fsync. A
+// batch whose fsync fails is removed and never handed out; the drafts
+// then create their own files and their commits fsync the directory,
+// failing as they must while the fault lasts. A spare not taken within
+// spareMaxAge is removed and replaced, so that a queue ID's time (which
+// orders the folder and the logs; a message's arrival is its envelope's
+// Received, not its ID's time) stays close to the message's arrival.
+// Spares are not messages: not in the index, not counted or listed, named
+// by IsSpare; Close removes them, and after a crash Open removes them as
+// unfinished drafts (a .msg without a trailer). Open creates them after
+// it has listed the folder, so a background load never sees them.
 //
 // Every later state change rewrites <qid>.json atomically: <qid>.json.tmp,
 // fsync, rename, directory fsync. A message with no recipient left queued

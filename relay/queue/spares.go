@@ -45,6 +45,10 @@ type spares struct {
 	ready []spare // durable, oldest first
 	stale []spare // taken out of ready, to be removed by the goroutine
 	names map[string]bool
+	// demand: a draft asked for a spare since the last refill. Without
+	// it, a refill only removes the stale spares: an idle relay does not
+	// fsync its folder every spareMaxAge to renew spares nobody uses.
+	demand bool
 
 	kick chan struct{}
 	stop chan struct{}
@@ -53,12 +57,13 @@ type spares struct {
 
 func newSpares(q *Queue, want int) *spares {
 	p := &spares{
-		q:     q,
-		want:  want,
-		names: make(map[string]bool),
-		kick:  make(chan struct{}, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		q:      q,
+		want:   want,
+		names:  make(map[string]bool),
+		demand: true, // fill the pool at the start
+		kick:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		done:   make(chan struct{}),
 	}
 	go p.run()
 	return p
@@ -68,6 +73,7 @@ func newSpares(q *Queue, want int) *spares {
 // message, or ok false when there is none.
 func (p *spares) take() (s spare, ok bool) {
 	p.mu.Lock()
+	p.demand = true
 	now := p.q.now()
 	for len(p.ready) > 0 {
 		s = p.ready[0]
@@ -136,16 +142,17 @@ func (p *spares) expire() {
 }
 
 // refill removes the stale spares and, when the pool is at or below half
-// of what it wants, creates the missing ones, fsyncs the folder, and adds
-// them to the pool.
+// of what it wants and drafts asked for spares since the last refill,
+// creates the missing ones, fsyncs the folder, and adds them to the pool.
 func (p *spares) refill() error {
 	p.mu.Lock()
 	stale := p.stale
 	p.stale = nil
 	missing := p.want - len(p.ready)
-	if len(p.ready) > p.want/2 {
+	if len(p.ready) > p.want/2 || !p.demand {
 		missing = 0
 	}
+	p.demand = false
 	p.mu.Unlock()
 	// A removal needs no fsync: a spare that a crash brings back has no
 	// trailer, and Open removes it.
@@ -172,6 +179,9 @@ func (p *spares) refill() error {
 	}
 	if err != nil {
 		p.discard(batch)
+		p.mu.Lock()
+		p.demand = true // try again after spareRetry
+		p.mu.Unlock()
 		return err
 	}
 	p.mu.Lock()

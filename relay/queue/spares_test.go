@@ -204,3 +204,44 @@ func TestSparesStale(t *testing.T) {
 		t.Errorf("draft %s (spare %v), want a spare made at %v (%s…)", d.ID(), d.spare, clock.Now(), fresh[:10])
 	}
 }
+
+// TestSparesIdle: spares nobody takes are removed once stale and not
+// renewed until a draft asks for one: an idle relay does not fsync its
+// folder to keep spares fresh.
+func TestSparesIdle(t *testing.T) {
+	dir := queueDir(t)
+	clock := newFakeClock()
+	q := mustOpen(t, Options{Dir: dir, Delivery: defaultDelivery, Spares: 4, Now: clock.Now})
+	waitSpares(t, q, 4)
+	var dirsyncs atomic.Int64
+	q.SetFaultHook(func(op, _ string) error {
+		if op == "dirsync" {
+			dirsyncs.Add(1)
+		}
+		return nil
+	})
+	clock.Advance(spareMaxAge + time.Second)
+	q.spares.expire() // what the goroutine's ticker does
+	q.spares.wake()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(files(t, dir)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("stale spares left: %v", files(t, dir))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := q.spares.readyLen(); n != 0 || dirsyncs.Load() != 0 {
+		t.Errorf("an idle pool renewed its spares: %d ready, %d directory fsyncs", n, dirsyncs.Load())
+	}
+	// A draft asks: it creates its own file, and the pool fills again.
+	d, err := q.NewDraft()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Abort()
+	if d.spare {
+		t.Error("a draft took a spare from an empty pool")
+	}
+	waitSpares(t, q, 4)
+}
