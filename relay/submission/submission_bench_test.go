@@ -57,7 +57,8 @@ func testUsers(tb testing.TB) *users.DB {
 // and returns its address and queue.
 func testServer(tb testing.TB, snapshot func() *Snapshot) (string, *queue.Queue) {
 	tb.Helper()
-	q, err := queue.Open(queue.Options{Dir: filepath.Join(tb.TempDir(), "queue"), Delivery: config.Defaults().Delivery})
+	// Spares as the relay keeps them: a message costs its file fsync alone.
+	q, err := queue.Open(queue.Options{Dir: filepath.Join(tb.TempDir(), "queue"), Delivery: config.Defaults().Delivery, Spares: queue.DefaultSpares})
 	if err != nil {
 		tb.Fatal(err)
 	}
