@@ -109,8 +109,9 @@ func (p *spares) run() {
 	for {
 		if err := p.refill(); err != nil {
 			// Nothing is handed out that is not durable: drafts
-			// create their own file meanwhile, as without a pool.
-			p.q.log.Debug("queue: cannot create spare message files", "error", err.Error())
+			// create their own file meanwhile, as without a pool,
+			// and report the fault (a 4xx reply, logged) if it
+			// lasts.
 			select {
 			case <-p.stop:
 				return
