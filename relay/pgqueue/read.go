@@ -60,7 +60,19 @@ func (r *chunkReader) fetch() error {
 	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
 	defer cancel()
 	var data []byte
-	err := r.s.pool.QueryRow(ctx, "SELECT data FROM queue_chunks WHERE message_id = $1 AND seq = $2", r.id, r.seq).Scan(&data)
+	var err error
+	inline := false
+	if r.seq == 0 {
+		// The message's own row holds the bytes of a message in one
+		// chunk; a larger one's first chunk comes along.
+		err = r.s.pool.QueryRow(ctx, `SELECT m.body IS NOT NULL, COALESCE(m.body, c.data) FROM queue_messages m
+			LEFT JOIN queue_chunks c ON c.message_id = m.id AND c.seq = 0 WHERE m.id = $1`, r.id).Scan(&inline, &data)
+		if err == nil && !inline && data == nil {
+			err = pgx.ErrNoRows
+		}
+	} else {
+		err = r.s.pool.QueryRow(ctx, "SELECT data FROM queue_chunks WHERE message_id = $1 AND seq = $2", r.id, r.seq).Scan(&data)
+	}
 	if errors.Is(err, pgx.ErrNoRows) {
 		r.buf, r.eof = nil, true
 		return nil
@@ -74,7 +86,7 @@ func (r *chunkReader) fetch() error {
 	r.buf = data
 	r.seq++
 	// Only the last chunk is short: no query to find the end.
-	r.eof = len(data) < chunkSize
+	r.eof = inline || len(data) < chunkSize
 	return nil
 }
 

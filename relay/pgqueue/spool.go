@@ -168,14 +168,19 @@ func (sp *spool) CommitThen(env queue.Envelope, durable func()) (err error) {
 		owner, token, until = s.node, newToken(), s.now().Add(s.lease)
 	}
 	b := &pgx.Batch{}
-	if len(sp.buf) > 0 || sp.seq == 0 {
+	// A message in one chunk goes in its own row (body); a larger one's
+	// last chunk joins the others in queue_chunks.
+	var inline []byte
+	if sp.seq == 0 {
+		inline = sp.buf
+	} else if len(sp.buf) > 0 {
 		b.Queue("INSERT INTO queue_chunks (message_id, seq, data) VALUES ($1, $2, $3)", sp.id, sp.seq, sp.buf)
 	}
 	b.Queue(`INSERT INTO queue_messages (id, sender, login, received, size, signatures, accepted_by, due_at, class,
-			require_tls, tls_optional, lease_owner, lease_token, lease_until)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8, $9, $10, $11, $12, $13)`,
+			require_tls, tls_optional, lease_owner, lease_token, lease_until, body)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $4, $8, $9, $10, $11, $12, $13, $14)`,
 		m.ID, m.Envelope.From, m.Envelope.User, m.Envelope.Received, m.Size, nonNil(m.Envelope.Signatures), s.node, m.Envelope.Class,
-		m.Envelope.RequireTLS, m.Envelope.TLSOptional, owner, token, until)
+		m.Envelope.RequireTLS, m.Envelope.TLSOptional, owner, token, until, inline)
 	b.Queue(`INSERT INTO queue_recipients (message_id, pos, addr, state, next_attempt)
 		SELECT $1, t.pos, t.addr, 'queued', $3 FROM unnest($2::text[]) WITH ORDINALITY AS t(addr, pos)`,
 		m.ID, rcpts, m.Envelope.Received)

@@ -5,7 +5,8 @@
 // A message is a row of queue_messages (envelope, signatures, the
 // earliest next attempt), one row per recipient in queue_recipients and
 // its bytes in 256 KiB rows of queue_chunks, so that memory stays flat
-// whatever the message's size. Spool.Commit inserts the last chunk, the
+// whatever the message's size; a message that fits in one chunk keeps its
+// bytes in its own row instead (body). Spool.Commit inserts the last chunk, the
 // envelope and the recipients in the transaction that holds the earlier
 // chunks and commits it (synchronous commit) before it returns: only then
 // does the relay answer 250.
