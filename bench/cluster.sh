@@ -126,7 +126,10 @@ run() {
     -timeout 300s -out "$out.sink.json" 2>>"$WORK/sink.log" &
   local sink=$!
   wait_port "$SINK_PORT"
-  "$BIN/procmon" -pids "$mon_pids" -out "$out.proc.json" &
+  # CPU only: the counters are cumulative, so a sample a second is as
+  # exact, and reading the memory of some 80 PostgreSQL backends ten times
+  # a second took a fifth of a core from the cluster it measured.
+  "$BIN/procmon" -interval 1s -pids "$mon_pids" -out "$out.proc.json" &
   local mon=$!
   local benches=() i=0
   for p in "${ports[@]}"; do
