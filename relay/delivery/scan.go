@@ -76,21 +76,28 @@ func scanBytes(data []byte) content {
 			line = data[:i+1]
 		}
 		data = data[len(line):]
-		if inHeader && (string(line) == "\r\n" || string(line) == "\n") {
-			inHeader = false
-		}
-		for _, b := range line {
-			if b >= 0x80 {
-				c.eightBit = true
-				c.utf8Header = c.utf8Header || inHeader
-				break
-			}
-		}
-		if c.eightBit && (c.utf8Header || !inHeader) {
+		if c.see(line, &inHeader, true) {
 			return c // nothing more to learn
 		}
 	}
 	return c
+}
+
+// see takes in one line (or, for a line longer than the buffer, a piece
+// of one: lineStart says whether it starts a line), ends the header at
+// its empty line, and says whether all there is to learn is known.
+func (c *content) see(line []byte, inHeader *bool, lineStart bool) (done bool) {
+	if *inHeader && lineStart && (string(line) == "\r\n" || string(line) == "\n") {
+		*inHeader = false
+	}
+	for _, b := range line {
+		if b >= 0x80 {
+			c.eightBit = true
+			c.utf8Header = c.utf8Header || *inHeader
+			break
+		}
+	}
+	return c.eightBit && (c.utf8Header || !*inHeader)
 }
 
 // scanContent reads the message once, in bounded memory: a buffer of
@@ -101,17 +108,7 @@ func scanContent(r io.Reader, bufSize int) (content, error) {
 	inHeader, lineStart := true, true
 	for {
 		chunk, err := br.ReadSlice('\n')
-		if inHeader && lineStart && (string(chunk) == "\r\n" || string(chunk) == "\n") {
-			inHeader = false
-		}
-		for _, b := range chunk {
-			if b >= 0x80 {
-				c.eightBit = true
-				c.utf8Header = c.utf8Header || inHeader
-				break
-			}
-		}
-		if c.eightBit && (c.utf8Header || !inHeader) {
+		if c.see(chunk, &inHeader, lineStart) {
 			return c, nil // nothing more to learn
 		}
 		lineStart = len(chunk) > 0 && chunk[len(chunk)-1] == '\n'
