@@ -127,15 +127,10 @@ declare -A PID=()
 start_relay() { # NAME [WRAPPER...]
   local name=$1
   shift
-  "$@" "${BINARY[$name]}" --config "$WORK/$name/dkimrelay.toml" serve >>"$WORK/$name.out" 2>&1 &
-  PID[$name]=$!
-  pids+=("${PID[$name]}")
-  wait_port "${PORT[$name]}"
+  serve_relay "${BINARY[$name]}" "$WORK/$name" "${PORT[$name]}" "$@"
+  PID[$name]=$SERVED
 }
-stop_relay() {
-  kill -TERM "${PID[$1]}" 2>/dev/null || true
-  wait "${PID[$1]}" 2>/dev/null || true
-}
+stop_relay() { stop_relay_pid "${PID[$1]}"; }
 switches() { # PID: voluntary and involuntary context switches of all its threads
   cat /proc/"$1"/task/*/status 2>/dev/null |
     awk '/^voluntary_ctxt_switches/ {v += $2} /^nonvoluntary_ctxt_switches/ {n += $2} END {print v+0, n+0}'

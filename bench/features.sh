@@ -102,13 +102,8 @@ feat_start() {
   local name=$1 port=$FEAT_ON_PORT
   shift
   [ "$name" = features-off ] && port=$FEAT_OFF_PORT
-  "$@" "$BIN/dkimrelay" --config "$WORK/$name/dkimrelay.toml" serve >>"$WORK/$name.out" 2>&1 &
-  FEAT_PID[$name]=$!
-  pids+=("$!")
-  wait_port "$port"
+  serve_relay "$BIN/dkimrelay" "$WORK/$name" "$port" "$@"
+  FEAT_PID[$name]=$SERVED
 }
 
-feat_stop() {
-  kill -TERM "${FEAT_PID[$1]}" 2>/dev/null || true
-  wait "${FEAT_PID[$1]}" 2>/dev/null || true
-}
+feat_stop() { stop_relay_pid "${FEAT_PID[$1]}"; }

@@ -14,6 +14,25 @@ wait_port() { # PORT: wait until something listens on 127.0.0.1:PORT
   die "nothing listens on 127.0.0.1:$1; see the logs in $WORK (rerun with KEEP=1)"
 }
 
+# serve_relay BINARY DIR PORT [WRAPPER...]: starts `BINARY --config
+# DIR/dkimrelay.toml serve` in the background, under WRAPPER if one is
+# given (valgrind, say), its output appended to DIR.out; SERVED is its PID,
+# also added to pids for the cleanup. Returns once PORT listens.
+serve_relay() {
+  local bin=$1 dir=$2 port=$3
+  shift 3
+  "$@" "$bin" --config "$dir/dkimrelay.toml" serve >>"$dir.out" 2>&1 &
+  SERVED=$!
+  pids+=("$SERVED")
+  wait_port "$port"
+}
+
+# stop_relay_pid PID: asks the relay to stop and waits until it has.
+stop_relay_pid() {
+  kill -TERM "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
 # build_bench PACKAGE...: dkimrelay, relaybench, relaysink, procmon and the
 # packages named into $WORK/bin (BIN), and a fresh password for the bench
 # login in PASSWORD and relaybench's RELAYBENCH_PASSWORD.
