@@ -240,9 +240,9 @@ func TestReplicateOneFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, rec, err := splitTrailer(b)
-	if err != nil {
-		t.Fatal(err)
+	_, rec, ok := queue.SplitMessageFile(b)
+	if !ok {
+		t.Fatalf("%s.msg has no valid trailer", orig)
 	}
 	if err := os.WriteFile(dir+"/"+orig+".json", rec, 0o600); err != nil {
 		t.Fatal(err)

@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sync"
@@ -49,17 +47,6 @@ func copyIDs(orig string, n int) ([]string, error) {
 	return ids, nil
 }
 
-// The one-file layout of relay/queue (relay/queue/trailer.go): <QID>.msg
-// is the message, then its record as JSON, then a footer: the magic, the
-// record's length and its CRC-32C, each length and sum a big-endian
-// uint32.
-const (
-	trailerMagic = "dkrqtrl1"
-	footerSize   = len(trailerMagic) + 4 + 4
-)
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
 // copyFiles returns the files a copy of the queued message orig is made
 // of, by name suffix, for a new ID: for the one-file layout (<QID>.msg) the
 // message with its record naming id and a new footer, and its later state
@@ -68,9 +55,9 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // still loads, the .eml as is and the .json naming id.
 func copyFiles(dir, orig string) (func(id string) map[string][]byte, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, orig+".msg")); err == nil {
-		msg, rec, err := splitTrailer(b)
-		if err != nil {
-			return nil, fmt.Errorf("%s.msg: %w", orig, err)
+		msg, rec, ok := queue.SplitMessageFile(b)
+		if !ok {
+			return nil, fmt.Errorf("%s.msg has no valid trailer: the message was not committed", orig)
 		}
 		if !bytes.Contains(rec, []byte(orig)) {
 			return nil, fmt.Errorf("the record of %s.msg does not name its queue ID", orig)
@@ -87,10 +74,7 @@ func copyFiles(dir, orig string) (func(id string) map[string][]byte, error) {
 		}
 		return func(id string) map[string][]byte {
 			r := bytes.Replace(rec, []byte(orig), []byte(id), 1)
-			out := make([]byte, 0, len(msg)+len(r)+footerSize)
-			out = append(append(append(out, msg...), r...), trailerMagic...)
-			out = binary.BigEndian.AppendUint32(out, uint32(len(r)))
-			files := map[string][]byte{".msg": binary.BigEndian.AppendUint32(out, crc32.Checksum(r, castagnoli))}
+			files := map[string][]byte{".msg": queue.AppendMessageFile(nil, msg, r)}
 			if state != nil {
 				files[".json"] = bytes.Replace(state, []byte(orig), []byte(id), 1)
 			}
@@ -113,24 +97,6 @@ func copyFiles(dir, orig string) (func(id string) map[string][]byte, error) {
 	return func(id string) map[string][]byte {
 		return map[string][]byte{".eml": eml, ".json": bytes.Replace(rec, []byte(orig), []byte(id), 1)}
 	}, nil
-}
-
-// splitTrailer splits a committed message file into the message and its
-// record, checking the footer as the queue does.
-func splitTrailer(b []byte) (msg, rec []byte, err error) {
-	if len(b) < footerSize || string(b[len(b)-footerSize:len(b)-8]) != trailerMagic {
-		return nil, nil, errors.New("no trailer: the message was not committed")
-	}
-	n := int(binary.BigEndian.Uint32(b[len(b)-8:]))
-	sum := binary.BigEndian.Uint32(b[len(b)-4:])
-	if n > len(b)-footerSize {
-		return nil, nil, errors.New("the trailer's length is longer than the file")
-	}
-	rec = b[len(b)-footerSize-n : len(b)-footerSize]
-	if crc32.Checksum(rec, castagnoli) != sum {
-		return nil, nil, errors.New("the trailer's checksum does not match its record")
-	}
-	return b[:len(b)-footerSize-n], rec, nil
 }
 
 // replicate copies the queued message orig in the queue folder dir under
